@@ -1,0 +1,3 @@
+from plateocr.cli import main
+
+main()

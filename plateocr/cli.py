@@ -1,0 +1,51 @@
+"""The `plateocr` command: one Typer app, one module per subcommand in plateocr.commands."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import typer
+
+from plateocr.errors import PlateOCRError
+
+app = typer.Typer(
+    help="Number-plate OCR: crop plates, write FSNS records, train, evaluate and predict.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# (module, command name). Each module defines `run` as a Typer command function.
+COMMANDS = [
+    ("synth", "synth"),
+    ("crop", "crop"),
+    ("tfrecords", "tfrecords"),
+    ("train", "train"),
+    ("eval", "eval"),
+    ("predict", "predict"),
+    ("export", "export"),
+    ("demo", "demo"),
+]
+
+for _module, _name in COMMANDS:
+    try:
+        _mod = importlib.import_module(f"plateocr.commands.{_module}")
+    except ModuleNotFoundError as _e:
+        if _e.name != f"plateocr.commands.{_module}":
+            raise
+        continue  # not built yet
+    app.command(_name, help=_mod.__doc__)(_mod.run)
+
+
+def main() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        app()
+    except PlateOCRError as e:
+        typer.secho(f"error: {e}", err=True, fg=typer.colors.RED)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        typer.secho("interrupted", err=True)
+        sys.exit(130)
