@@ -17,6 +17,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+@app.callback()
+def _root() -> None:
+    # A callback keeps `plateocr <command>` a group even while only one command module exists.
+    pass
+
 # (module, command name). Each module defines `run` as a Typer command function.
 COMMANDS = [
     ("synth", "synth"),

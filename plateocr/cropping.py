@@ -1,0 +1,502 @@
+"""Cutting plates out of photos: one crop per annotation row, plus the manifest `tfrecords` reads.
+
+The output folder (default ``crops/``) holds:
+
+- ``<photo stem>_L<csv line>.png``: one crop per usable row (the line makes names unique and
+  traceable, even with several plates per photo).
+- ``labels.csv``: the manifest, ``files,text,source,line,xmin,xmax,ymin,ymax``. ``files`` and
+  ``source`` (the photo) are relative to the manifest's folder; the box is the pixel region cut
+  from the photo (margin added, clipped to the photo), so ``photo[ymin:ymax, xmin:xmax]`` resized
+  gives the crop. Written atomically and last: if it exists, the run finished.
+- ``crop.json``: how the crops were made (size [h, w], keep_aspect, margin), see CropSettings.
+- ``skipped.csv``: the rows skipped and why (plateocr.problems report).
+- ``.progress.jsonl``: a journal of photos already cropped, so ``--resume`` skips them.
+
+Each photo is decoded once; a worker process handles one photo and all of its rows and writes
+the PNGs itself, so only file names and boxes travel between processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import multiprocessing
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import cv2
+import numpy as np
+
+from plateocr.annotations import Annotation, read_annotations
+from plateocr.defaults import CROP_SIZE, CROPS_DIR, KEEP_ASPECT, LABELS_FILE, MARGIN
+from plateocr.errors import OutputExistsError, PlateOCRError
+from plateocr.imaging import clip_box, encode_png, expand_box, fit, read_bgr
+from plateocr.outputs import write_bytes_atomic, write_text_atomic
+from plateocr.problems import Problem, write_report
+
+SETTINGS_FILE = "crop.json"
+REPORT_FILE = "skipped.csv"
+JOURNAL_FILE = ".progress.jsonl"
+MANIFEST_COLUMNS = ("files", "text", "source", "line", "xmin", "xmax", "ymin", "ymax")
+# Files this stage may delete with --force: its own crops and interrupted atomic writes.
+_CROP_NAME = re.compile(r"_L\d+\.png$")
+_TEMP_NAME = re.compile(r"^\..*_L\d+\.png\..*\.tmp$")
+
+Box = tuple[int, int, int, int]  # xmin, xmax, ymin, ymax in whole pixels
+
+
+@dataclass(frozen=True)
+class CropSettings:
+    """How crops are made; stored as crop.json so records and predict prepare plates the same way."""
+
+    size: tuple[int, int] = CROP_SIZE  # height, width
+    keep_aspect: bool = KEEP_ASPECT
+    margin: float = MARGIN
+
+    def __post_init__(self):
+        h, w = self.size
+        if h < 1 or w < 1:
+            raise PlateOCRError(f"crop size {h}x{w}: height and width must be positive")
+        if not 0 <= self.margin <= 1:
+            raise PlateOCRError(f"margin {self.margin:g}: expected a fraction between 0 and 1")
+
+    def to_dict(self) -> dict:
+        return {"size": list(self.size), "keep_aspect": self.keep_aspect, "margin": self.margin}
+
+    @classmethod
+    def from_dict(cls, d: dict, source: str = SETTINGS_FILE) -> "CropSettings":
+        try:
+            h, w = (int(x) for x in d["size"])
+            return cls((h, w), bool(d["keep_aspect"]), float(d["margin"]))
+        except (KeyError, TypeError, ValueError) as e:
+            raise PlateOCRError(f"{source}: not valid crop settings ({e!r})") from None
+
+    @classmethod
+    def read(cls, folder: str | os.PathLike) -> "CropSettings":
+        """The settings `crop` recorded in `folder` (a crops folder or its crop.json)."""
+        path = Path(folder)
+        if path.is_dir():
+            path = path / SETTINGS_FILE
+        try:
+            d = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise PlateOCRError(f"{path}: crop settings not found") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise PlateOCRError(f"{path}: cannot read crop settings ({e})") from None
+        return cls.from_dict(d, str(path))
+
+    def describe(self) -> str:
+        fitting = "keep-aspect" if self.keep_aspect else "stretch"
+        return f"{self.size[0]}x{self.size[1]} {fitting}, margin {self.margin:g}"
+
+
+# --- one plate -------------------------------------------------------------------------------
+
+
+def crop_region(box, width: int, height: int, margin: float = MARGIN) -> Box | None:
+    """The pixel region cut for `box` (xmin, xmax, ymin, ymax): the box grown by `margin` and
+    clipped to a width x height photo; None if the box itself lies wholly outside the photo."""
+    if clip_box(box, width, height) is None:
+        return None
+    return clip_box(expand_box(box, margin), width, height)
+
+
+def crop_one(
+    photo_bgr: np.ndarray,
+    box,
+    size: tuple[int, int] = CROP_SIZE,
+    keep_aspect: bool = KEEP_ASPECT,
+    margin: float = MARGIN,
+) -> np.ndarray | None:
+    """The plate at `box` cut from a decoded photo and fitted to `size` (h, w); None if the box
+    lies outside the photo. Used by `crop` and, in memory, by `predict --annotations`."""
+    height, width = photo_bgr.shape[:2]
+    region = crop_region(box, width, height, margin)
+    if region is None:
+        return None
+    x0, x1, y0, y1 = region
+    return fit(photo_bgr[y0:y1, x0:x1], size, keep_aspect)
+
+
+def crop_name(annotation: Annotation) -> str:
+    return f"{Path(annotation.file).stem}_L{annotation.line}.png"
+
+
+# --- one photo (runs in a worker process) ----------------------------------------------------
+
+
+@dataclass
+class PhotoJob:
+    path: str  # the photo on disk
+    rows: list[Annotation]
+
+
+@dataclass
+class PhotoDone:
+    job: PhotoJob
+    stamp: list[int] | None  # size and mtime of the photo, to tell if it changed before --resume
+    crops: list[tuple[int, str, Box]] = field(default_factory=list)  # line, crop name, region
+    failures: list[tuple[Annotation, str]] = field(default_factory=list)  # row, reason
+
+
+class PhotoCropper:
+    """Decodes one photo once and writes the crops of all its rows."""
+
+    def __init__(self, settings: CropSettings, out_dir: str | os.PathLike):
+        self.settings = settings
+        self.out_dir = Path(out_dir)
+
+    def __call__(self, job: PhotoJob) -> PhotoDone:
+        try:
+            st = os.stat(job.path)
+            photo = read_bgr(job.path)
+        except (PlateOCRError, OSError) as e:
+            if isinstance(e, PlateOCRError):
+                reason = str(e).removeprefix(f"{job.path}: ")
+            elif isinstance(e, FileNotFoundError):
+                reason = "image not found"
+            else:
+                reason = f"cannot read image ({e.strerror})"
+            return PhotoDone(job, None, failures=[(a, reason) for a in job.rows])
+        done = PhotoDone(job, [st.st_size, st.st_mtime_ns])
+        height, width = photo.shape[:2]
+        s = self.settings
+        for a in job.rows:
+            region = crop_region(a.box, width, height, s.margin)
+            if region is None:
+                xmin, xmax, ymin, ymax = a.box
+                done.failures.append(
+                    (a, f"box lies outside the {width}x{height} photo: x {xmin:g}..{xmax:g}, y {ymin:g}..{ymax:g}")
+                )
+                continue
+            x0, x1, y0, y1 = region
+            plate = fit(photo[y0:y1, x0:x1], s.size, s.keep_aspect)
+            name = crop_name(a)
+            target = self.out_dir / name
+            try:
+                write_bytes_atomic(target, encode_png(plate))
+            except OSError as e:
+                raise PlateOCRError(f"{target}: cannot write crop ({e.strerror or e})") from None
+            done.crops.append((a.line, name, region))
+        return done
+
+
+_worker: PhotoCropper | None = None
+
+
+def _init_worker(settings: CropSettings, out_dir: str) -> None:
+    global _worker
+    cv2.setNumThreads(1)  # one process per core already; OpenCV threads would only compete
+    _worker = PhotoCropper(settings, out_dir)
+
+
+def _work(job: PhotoJob) -> PhotoDone:
+    return _worker(job)
+
+
+@contextlib.contextmanager
+def _opencv_threads(n: int) -> Iterator[None]:
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(n)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
+
+
+def default_workers() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def run_jobs(
+    jobs: list[PhotoJob], settings: CropSettings, out_dir: Path, workers: int
+) -> Iterator[PhotoDone]:
+    """Crop every job, yielding each photo as it finishes (in any order)."""
+    workers = max(1, min(workers, len(jobs)))
+    if workers == 1:
+        cropper = PhotoCropper(settings, out_dir)
+        with _opencv_threads(1):
+            for job in jobs:
+                yield cropper(job)
+        return
+    # fork starts workers in milliseconds with everything already imported; spawn would
+    # re-import OpenCV and pandas in each worker.
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
+    chunk = max(1, min(16, len(jobs) // (workers * 8)))
+    with ctx.Pool(workers, initializer=_init_worker, initargs=(settings, str(out_dir))) as pool:
+        yield from pool.imap_unordered(_work, jobs, chunk)
+
+
+# --- the journal that makes runs resumable ---------------------------------------------------
+
+
+def _row_key(a: Annotation) -> list:
+    return [a.line, a.file, a.text, list(a.box)]
+
+
+class Journal:
+    """Append-only record of photos fully cropped, one JSON line each, after a settings line."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._fh = None
+
+    def read(self) -> tuple[CropSettings | None, dict[str, dict]]:
+        """The settings the journal was written with and its entries by photo path."""
+        if not self.path.is_file():
+            return None, {}
+        settings, entries = None, {}
+        with open(self.path, encoding="utf-8") as fh:
+            for i, line in enumerate(fh):
+                try:
+                    d = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line cut short by an interruption
+                if i == 0:
+                    settings = CropSettings.from_dict(d.get("settings", {}), str(self.path))
+                elif "photo" in d:
+                    entries[d["photo"]] = d
+        return settings, entries
+
+    def start(self, settings: CropSettings, kept: Iterable[dict]) -> None:
+        """Rewrite the journal with `settings` and the entries still valid, then append to it."""
+        buf = io.StringIO()
+        buf.write(json.dumps({"settings": settings.to_dict()}) + "\n")
+        for entry in kept:
+            buf.write(json.dumps(entry) + "\n")
+        write_text_atomic(self.path, buf.getvalue())
+        self._fh = open(self.path, "a", encoding="utf-8")
+
+    def add(self, done: PhotoDone) -> None:
+        entry = {
+            "photo": done.job.path,
+            "stamp": done.stamp,
+            "rows": [_row_key(a) for a in done.job.rows],
+            "crops": [[line, name, list(region)] for line, name, region in done.crops],
+        }
+        self._fh.write(json.dumps(entry) + "\n")
+        self._fh.flush()
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+def _stamp(path: str) -> list[int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns]
+
+
+def _reusable(entry: dict | None, job: PhotoJob, out_dir: Path) -> bool:
+    """An earlier run already cropped this photo for exactly these rows, and its crops are there."""
+    return (
+        entry is not None
+        and entry["rows"] == [_row_key(a) for a in job.rows]
+        and entry["stamp"] == _stamp(job.path)
+        and all((out_dir / name).is_file() for _, name, _ in entry["crops"])
+    )
+
+
+# --- the whole stage -------------------------------------------------------------------------
+
+
+@dataclass
+class CropResult:
+    rows: int  # annotation rows read
+    photos: int  # distinct photos named by usable rows
+    written: int  # crops in the manifest
+    reused: int  # of those, crops an interrupted run had already written (--resume)
+    problems: list[Problem]  # skipped rows, in CSV order
+    out_dir: Path
+    manifest: Path | None  # None when the run failed
+    report: Path
+    settings: CropSettings
+    elapsed: float  # seconds, reading the CSV included
+
+    @property
+    def crops_per_s(self) -> float:
+        return (self.written - self.reused) / self.elapsed if self.elapsed > 0 else 0.0
+
+
+class CropError(PlateOCRError):
+    """The run finished but produced no usable dataset; `result` says what was done."""
+
+    def __init__(self, message: str, result: CropResult):
+        super().__init__(message)
+        self.result = result
+
+
+def default_images_dir(annot_csv: str | os.PathLike) -> Path:
+    """`images/` beside the CSV if it exists, else the CSV's own folder."""
+    folder = Path(annot_csv).parent
+    return folder / "images" if (folder / "images").is_dir() else folder
+
+
+def group_by_photo(annotations: list[Annotation], images_dir: Path) -> list[PhotoJob]:
+    """One job per photo (several plates per photo share one decode), in CSV order."""
+    jobs: dict[str, PhotoJob] = {}
+    for a in annotations:
+        path = os.path.normpath(images_dir / a.file)  # an absolute `files` entry stays as it is
+        jobs.setdefault(path, PhotoJob(path, [])).rows.append(a)
+    return list(jobs.values())
+
+
+def _earlier_output(out_dir: Path) -> list[Path]:
+    if not out_dir.is_dir():
+        return []
+    return [
+        p for p in out_dir.iterdir()
+        if p.name in (LABELS_FILE, JOURNAL_FILE) or _CROP_NAME.search(p.name)
+    ]
+
+
+def _remove_stale(out_dir: Path, keep: set[str]) -> int:
+    """Delete crops (and interrupted temp files) of earlier runs that this run did not write."""
+    removed = 0
+    for p in out_dir.iterdir():
+        if p.name in keep or not (_CROP_NAME.search(p.name) or _TEMP_NAME.match(p.name)):
+            continue
+        p.unlink()
+        removed += 1
+    return removed
+
+
+def _relative(path: str, start: Path) -> str:
+    try:
+        return Path(os.path.relpath(path, start)).as_posix()
+    except ValueError:  # another drive on Windows
+        return str(Path(path).resolve())
+
+
+def write_manifest(path: Path, rows: list[list]) -> None:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(MANIFEST_COLUMNS)
+    w.writerows(rows)
+    write_text_atomic(path, buf.getvalue())
+
+
+def crop_annotations(
+    annot_csv: str | os.PathLike,
+    images_dir: str | os.PathLike | None = None,
+    out_dir: str | os.PathLike = CROPS_DIR,
+    size: tuple[int, int] = CROP_SIZE,
+    keep_aspect: bool = KEEP_ASPECT,
+    margin: float = MARGIN,
+    workers: int | None = None,
+    force: bool = False,
+    resume: bool = False,
+    strict: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> CropResult:
+    """Crop every annotated plate; write crops, skipped.csv, crop.json and (last) labels.csv.
+
+    Bad rows are skipped and reported. Raises PlateOCRError for an unusable CSV or an output
+    folder holding an earlier run (unless force, or resume), and CropError (after writing the
+    report) when no crop was written or, with strict, when any row was skipped.
+    `progress(done, total)` is called after each photo.
+    """
+    start = time.perf_counter()
+    settings = CropSettings(tuple(size), keep_aspect, margin)
+    annot_csv = Path(annot_csv)
+    annotations, problems = read_annotations(annot_csv)
+    rows_read = len(annotations) + len(problems)
+    images_dir = Path(images_dir) if images_dir is not None else default_images_dir(annot_csv)
+    if not images_dir.is_dir():
+        raise PlateOCRError(f"{images_dir}: images folder not found")
+    out_dir = Path(out_dir)
+    earlier = _earlier_output(out_dir)
+    if earlier and not (force or resume):
+        raise OutputExistsError(
+            f"{out_dir}: holds crops of an earlier run ({earlier[0].name}); "
+            "pass --force to replace them, or --resume to finish an interrupted run"
+        )
+
+    journal = Journal(out_dir / JOURNAL_FILE)
+    previous: dict[str, dict] = {}
+    if resume:
+        old_settings, previous = journal.read()
+        if old_settings is not None and old_settings != settings:
+            if not force:
+                raise OutputExistsError(
+                    f"{out_dir}: earlier crops were made with {old_settings.describe()}, not "
+                    f"{settings.describe()}; pass --force to redo them"
+                )
+            previous = {}
+    # From here on the folder is ours: drop the old manifest first, so an interrupted run
+    # never leaves one that looks finished.
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / LABELS_FILE).unlink(missing_ok=True)
+
+    jobs = group_by_photo(annotations, images_dir)
+    reused = [j for j in jobs if _reusable(previous.get(j.path), j, out_dir)]
+    reused_paths = {j.path for j in reused}
+    todo = [j for j in jobs if j.path not in reused_paths]
+    journal.start(settings, (previous[j.path] for j in reused))
+
+    made: dict[int, tuple[str, str, Box]] = {}  # line -> crop name, photo, region
+    for j in reused:
+        for line, name, region in previous[j.path]["crops"]:
+            made[line] = (name, j.path, tuple(region))
+    by_line = {a.line: a for a in annotations}
+    done_photos = len(reused)
+    if progress:
+        progress(done_photos, len(jobs))
+    try:
+        for done in run_jobs(todo, settings, out_dir, workers or default_workers()):
+            for line, name, region in done.crops:
+                made[line] = (name, done.job.path, region)
+            for a, reason in done.failures:
+                problems.append(Problem(str(annot_csv), a.line, a.file, reason))
+            if not done.failures:
+                journal.add(done)
+            done_photos += 1
+            if progress:
+                progress(done_photos, len(jobs))
+    finally:
+        journal.close()
+
+    problems.sort(key=lambda p: (p.line is None, p.line or 0))
+    report = out_dir / REPORT_FILE
+    write_report(problems, report)
+    result = CropResult(
+        rows=rows_read, photos=len(jobs), written=len(made),
+        reused=sum(len(previous[j.path]["crops"]) for j in reused),
+        problems=problems, out_dir=out_dir, manifest=None, report=report,
+        settings=settings, elapsed=time.perf_counter() - start,
+    )
+    if not made:
+        raise CropError(f"{annot_csv}: no usable rows, nothing cropped (reasons in {report})", result)
+    if strict and problems:
+        raise CropError(
+            f"{annot_csv}: {len(problems)} row(s) skipped and --strict is set (reasons in {report}); "
+            "no manifest written; fix them and re-run with --resume",
+            result,
+        )
+
+    write_text_atomic(out_dir / SETTINGS_FILE, json.dumps(settings.to_dict(), indent=2) + "\n")
+    if force or resume:  # the folder then holds only what the manifest lists
+        _remove_stale(out_dir, {name for name, _, _ in made.values()})
+    manifest_rows = []
+    for line in sorted(made):
+        name, photo, (x0, x1, y0, y1) = made[line]
+        a = by_line[line]
+        manifest_rows.append([name, a.text, _relative(photo, out_dir), line, x0, x1, y0, y1])
+    result.manifest = out_dir / LABELS_FILE
+    write_manifest(result.manifest, manifest_rows)
+    result.elapsed = time.perf_counter() - start
+    return result
