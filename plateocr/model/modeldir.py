@@ -1,0 +1,276 @@
+"""The self-describing model directory: what a model was trained on, how, and its checkpoints.
+
+Layout (TensorFlow is not needed to read it):
+
+    model/
+      config.json        {"version", "model": ModelConfig, "training": options, "records_dir"}
+      charset.txt        the charset the model was trained with (copy of the records' one)
+      dataset.json       the dataset spec it was trained with (image shape, views, max length)
+      checkpoint         TensorFlow's checkpoint state (latest first)
+      ckpt-<step>.index / ckpt-<step>.data-*      periodic checkpoints (weights + optimizer state)
+      best/              the best checkpoint seen by --eval-every, with its metrics.json
+      events.out.tfevents.*  TensorBoard summaries (eval/ holds the evaluation ones)
+
+`eval`, `predict` and `export` read everything from here, so they need no repeated flags.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+from plateocr.charset import Charset
+from plateocr.defaults import CHARSET_FILE, SPEC_FILE
+from plateocr.errors import OutputExistsError, PlateOCRError
+from plateocr.outputs import write_text_atomic
+from plateocr.spec import DatasetSpec
+
+CONFIG_FILE = "config.json"
+BEST_DIR = "best"
+METRICS_FILE = "metrics.json"
+STATE_FILE = "checkpoint"  # TensorFlow's name for the checkpoint state file
+CHECKPOINT_PREFIX = "ckpt"
+MODELDIR_VERSION = 1
+
+_STATE_LINE = re.compile(r'^model_checkpoint_path:\s*"(.*)"\s*$', re.M)
+_STEP = re.compile(r"-(\d+)$")
+
+
+def checkpoint_step(prefix: str | os.PathLike) -> int | None:
+    """The global step in a checkpoint prefix such as model/ckpt-1200, or None."""
+    m = _STEP.search(str(prefix))
+    return int(m.group(1)) if m else None
+
+
+def checkpoint_exists(prefix: str | os.PathLike) -> bool:
+    return Path(f"{prefix}.index").is_file()
+
+
+def _checkpoint_files(prefix: str | os.PathLike) -> list[Path]:
+    prefix = Path(prefix)
+    return sorted(p for p in prefix.parent.glob(prefix.name + ".*") if p.is_file())
+
+
+def _latest_in(folder: Path) -> str | None:
+    """The checkpoint the state file names (if it still exists), else the highest-step one."""
+    try:
+        text = (folder / STATE_FILE).read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError, UnicodeDecodeError):
+        text = ""
+    m = _STATE_LINE.search(text)
+    if m:
+        named = Path(m.group(1))
+        prefix = named if named.is_absolute() else folder / named
+        if checkpoint_exists(prefix):
+            return str(prefix)
+    found = [(checkpoint_step(p.with_suffix("")) or -1, str(p.with_suffix(""))) for p in folder.glob("*.index")]
+    return max(found)[1] if found else None
+
+
+def _plain(value):
+    return tuple(value) if isinstance(value, (list, tuple)) else value
+
+
+def write_checkpoint_state(folder: str | os.PathLike, prefix: str | os.PathLike) -> None:
+    """Name `prefix` (relative to `folder`) as the folder's checkpoint, in TensorFlow's format."""
+    name = os.path.relpath(prefix, folder)
+    write_text_atomic(
+        Path(folder) / STATE_FILE,
+        f'model_checkpoint_path: "{name}"\nall_model_checkpoint_paths: "{name}"\n',
+    )
+
+
+class ModelDir:
+    """An existing model directory. Missing or foreign folders give a clear PlateOCRError."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        if not self.path.is_dir():
+            raise PlateOCRError(f"{self.path}: model directory not found (train one with `plateocr train`)")
+        cfg = self.path / CONFIG_FILE
+        if not cfg.is_file():
+            raise PlateOCRError(
+                f"{self.path}: not a plateocr model directory (no {CONFIG_FILE}; train one with `plateocr train`)"
+            )
+        try:
+            self._doc = json.loads(cfg.read_text(encoding="utf-8"))
+            if not isinstance(self._doc, dict) or "model" not in self._doc:
+                raise ValueError("no 'model' entry")
+        except (OSError, UnicodeDecodeError, ValueError) as e:
+            raise PlateOCRError(f"{cfg}: cannot read model config ({e})") from None
+        self._spec: DatasetSpec | None = None
+        self._charset: Charset | None = None
+
+    # --- creation ---------------------------------------------------------------------------
+    @staticmethod
+    def exists(path: str | os.PathLike) -> bool:
+        return (Path(path) / CONFIG_FILE).is_file()
+
+    @classmethod
+    def create(
+        cls,
+        path: str | os.PathLike,
+        spec: DatasetSpec,
+        charset: Charset,
+        config,
+        options: dict | None = None,
+        force: bool = False,
+        records_dir: str | os.PathLike | None = None,
+    ) -> "ModelDir":
+        """A new model directory. An existing model (or any non-empty folder) is kept unless
+        `force`; with `force` only plateocr's own files in it are removed."""
+        path = Path(path)
+        if path.exists() and not path.is_dir():
+            raise PlateOCRError(f"{path}: exists and is not a directory")
+        if path.is_dir() and any(path.iterdir()):
+            if not force:
+                what = "a model" if cls.exists(path) else "a non-empty folder"
+                raise OutputExistsError(f"{path}: {what} is already there; pass --force to start a new model in it")
+            cls._clear(path)
+        path.mkdir(parents=True, exist_ok=True)
+        charset.write(path / CHARSET_FILE)
+        spec_copy = DatasetSpec.from_dict(json.loads(spec.to_json()))
+        spec_copy.charset_file = CHARSET_FILE
+        spec_copy.write(path / SPEC_FILE)
+        doc = {
+            "version": MODELDIR_VERSION,
+            "model": config.to_dict() if hasattr(config, "to_dict") else dict(config),
+            "training": dict(options or {}),
+            "records_dir": str(Path(records_dir).resolve()) if records_dir is not None else None,
+        }
+        write_text_atomic(path / CONFIG_FILE, json.dumps(doc, indent=2, sort_keys=True) + "\n")
+        return cls(path)
+
+    @staticmethod
+    def _clear(path: Path) -> None:
+        for p in path.iterdir():
+            own = (
+                p.name in (CONFIG_FILE, CHARSET_FILE, SPEC_FILE, STATE_FILE)
+                or p.name.startswith(CHECKPOINT_PREFIX + "-")
+                or p.name.startswith("events.out.tfevents")
+            )
+            if own and p.is_file():
+                p.unlink()
+            elif p.name in (BEST_DIR, "eval") and p.is_dir():
+                shutil.rmtree(p)
+
+    # --- what the model was trained with ---------------------------------------------------
+    @property
+    def spec(self) -> DatasetSpec:
+        if self._spec is None:
+            self._spec = DatasetSpec.read(self.path / SPEC_FILE)
+        return self._spec
+
+    @property
+    def charset(self) -> Charset:
+        if self._charset is None:
+            self._charset = Charset.read(self.path / CHARSET_FILE)
+        return self._charset
+
+    @property
+    def config_dict(self) -> dict:
+        return dict(self._doc["model"])
+
+    @property
+    def config(self):
+        from plateocr.model.config import ModelConfig
+
+        return ModelConfig.from_dict(self.config_dict)
+
+    @property
+    def options(self) -> dict:
+        return dict(self._doc.get("training") or {})
+
+    @property
+    def records_dir(self) -> Path | None:
+        r = self._doc.get("records_dir")
+        return Path(r) if r else None
+
+    def update(self, options: dict | None = None, records_dir: str | os.PathLike | None = None) -> None:
+        """Record the options (and records) of the latest training run."""
+        if options is not None:
+            self._doc["training"] = dict(options)
+        if records_dir is not None:
+            self._doc["records_dir"] = str(Path(records_dir).resolve())
+        write_text_atomic(self.path / CONFIG_FILE, json.dumps(self._doc, indent=2, sort_keys=True) + "\n")
+
+    def check_compatible(self, spec: DatasetSpec, charset: Charset, records_dir: str | os.PathLike) -> None:
+        """Refuse records whose charset or image layout differ from what the model was trained on."""
+        mine = self.spec
+        if charset.chars != self.charset.chars or charset.null_code != self.charset.null_code:
+            raise PlateOCRError(
+                f"{records_dir}: charset ({charset.num_classes} classes) differs from the one {self.path} "
+                f"was trained with ({self.charset.num_classes} classes); use another --model-dir, "
+                "or --force to start over"
+            )
+        for name in ("image_shape", "num_of_views", "max_sequence_length"):
+            a, b = _plain(getattr(spec, name)), _plain(getattr(mine, name))
+            if a != b:
+                raise PlateOCRError(
+                    f"{records_dir}: {name} {a} differs from the {b} {self.path} was trained with; "
+                    "use another --model-dir, or --force to start over"
+                )
+
+    # --- checkpoints ------------------------------------------------------------------------
+    @property
+    def checkpoint_prefix(self) -> str:
+        """What Saver.save is given (it appends -<step>)."""
+        return str(self.path / CHECKPOINT_PREFIX)
+
+    @property
+    def best_dir(self) -> Path:
+        return self.path / BEST_DIR
+
+    def latest_checkpoint(self) -> str | None:
+        return _latest_in(self.path)
+
+    def best_checkpoint(self) -> str | None:
+        return _latest_in(self.best_dir) if self.best_dir.is_dir() else None
+
+    def best_metrics(self) -> dict | None:
+        try:
+            return json.loads((self.best_dir / METRICS_FILE).read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def resolve_checkpoint(self, which: str | os.PathLike | None = None) -> str:
+        """None: best, else latest. "best" / "latest", a checkpoint prefix, or a folder holding one."""
+        if which is None or str(which) in ("best", "latest"):
+            ckpt = None
+            if which in (None, "best"):
+                ckpt = self.best_checkpoint()
+            if ckpt is None and which in (None, "latest"):
+                ckpt = self.latest_checkpoint()
+            if ckpt is None:
+                kind = f"{which} " if which else ""
+                raise PlateOCRError(f"{self.path}: no {kind}checkpoint yet (train it with `plateocr train`)")
+            return ckpt
+        p = Path(which)
+        if p.is_dir():
+            ckpt = _latest_in(p)
+            if ckpt is None:
+                raise PlateOCRError(f"{p}: no checkpoint in this folder")
+            return ckpt
+        if checkpoint_exists(p):
+            return str(p)
+        raise PlateOCRError(f"{p}: checkpoint not found (expected {p}.index)")
+
+    def save_best(self, prefix: str | os.PathLike, metrics: dict) -> str:
+        """Copy checkpoint `prefix` into best/ (replacing the previous best) with its metrics."""
+        best = self.best_dir
+        best.mkdir(exist_ok=True)
+        old = [p for p in best.iterdir() if p.name.startswith(CHECKPOINT_PREFIX + "-")]
+        name = Path(prefix).name
+        for f in _checkpoint_files(prefix):
+            tmp = best / f".{f.name}.tmp"
+            shutil.copyfile(f, tmp)
+            os.replace(tmp, best / f.name)
+        write_checkpoint_state(best, best / name)
+        write_text_atomic(best / METRICS_FILE, json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+        for p in old:
+            if not p.name.startswith(name + "."):
+                p.unlink()
+        return str(best / name)
