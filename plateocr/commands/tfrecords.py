@@ -1,0 +1,114 @@
+"""Write FSNS TFRecord shards, the charset and the dataset spec that `train` reads.
+
+CROPS is the folder `plateocr crop` wrote (its labels.csv), or any `files,text` CSV of
+ready-made crop images (file names relative to the CSV). Crops of another size are fitted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from plateocr import defaults
+
+
+def run(
+    crops: Path = typer.Argument(
+        Path(defaults.CROPS_DIR), help="Crops folder (with labels.csv) or a files,text CSV of crops."
+    ),
+    out: Path = typer.Option(Path(defaults.RECORDS_DIR), "--out", "-o", help="Records folder to write."),
+    split: float = typer.Option(0.83, "--split", help="Fraction of the rows for the train split (0..1)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the random split and shuffle."),
+    shards: Optional[int] = typer.Option(
+        None, "--shards", help="Shards per split. [default: one per 1,000 examples]"
+    ),
+    max_length: Optional[int] = typer.Option(
+        None, "--max-length", help="Label length to pad to; longer labels are skipped. [default: longest label]"
+    ),
+    charset: Optional[Path] = typer.Option(
+        None, "--charset", help="Reuse this charset file (e.g. for fine-tuning); rows with other characters are skipped."
+    ),
+    size: Optional[str] = typer.Option(
+        None, "--size", help="Image size HxW. [default: crop.json's, else 64x256]"
+    ),
+    keep_aspect: Optional[bool] = typer.Option(
+        None, "--keep-aspect/--stretch", help="How crops of another size are fitted. [default: crop.json's, else stretch]"
+    ),
+    group_by_text: bool = typer.Option(
+        True, "--group-by-text/--no-group-by-text", help="Keep rows with the same plate text in one split."
+    ),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Processes for decoding. [default: by size]"),
+    strict: bool = typer.Option(False, "--strict", help="Fail (no dataset spec) if any row is skipped."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing records folder."),
+) -> None:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from plateocr.imaging import parse_size
+    from plateocr.records import NoUsableRowsError, RecordsOptions, write_records
+
+    console = Console(stderr=True)
+    opts = RecordsOptions(
+        split=split,
+        seed=seed,
+        shards=shards,
+        max_length=max_length,
+        charset_file=charset,
+        size=parse_size(size) if size else None,
+        keep_aspect=keep_aspect,
+        group_by_text=group_by_text,
+        strict=strict,
+        workers=workers,
+    )
+    columns = (TextColumn("records"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    try:
+        with Progress(*columns, console=console, transient=True) as bar:
+            task = bar.add_task("records", total=None)
+
+            def advance(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            result = write_records(crops, out, opts, force=force, progress=advance)
+    except NoUsableRowsError as e:
+        _print_problems(console, e.problems, None)
+        raise
+
+    _print_problems(console, result.problems, result.out)
+    from rich.table import Table
+
+    table = Table(title=f"FSNS records in {result.out}")
+    for col in ("split", "examples", "shards", "max length", "charset size"):
+        table.add_column(col, justify="left" if col == "split" else "right")
+    for s in result.splits:
+        table.add_row(s.name, str(s.size), str(s.shards), str(result.max_length), str(result.charset.num_classes))
+    Console().print(table)
+    for note in result.notes:
+        console.print(f"note: {note}")
+    h, w, _ = result.spec.image_shape
+    console.print(
+        f"{result.rows_read} rows read, {sum(s.size for s in result.splits)} written, "
+        f"{len(result.problems)} skipped; images {h}x{w}; spec {result.out / defaults.SPEC_FILE}"
+    )
+
+
+def _print_problems(console, problems, out: Path | None, shown: int = 20) -> None:
+    if not problems:
+        return
+    from rich.table import Table
+
+    from plateocr.problems import summarise
+    from plateocr.records import SKIPPED_FILE
+
+    table = Table(title=f"{len(problems)} row(s) skipped")
+    for col in ("line", "crop", "reason"):
+        table.add_column(col)
+    for p in problems[:shown]:
+        table.add_row("" if p.line is None else str(p.line), p.image, p.reason)
+    if len(problems) > shown:
+        table.add_row("...", f"{len(problems) - shown} more", "")
+    console.print(table)
+    kinds = ", ".join(f"{n} {kind}" for kind, n in summarise(problems))
+    where = f"; all in {out / SKIPPED_FILE}" if out is not None else ""
+    console.print(f"skipped: {kinds}{where}")

@@ -1,0 +1,156 @@
+"""FSNS records without TensorFlow: tf.train.Example protobuf bytes and TFRecord file framing.
+
+The data stages must not import TensorFlow (seconds of start-up, gigabytes of address space), so
+the two formats are written by hand here. Both are small and stable:
+
+- Example  = message { Features features = 1; }
+  Features = message { map<string, Feature> feature = 1; }   (a map entry: key = 1, value = 2)
+  Feature  = oneof { BytesList bytes_list = 1; FloatList float_list = 2; Int64List int64_list = 3; }
+  each list: ``repeated <type> value = 1`` (floats and int64s packed).
+- TFRecord = per record: uint64 LE length, masked crc32c of those 8 bytes (uint32 LE), the data,
+  masked crc32c of the data (uint32 LE).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from pathlib import Path
+from typing import BinaryIO, Mapping, Sequence, Union
+
+import google_crc32c
+
+FeatureValue = Union[Sequence[bytes], Sequence[int], Sequence[float]]
+
+# Wire types: 0 varint, 2 length-delimited, 5 fixed32.
+_LEN = 2
+
+
+def _varint(n: int) -> bytes:
+    """Protobuf base-128 varint; negative int64s use their 64-bit two's complement (10 bytes)."""
+    if n < 0:
+        n += 1 << 64
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited field: tag, length, payload."""
+    return _varint((number << 3) | _LEN) + _varint(len(payload)) + payload
+
+
+def _bytes_list(values: Sequence[bytes]) -> bytes:
+    return b"".join(_field(1, bytes(v)) for v in values)
+
+
+def _int64_list(values: Sequence[int]) -> bytes:
+    # packed: one field holding all varints; an empty list is an empty message
+    packed = b"".join(_varint(int(v)) for v in values)
+    return _field(1, packed) if values else b""
+
+
+def _float_list(values: Sequence[float]) -> bytes:
+    packed = struct.pack(f"<{len(values)}f", *values)
+    return _field(1, packed) if values else b""
+
+
+def _feature(value: FeatureValue) -> bytes:
+    """A Feature message. The list kind follows the Python type of the elements."""
+    if isinstance(value, (bytes, str, int, float)):
+        raise TypeError("a feature value is a list (e.g. [b'png'] or [42]), not a scalar")
+    items = list(value)
+    if not items or isinstance(items[0], int):
+        if not all(isinstance(v, int) for v in items):
+            raise TypeError("an int64 feature holds only ints")
+        return _field(3, _int64_list(items))
+    if isinstance(items[0], (bytes, bytearray, memoryview)):
+        return _field(1, _bytes_list(items))
+    if isinstance(items[0], float):
+        return _field(2, _float_list(items))
+    raise TypeError(f"unsupported feature element type {type(items[0]).__name__}")
+
+
+def encode_example(features: Mapping[str, FeatureValue]) -> bytes:
+    """Serialized tf.train.Example of `features` (name -> list of bytes, ints or floats).
+
+    Entries are written in the mapping's order, so the bytes are reproducible.
+    """
+    entries = b"".join(
+        _field(1, _field(1, name.encode("utf-8")) + _field(2, _feature(value)))
+        for name, value in features.items()
+    )
+    return _field(1, entries)
+
+
+def fsns_example(
+    png: bytes,
+    width: int,
+    num_of_views: int,
+    padded_ids: Sequence[int],
+    unpadded_ids: Sequence[int],
+    text: str,
+) -> bytes:
+    """One FSNS example: exactly the keys the attention OCR input pipeline parses."""
+    return encode_example(
+        {
+            "image/encoded": [png],
+            "image/format": [b"png"],
+            "image/width": [int(width)],
+            "image/orig_width": [int(width) // int(num_of_views)],
+            "image/class": [int(i) for i in padded_ids],
+            "image/unpadded_class": [int(i) for i in unpadded_ids],
+            "image/text": [text.encode("utf-8")],
+        }
+    )
+
+
+# --- TFRecord framing -------------------------------------------------------------------
+
+_MASK_DELTA = 0xA282EAD8
+
+
+def masked_crc32c(data: bytes) -> int:
+    crc = google_crc32c.value(data)
+    return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + _MASK_DELTA) & 0xFFFFFFFF
+
+
+def frame_record(data: bytes) -> bytes:
+    """`data` framed as one TFRecord: length, its crc, data, data crc."""
+    length = struct.pack("<Q", len(data))
+    return b"".join(
+        (
+            length,
+            struct.pack("<I", masked_crc32c(length)),
+            data,
+            struct.pack("<I", masked_crc32c(data)),
+        )
+    )
+
+
+class TFRecordWriter:
+    """Appends framed records to an open binary file (uncompressed TFRecord)."""
+
+    def __init__(self, stream: BinaryIO):
+        self._stream = stream
+        self.count = 0
+
+    def write(self, data: bytes) -> None:
+        self._stream.write(frame_record(data))
+        self.count += 1
+
+    def write_framed(self, record: bytes) -> None:
+        """Write a record already framed by frame_record (e.g. in a worker process)."""
+        self._stream.write(record)
+        self.count += 1
+
+
+def write_tfrecord_file(path: str | os.PathLike, records: Sequence[bytes]) -> None:
+    """A whole TFRecord file from unframed record bytes (small files, tests)."""
+    with open(Path(path), "wb") as f:
+        w = TFRecordWriter(f)
+        for r in records:
+            w.write(r)

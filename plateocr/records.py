@@ -1,0 +1,458 @@
+"""The `tfrecords` stage: labelled crops -> FSNS shards, charset file and dataset spec.
+
+Two passes. The first reads the labels CSV and checks what is cheap (text, charset, length,
+file present) without opening any image. The rows left are split into train/test (same plate
+text in one split), then streamed in a fixed order through decode/verify/encode (in worker
+processes for big inputs) and appended to the shards; images are never all held in memory.
+Shards are written under temporary names and renamed when complete; the spec comes last, so an
+interrupted run never looks finished.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import random
+import struct
+import threading
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence
+
+from plateocr import defaults
+from plateocr.annotations import read_csv_strings
+from plateocr.charset import Charset
+from plateocr.cropping import SETTINGS_FILE, CropSettings, default_workers as available_cores
+from plateocr.errors import PlateOCRError
+from plateocr.outputs import atomic_path, check_can_write
+from plateocr.fsns import frame_record, fsns_example
+from plateocr.imaging import decode_image, encode_png, fit
+from plateocr.problems import Problem, write_report
+from plateocr.spec import DatasetSpec, SplitSpec
+
+LABEL_COLUMNS = ("files", "text")
+SKIPPED_FILE = "skipped.csv"
+SPLITS = ("train", "test")
+NUM_OF_VIEWS = 1
+EXAMPLES_PER_SHARD = 1000  # default shard count: one shard per this many examples
+PARALLEL_MIN_ROWS = 256  # below this, starting worker processes costs more than it saves
+
+Progress = Callable[[int, int], None]  # (rows done, rows in total)
+
+
+class NoUsableRowsError(PlateOCRError):
+    """Nothing could be written; carries the skipped rows so the CLI can show them."""
+
+    def __init__(self, message: str, problems: list[Problem]):
+        super().__init__(message)
+        self.problems = problems
+
+
+# --- input ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CropsInput:
+    """The labels CSV (crop file names are relative to its folder) and, when `crop` made the
+    crops, the settings it recorded beside it in crop.json."""
+
+    csv: Path
+    settings: CropSettings | None = None
+
+    @property
+    def base(self) -> Path:
+        return self.csv.parent
+
+
+def locate_crops(path: str | os.PathLike) -> CropsInput:
+    """A crops folder (its labels.csv) or a `files,text` CSV of ready-made crops."""
+    path = Path(path)
+    csv = path / defaults.LABELS_FILE if path.is_dir() else path
+    if not csv.is_file():
+        if path.is_dir():
+            raise PlateOCRError(f"{path}: no {defaults.LABELS_FILE} in this folder (run `plateocr crop` first)")
+        raise PlateOCRError(f"{path}: no such crops folder or labels CSV")
+    settings_file = csv.parent / SETTINGS_FILE
+    return CropsInput(csv, CropSettings.read(settings_file) if settings_file.is_file() else None)
+
+
+@dataclass(frozen=True)
+class Row:
+    """A labelled crop that passed the cheap checks."""
+
+    line: int  # line in the labels CSV (header = 1)
+    file: str  # as written in the CSV
+    path: str  # resolved against the CSV's folder
+    text: str
+
+
+def read_rows(
+    crops: CropsInput, charset: Charset | None = None, max_length: int | None = None, charset_name: str = ""
+) -> tuple[list[Row], list[Problem]]:
+    """Rows worth decoding, and those skipped with why (no image is opened here).
+
+    charset: only rows it can encode are kept (a reused charset); charset_name names it in reasons.
+    """
+    df = read_csv_strings(crops.csv, LABEL_COLUMNS)
+    source = str(crops.csv)
+    where = f" (not in {charset_name})" if charset_name else ""
+    rows: list[Row] = []
+    problems: list[Problem] = []
+    for i, (file, text) in enumerate(zip(df["files"], df["text"])):
+        line = i + 2
+        file, text = file.strip(), text.strip()
+        if not file:
+            problems.append(Problem(source, line, "", "no crop file named"))
+            continue
+        if not text:
+            problems.append(Problem(source, line, file, "empty text"))
+            continue
+        if charset is not None:
+            unknown = charset.unknown(text)
+            if unknown:
+                shown = ", ".join(repr(c) for c in unknown)
+                problems.append(Problem(source, line, file, f"unknown characters: {shown}{where}"))
+                continue
+        if max_length is not None and len(text) > max_length:
+            problems.append(
+                Problem(source, line, file, f"text too long: {len(text)} characters > --max-length {max_length}")
+            )
+            continue
+        path = crops.base / file
+        if not path.is_file():
+            problems.append(Problem(source, line, file, f"crop file not found: {path}"))
+            continue
+        rows.append(Row(line, file, str(path), text))
+    return rows, problems
+
+
+# --- split ------------------------------------------------------------------------------
+
+
+def split_rows(
+    rows: Sequence[Row], train_fraction: float, seed: int, group_by_text: bool = True
+) -> tuple[list[Row], list[Row]]:
+    """Random train/test split of about `train_fraction` of the rows.
+
+    With group_by_text, all rows of one plate text land in the same split, so a plate seen in
+    training is never scored as a test success. Both splits come out shuffled.
+    """
+    if not 0.0 <= train_fraction <= 1.0:
+        raise PlateOCRError(f"--split {train_fraction}: the train fraction must lie between 0 and 1")
+    groups: dict[str, list[Row]] = {}
+    for i, r in enumerate(rows):
+        groups.setdefault(r.text if group_by_text else str(i), []).append(r)
+    order = list(groups.values())
+    rng = random.Random(seed)
+    rng.shuffle(order)
+    target = round(train_fraction * len(rows))
+    train: list[Row] = []
+    test: list[Row] = []
+    for g in order:
+        # greedy fill: a group goes to train only if it fits, so train never overshoots
+        (train if len(train) + len(g) <= target else test).extend(g)
+    rng.shuffle(train)
+    rng.shuffle(test)
+    return train, test
+
+
+def default_shard_count(n: int) -> int:
+    return max(1, math.ceil(n / EXAMPLES_PER_SHARD))
+
+
+def shard_name(split: str, index: int, count: int) -> str:
+    return f"{split}-{index:05d}-of-{count:05d}.tfrecord"
+
+
+def shard_pattern(split: str) -> str:
+    return f"{split}-*.tfrecord"
+
+
+# --- per-crop work (runs in worker processes) -------------------------------------------
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# chunks that change no pixel for any decoder; anything else (gamma, palette, ICC...) re-encodes
+_PLAIN_PNG_CHUNKS = {b"IHDR", b"IDAT", b"IEND", b"tEXt", b"zTXt", b"iTXt", b"tIME", b"pHYs"}
+
+
+def _png_layout(data: bytes) -> tuple[int, int, bool] | None:
+    """(height, width, plain) of a structurally complete PNG, None if it is not one.
+
+    plain: 8-bit RGB, not interlaced, only harmless chunks, nothing after IEND: its bytes can go
+    into a record as they are and every decoder reads the same pixels.
+    """
+    if not data.startswith(_PNG_SIGNATURE):
+        return None
+    pos, n = len(_PNG_SIGNATURE), len(data)
+    plain, size = True, None
+    while pos + 8 <= n:
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        end = pos + 12 + length
+        if end > n:
+            return None  # truncated
+        if kind == b"IHDR":
+            w, h, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", data[pos + 8 : pos + 21])
+            size = (h, w)
+            plain = plain and depth == 8 and color == 2 and interlace == 0
+        elif kind not in _PLAIN_PNG_CHUNKS:
+            plain = False
+        pos = end
+        if kind == b"IEND":
+            return (size[0], size[1], plain and pos == n) if size else None
+    return None  # no IEND: truncated
+
+
+def crop_png(data: bytes, size: tuple[int, int], keep_aspect: bool, name: str = "crop") -> bytes:
+    """PNG bytes of a crop at `size`; the file's own bytes when that is safe.
+
+    Always decodes once, so a corrupt crop raises PlateOCRError instead of reaching training.
+    """
+    layout = _png_layout(data)
+    if layout is None and data.startswith(_PNG_SIGNATURE):
+        raise PlateOCRError(f"{name}: corrupt PNG (truncated or damaged)")
+    img = decode_image(data, name)
+    if layout is not None and layout[2] and layout[:2] == tuple(size) and img.shape[:2] == tuple(size):
+        return data
+    return encode_png(fit(img, size, keep_aspect))
+
+
+def _prepare_record(job: tuple[str, str, list[int], list[int]], size, keep_aspect) -> tuple[bool, bytes | str]:
+    """(True, framed record) or (False, why the crop was skipped)."""
+    path, text, padded, unpadded = job
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+        png = crop_png(data, size, keep_aspect, name=path)
+    except FileNotFoundError:
+        return False, f"crop file not found: {path}"
+    except OSError as e:
+        return False, f"cannot read crop: {e.strerror}"
+    except PlateOCRError as e:
+        reason = str(e)
+        if reason.startswith(path + ": "):
+            reason = reason[len(path) + 2 :]
+        return False, f"unreadable crop: {reason}"
+    example = fsns_example(png, size[1], NUM_OF_VIEWS, padded, unpadded, text)
+    return True, frame_record(example)
+
+
+def _worker_init() -> None:
+    import cv2
+
+    cv2.setNumThreads(1)  # one process per core already
+
+
+def _ordered_map(func, items: Iterable, workers: int, window: int = 256) -> Iterator:
+    """func over items in order; with workers > 1 in a process pool, at most `window` in flight
+    (so results never pile up in memory when the writer is slower than the workers)."""
+    if workers <= 1:
+        for it in items:
+            yield func(it)
+        return
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
+    slots = threading.Semaphore(window)
+    stop = threading.Event()
+
+    def feed():
+        for it in items:
+            while not slots.acquire(timeout=0.1):
+                if stop.is_set():
+                    return
+            yield it
+
+    pool = ctx.Pool(workers, initializer=_worker_init)
+    try:
+        for result in pool.imap(func, feed(), chunksize=8):
+            slots.release()
+            yield result
+        pool.close()
+    finally:
+        stop.set()
+        pool.terminate()
+        pool.join()
+
+
+def default_workers(n_rows: int) -> int:
+    if n_rows < PARALLEL_MIN_ROWS:
+        return 1
+    return max(1, min(available_cores(), 8))
+
+
+# --- the stage --------------------------------------------------------------------------
+
+
+@dataclass
+class RecordsOptions:
+    split: float = 0.83  # train fraction
+    seed: int = 0
+    shards: int | None = None  # per split; None: default_shard_count
+    max_length: int | None = None  # None: the longest label
+    charset_file: Path | None = None  # reuse a charset (fine-tuning)
+    size: tuple[int, int] | None = None  # None: crop.json's, else defaults.CROP_SIZE
+    keep_aspect: bool | None = None  # None: crop.json's, else defaults.KEEP_ASPECT
+    group_by_text: bool = True
+    strict: bool = False
+    workers: int | None = None  # None: by input size and cores
+
+
+@dataclass
+class SplitResult:
+    name: str
+    size: int
+    shards: int
+    pattern: str
+
+
+@dataclass
+class RecordsResult:
+    out: Path
+    spec: DatasetSpec
+    splits: list[SplitResult]
+    charset: Charset
+    max_length: int
+    max_length_from: str  # "longest label" or "--max-length"
+    rows_read: int
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # things worth telling (empty split, ...)
+
+
+def _clear_previous(out: Path) -> None:
+    """With --force: remove what an earlier run wrote (spec first), never other files."""
+    (out / defaults.SPEC_FILE).unlink(missing_ok=True)
+    for split in SPLITS:
+        for p in out.glob(shard_pattern(split)):
+            p.unlink()
+    for name in (defaults.CHARSET_FILE, SKIPPED_FILE):
+        (out / name).unlink(missing_ok=True)
+
+
+def write_records(
+    crops_path: str | os.PathLike,
+    out: str | os.PathLike = defaults.RECORDS_DIR,
+    options: RecordsOptions | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> RecordsResult:
+    opts = options or RecordsOptions()
+    out = Path(out)
+    check_can_write(out, force, "records folder")
+    crops = locate_crops(crops_path)
+    made = crops.settings
+    size = tuple(opts.size or (made.size if made else defaults.CROP_SIZE))
+    if opts.keep_aspect is not None:
+        keep_aspect = opts.keep_aspect
+    else:
+        keep_aspect = made.keep_aspect if made else defaults.KEEP_ASPECT
+    if opts.max_length is not None and opts.max_length < 1:
+        raise PlateOCRError(f"--max-length {opts.max_length}: must be at least 1")
+    if opts.shards is not None and opts.shards < 1:
+        raise PlateOCRError(f"--shards {opts.shards}: must be at least 1")
+    if not 0.0 <= opts.split <= 1.0:
+        raise PlateOCRError(f"--split {opts.split}: the train fraction must lie between 0 and 1")
+
+    given_charset = Charset.read(opts.charset_file) if opts.charset_file is not None else None
+    charset_name = Path(opts.charset_file).name if opts.charset_file is not None else ""
+    rows, problems = read_rows(crops, given_charset, opts.max_length, charset_name)
+    n_read = len(rows) + len(problems)
+    if not rows:
+        raise NoUsableRowsError(
+            f"{crops.csv}: no usable rows ({len(problems)} of {n_read} skipped)", problems
+        )
+    if opts.strict and problems:
+        raise NoUsableRowsError(f"{crops.csv}: {len(problems)} row(s) skipped and --strict is set; first: {problems[0]}", problems)
+
+    charset = given_charset or Charset.from_texts(r.text for r in rows)
+    if opts.max_length is not None:
+        max_length, max_from = opts.max_length, "--max-length"
+    else:
+        max_length, max_from = max(len(r.text) for r in rows), "longest label"
+    train, test = split_rows(rows, opts.split, opts.seed, opts.group_by_text)
+    planned = {"train": train, "test": test}
+    shard_counts = {s: (opts.shards or default_shard_count(len(planned[s]))) if planned[s] else 1 for s in SPLITS}
+
+    out.mkdir(parents=True, exist_ok=True)
+    if force:
+        _clear_previous(out)
+    charset.write(out / defaults.CHARSET_FILE)
+
+    def jobs():
+        for split in SPLITS:
+            for r in planned[split]:
+                ids = charset.encode(r.text)
+                yield (r.path, r.text, charset.pad(ids, max_length), ids)
+
+    total = len(rows)
+    workers = opts.workers if opts.workers is not None else default_workers(total)
+    func = partial(_prepare_record, size=size, keep_aspect=keep_aspect)
+    results = _ordered_map(func, jobs(), workers)
+    source = str(crops.csv)
+    written: dict[str, int] = {}
+    done = 0
+    try:
+        for split in SPLITS:
+            split_rows_ = planned[split]
+            n, k = len(split_rows_), shard_counts[split]
+            written[split] = 0
+            for s in range(k):
+                lo, hi = s * n // k, (s + 1) * n // k
+                with atomic_path(out / shard_name(split, s, k)) as tmp, open(tmp, "wb") as f:
+                    for r in split_rows_[lo:hi]:
+                        ok, payload = next(results)
+                        if ok:
+                            f.write(payload)
+                            written[split] += 1
+                        else:
+                            problems.append(Problem(source, r.line, r.file, payload))
+                        done += 1
+                        if progress:
+                            progress(done, total)
+    finally:
+        results.close()
+
+    problems.sort(key=lambda p: (p.line is None, p.line or 0))
+    write_report(problems, out / SKIPPED_FILE)
+    if sum(written.values()) == 0:
+        for split in SPLITS:
+            for p in out.glob(shard_pattern(split)):
+                p.unlink()
+        raise NoUsableRowsError(
+            f"{crops.csv}: no usable rows ({len(problems)} of {n_read} skipped; see {out / SKIPPED_FILE})", problems
+        )
+    if opts.strict and problems:
+        raise NoUsableRowsError(
+            f"{crops.csv}: {len(problems)} row(s) skipped and --strict is set; no dataset spec written "
+            f"(see {out / SKIPPED_FILE})",
+            problems,
+        )
+
+    splits = [SplitResult(s, written[s], shard_counts[s], shard_pattern(s)) for s in SPLITS]
+    spec = DatasetSpec(
+        splits={s.name: SplitSpec(pattern=s.pattern, size=s.size) for s in splits},
+        charset_file=defaults.CHARSET_FILE,
+        image_shape=(size[0], size[1] * NUM_OF_VIEWS, 3),
+        num_of_views=NUM_OF_VIEWS,
+        max_sequence_length=max_length,
+        null_code=charset.null_code,
+        num_classes=charset.num_classes,
+        keep_aspect=keep_aspect,
+        margin=made.margin if made else None,
+        seed=opts.seed,
+        extra={
+            "source": str(crops.csv),
+            "train_fraction": opts.split,
+            "group_by_text": opts.group_by_text,
+            "shards": {s.name: s.shards for s in splits},
+        },
+    )
+    spec.write(out / defaults.SPEC_FILE)  # last: its presence means the records are complete
+
+    notes = []
+    for s in splits:
+        if s.size == 0:
+            notes.append(f"the {s.name} split is empty (--split {opts.split:g})")
+    if opts.max_length is None:
+        notes.append(f"max length {max_length}: the longest label")
+    return RecordsResult(out, spec, splits, charset, max_length, max_from, n_read, problems, notes)
