@@ -1,0 +1,60 @@
+"""Makes tf-slim 1.1.0 work on the pinned TensorFlow (2.21); import TensorFlow and slim from here.
+
+    from plateocr.model.compat import tf, slim
+
+tf-slim's layers reach Keras-2 layer modules through ``tensorflow.python.layers.*``, which
+lazily import ``tf_keras.legacy_tf_layers.*``. The tf_keras 2.21 wheel ships those modules
+only as ``tf_keras.src.legacy_tf_layers.*``, so the first ``slim.batch_norm`` / ``slim.conv2d``
+fails with ModuleNotFoundError. Registering the ``src`` modules under the old names in
+``sys.modules`` before tf_slim is imported is enough for layers, arg_scope and
+``tf_slim.nets.inception_v3``. tests/test_compat.py fails loudly if a future release breaks it.
+
+Parts of tf-slim that call moved TensorFlow internals remain broken and are not used by
+plateocr: ``tfexample_decoder``, ``learning.clip_gradient_norms``, ``slim.local_variable``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+# Quieten TensorFlow's C++ start-up chatter unless the user asked for it.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+_LEGACY_LAYER_MODULES = (
+    "base",
+    "convolutional",
+    "core",
+    "normalization",
+    "pooling",
+    "variable_scope_shim",
+)
+
+
+def _alias_legacy_tf_layers() -> None:
+    """Make ``tf_keras.legacy_tf_layers.X`` resolve to ``tf_keras.src.legacy_tf_layers.X``."""
+    try:
+        importlib.import_module("tf_keras.legacy_tf_layers")
+        return  # a tf_keras that still ships the public modules needs no help
+    except ImportError:
+        pass
+    package = importlib.import_module("tf_keras.src.legacy_tf_layers")
+    sys.modules.setdefault("tf_keras.legacy_tf_layers", package)
+    for name in _LEGACY_LAYER_MODULES:
+        try:
+            module = importlib.import_module(f"tf_keras.src.legacy_tf_layers.{name}")
+        except ImportError:
+            continue
+        sys.modules.setdefault(f"tf_keras.legacy_tf_layers.{name}", module)
+
+
+_alias_legacy_tf_layers()
+
+import tensorflow as tf  # noqa: E402
+import tf_slim as slim  # noqa: E402
+from tf_slim.nets import inception_v3  # noqa: E402
+
+tf1 = tf.compat.v1
+
+__all__ = ["tf", "tf1", "slim", "inception_v3"]
