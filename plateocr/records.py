@@ -73,7 +73,9 @@ def locate_crops(path: str | os.PathLike) -> CropsInput:
     if not csv.is_file():
         if path.is_dir():
             raise PlateOCRError(f"{path}: no {defaults.LABELS_FILE} in this folder (run `plateocr crop` first)")
-        raise PlateOCRError(f"{path}: no such crops folder or labels CSV")
+        raise PlateOCRError(
+            f"{path}: no such crops folder or labels CSV (run `plateocr crop` first, or name a files,text CSV)"
+        )
     settings_file = csv.parent / SETTINGS_FILE
     return CropsInput(csv, CropSettings.read(settings_file) if settings_file.is_file() else None)
 
@@ -211,7 +213,7 @@ def crop_png(data: bytes, size: tuple[int, int], keep_aspect: bool, name: str = 
     """
     layout = _png_layout(data)
     if layout is None and data.startswith(_PNG_SIGNATURE):
-        raise PlateOCRError(f"{name}: corrupt PNG (truncated or damaged)")
+        raise PlateOCRError(f"{name}: truncated or damaged PNG")
     img = decode_image(data, name)
     if layout is not None and layout[2] and layout[:2] == tuple(size) and img.shape[:2] == tuple(size):
         return data
@@ -233,7 +235,7 @@ def _prepare_record(job: tuple[str, str, list[int], list[int]], size, keep_aspec
         reason = str(e)
         if reason.startswith(path + ": "):
             reason = reason[len(path) + 2 :]
-        return False, f"unreadable crop: {reason}"
+        return False, f"corrupt crop: {reason}"
     example = fsns_example(png, size[1], NUM_OF_VIEWS, padded, unpadded, text)
     return True, frame_record(example)
 

@@ -1,0 +1,98 @@
+"""The hand-written Example/TFRecord bytes, checked against real TensorFlow."""
+
+import cv2
+import numpy as np
+import pytest
+
+from fsns_tf import read_fsns
+from plateocr.fsns import (
+    TFRecordWriter,
+    encode_example,
+    frame_record,
+    fsns_example,
+    masked_crc32c,
+    write_tfrecord_file,
+)
+
+tf = pytest.importorskip("tensorflow")
+
+
+def _tf_example(features):
+    def feature(v):
+        if isinstance(v[0] if v else 0, int):
+            return tf.train.Feature(int64_list=tf.train.Int64List(value=v))
+        if isinstance(v[0], bytes):
+            return tf.train.Feature(bytes_list=tf.train.BytesList(value=v))
+        return tf.train.Feature(float_list=tf.train.FloatList(value=v))
+
+    return tf.train.Example(features=tf.train.Features(feature={k: feature(v) for k, v in features.items()}))
+
+
+def test_example_parses_to_what_tensorflow_builds():
+    features = {
+        "bytes": [b"ab", b"", bytes(range(256)) * 3],
+        "ints": [0, 1, 127, 128, 300, -1, -(2**63), 2**63 - 1],
+        "floats": [1.5, -2.25, 0.0],
+        "empty": [],
+        "unicode/ключ": [b"x" * 200],  # a key and a value long enough for 2-byte lengths
+    }
+    parsed = tf.train.Example.FromString(encode_example(features))
+    assert parsed == _tf_example(features)
+
+
+def test_scalar_feature_values_are_refused():
+    with pytest.raises(TypeError):
+        encode_example({"x": 3})
+    with pytest.raises(TypeError):
+        encode_example({"x": [1, b"a"]})
+
+
+def test_masked_crc_matches_the_known_crc32c_vector():
+    # crc32c("123456789") = 0xE3069283 (RFC 3720); masked as TFRecord does
+    crc = 0xE3069283
+    expected = ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF
+    assert masked_crc32c(b"123456789") == expected
+
+
+def test_tfrecord_file_is_byte_identical_to_tensorflows(tmp_path):
+    records = [b"", b"one", bytes(range(256)) * 40]
+    ours = tmp_path / "ours.tfrecord"
+    write_tfrecord_file(ours, records)
+    theirs = tmp_path / "theirs.tfrecord"
+    with tf.io.TFRecordWriter(str(theirs)) as w:
+        for r in records:
+            w.write(r)
+    assert ours.read_bytes() == theirs.read_bytes()
+    assert [r.numpy() for r in tf.data.TFRecordDataset(str(ours))] == records
+
+
+def test_writer_counts_framed_and_unframed_records(tmp_path):
+    path = tmp_path / "x.tfrecord"
+    with open(path, "wb") as f:
+        w = TFRecordWriter(f)
+        w.write(b"a")
+        w.write_framed(frame_record(b"b"))
+    assert w.count == 2
+    assert [r.numpy() for r in tf.data.TFRecordDataset(str(path))] == [b"a", b"b"]
+
+
+def test_fsns_example_parses_with_the_fsns_feature_spec(tmp_path):
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, size=(20, 60, 3), dtype=np.uint8)  # BGR
+    png = cv2.imencode(".png", img)[1].tobytes()
+    text = "AB12Ö"
+    write_tfrecord_file(tmp_path / "s.tfrecord", [fsns_example(png, 60, 1, [3, 4, 5, 0, 0, 0], [3, 4, 5], text)])
+    (ex,) = read_fsns([tmp_path / "s.tfrecord"], max_length=6)
+    assert ex["png"] == png
+    assert np.array_equal(ex["image"], img[:, :, ::-1])
+    assert ex["format"] == b"png"
+    assert (ex["width"], ex["orig_width"]) == (60, 60)
+    assert ex["class"] == [3, 4, 5, 0, 0, 0]
+    assert ex["unpadded"] == [3, 4, 5]
+    assert ex["text"] == text
+
+
+def test_orig_width_is_the_width_of_one_view():
+    parsed = tf.train.Example.FromString(fsns_example(b"png", 600, 4, [1], [1], "A"))
+    assert parsed.features.feature["image/width"].int64_list.value == [600]
+    assert parsed.features.feature["image/orig_width"].int64_list.value == [150]
