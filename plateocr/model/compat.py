@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import warnings
 
 # Quieten TensorFlow's C++ start-up chatter unless the user asked for it.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -50,6 +51,8 @@ def _alias_legacy_tf_layers() -> None:
 
 
 _alias_legacy_tf_layers()
+# tf-slim calls the Keras-2 layers' deprecated ``apply``; the warning is not actionable here.
+warnings.filterwarnings("ignore", message="`layer.apply` is deprecated", category=UserWarning)
 
 import tensorflow as tf  # noqa: E402
 import tf_slim as slim  # noqa: E402

@@ -1,0 +1,46 @@
+"""The tf-slim compatibility shim: fails loudly if a TensorFlow / tf_keras release breaks it."""
+
+import sys
+
+import numpy as np
+
+from plateocr.model.compat import inception_v3, slim, tf, tf1
+
+
+def test_legacy_layer_modules_resolve():
+    import tf_keras.legacy_tf_layers.normalization as normalization  # the path tf-slim uses
+
+    assert hasattr(normalization, "BatchNormalization")
+    assert "tf_slim" in sys.modules
+
+
+def test_slim_conv_batch_norm_and_inception_train_one_step():
+    graph = tf.Graph()
+    with graph.as_default():
+        tf1.set_random_seed(1)
+        images = tf1.placeholder(tf.float32, [2, 48, 48, 3])
+        with slim.arg_scope(inception_v3.inception_v3_arg_scope(batch_norm_decay=0.5)):
+            with slim.arg_scope([slim.batch_norm], is_training=True):
+                net = slim.conv2d(images, 8, [3, 3], scope="extra_conv")
+                net = tf.concat([net, images[:, :, :, :1]], axis=3)
+                tower, endpoints = inception_v3.inception_v3_base(
+                    images, final_endpoint="Conv2d_4a_3x3", scope="InceptionV3"
+                )
+        assert tower.shape.as_list() == [2, 8, 8, 192]  # 48 -> 23 -> 21 -> 21 -> 10 -> 10 -> 8
+        assert "Conv2d_2b_3x3" in endpoints
+        # batch norm made moving statistics (model variables) and update ops
+        moving = [v for v in tf1.model_variables() if "moving_" in v.op.name]
+        assert len(moving) == 2 * 6  # extra_conv + 5 InceptionV3 convolutions
+        update_ops = tf1.get_collection(tf1.GraphKeys.UPDATE_OPS)
+        assert len(update_ops) == len(moving)
+        assert len(tf1.losses.get_regularization_losses()) == 6
+        loss = tf.reduce_mean(tf.square(tower)) + tf.reduce_mean(net)
+        with tf.control_dependencies(update_ops):
+            train_op = tf1.train.MomentumOptimizer(0.01, 0.9).minimize(loss)
+        mean_var = [v for v in moving if v.op.name == "InceptionV3/Conv2d_1a_3x3/BatchNorm/moving_mean"][0]
+        with tf1.Session(graph=graph) as sess:
+            sess.run(tf1.global_variables_initializer())
+            batch = np.random.default_rng(0).random((2, 48, 48, 3), dtype=np.float32)
+            loss_value, _ = sess.run([loss, train_op], {images: batch})
+            assert np.isfinite(loss_value)
+            assert np.any(sess.run(mean_var) != 0.0)  # the moving average was updated
