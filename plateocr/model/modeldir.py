@@ -197,21 +197,25 @@ class ModelDir:
             self._doc["records_dir"] = str(Path(records_dir).resolve())
         write_text_atomic(self.path / CONFIG_FILE, json.dumps(self._doc, indent=2, sort_keys=True) + "\n")
 
-    def check_compatible(self, spec: DatasetSpec, charset: Charset, records_dir: str | os.PathLike) -> None:
+    def check_compatible(
+        self,
+        spec: DatasetSpec,
+        charset: Charset,
+        records_dir: str | os.PathLike,
+        hint: str = "use another --model-dir, or --force to start over",
+    ) -> None:
         """Refuse records whose charset or image layout differ from what the model was trained on."""
         mine = self.spec
         if charset.chars != self.charset.chars or charset.null_code != self.charset.null_code:
             raise PlateOCRError(
                 f"{records_dir}: charset ({charset.num_classes} classes) differs from the one {self.path} "
-                f"was trained with ({self.charset.num_classes} classes); use another --model-dir, "
-                "or --force to start over"
+                f"was trained with ({self.charset.num_classes} classes); {hint}"
             )
         for name in ("image_shape", "num_of_views", "max_sequence_length"):
             a, b = _plain(getattr(spec, name)), _plain(getattr(mine, name))
             if a != b:
                 raise PlateOCRError(
-                    f"{records_dir}: {name} {a} differs from the {b} {self.path} was trained with; "
-                    "use another --model-dir, or --force to start over"
+                    f"{records_dir}: {name} {a} differs from the {b} {self.path} was trained with; {hint}"
                 )
 
     # --- checkpoints ------------------------------------------------------------------------

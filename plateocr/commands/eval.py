@@ -1,0 +1,85 @@
+"""Evaluate a trained model on a records split: every example once, read as `predict` reads it.
+
+Prints character accuracy, full-sequence accuracy and mean confidence, and the worst errors.
+The records default to those the model was trained on; the checkpoint to the best one kept by
+--eval-every, else the latest.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from plateocr import defaults
+
+
+def run(
+    model_dir: Path = typer.Option(Path(defaults.MODEL_DIR), "--model-dir", help="Model folder `plateocr train` wrote."),
+    data: Optional[Path] = typer.Option(
+        None, "--data", help="Records folder. [default: the one the model was trained on, else records/]"
+    ),
+    split: str = typer.Option("test", "--split", help="Split to evaluate (test or train)."),
+    checkpoint: Optional[str] = typer.Option(
+        None, "--checkpoint", help="best, latest, or a checkpoint path. [default: best, else latest]"
+    ),
+    batch_size: int = typer.Option(32, "--batch-size", help="Images per batch (does not change the result)."),
+    errors: Optional[Path] = typer.Option(None, "--errors", help="Write every mistake to this CSV."),
+    worst: int = typer.Option(10, "--worst", help="How many of the worst errors to show."),
+    as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON only (for scripts)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing --errors file."),
+) -> None:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from plateocr.model.evaluate import evaluate
+    from plateocr.outputs import check_can_write
+
+    if errors is not None:
+        check_can_write(errors, force, "errors file")
+    err = Console(stderr=True)
+    columns = (TextColumn(f"eval {split}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("eval", total=None)
+        result = evaluate(
+            model_dir,
+            data,
+            split=split,
+            checkpoint=checkpoint,
+            batch_size=batch_size,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    if errors is not None:
+        result.write_errors_csv(errors)
+    if as_json:
+        typer.echo(json.dumps(result.metrics(), indent=2, sort_keys=True))
+        return
+    _print_tables(result, worst)
+    if errors is not None:
+        err.print(f"{len(result.errors)} mistake(s) written to {errors}")
+
+
+def _print_tables(result, worst: int) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    m = result.metrics()
+    table = Table(title=f"{m['split']} split, {m['examples']} examples, checkpoint {m['checkpoint']}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_row("character accuracy", f"{m['character_accuracy']:.4f}")
+    table.add_row("full-sequence accuracy", f"{m['sequence_accuracy']:.4f}")
+    table.add_row("mean confidence", f"{m['mean_confidence']:.4f}")
+    table.add_row("errors", f"{m['errors']} of {m['examples']}")
+    console.print(table)
+    shown = result.worst_errors(worst)
+    if shown:
+        errs = Table(title=f"worst {len(shown)} of {len(result.errors)} errors")
+        for col in ("index", "truth", "prediction", "confidence"):
+            errs.add_column(col, justify="right" if col in ("index", "confidence") else "left")
+        for e in shown:
+            errs.add_row(str(e.index), e.truth, e.prediction or "(nothing)", f"{e.confidence:.3f}")
+        console.print(errs)

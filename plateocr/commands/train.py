@@ -1,0 +1,154 @@
+"""Train the attention OCR model on the FSNS records `plateocr tfrecords` wrote.
+
+Checkpoints go to the model dir every few minutes, at the end and on Ctrl-C; running again on
+the same model dir resumes (--steps is the total to reach, so a larger value continues).
+Options not given on a resumed run are those it was started with. TensorBoard: `tensorboard
+--logdir model/`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from plateocr import defaults
+
+
+def run(
+    data: Path = typer.Option(Path(defaults.RECORDS_DIR), "--data", help="Records folder (dataset.json, shards)."),
+    model_dir: Path = typer.Option(Path(defaults.MODEL_DIR), "--model-dir", help="Model folder to create or resume."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Total training steps to reach. [default: 3000]"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Images per step. [default: 32]"),
+    learning_rate: Optional[float] = typer.Option(None, "--learning-rate", help="Initial learning rate. [default: 0.004]"),
+    optimizer: Optional[str] = typer.Option(None, "--optimizer", help="momentum, adam, rmsprop or sgd. [default: momentum]"),
+    schedule: Optional[str] = typer.Option(
+        None, "--schedule", help="Learning rate schedule: constant, or cosine (to 0 at --steps). [default: constant]"
+    ),
+    augment: Optional[bool] = typer.Option(
+        None, "--augment/--no-augment", help="Random crop, resize method and colour changes. [default: on]"
+    ),
+    checkpoint: Optional[Path] = typer.Option(
+        None, "--checkpoint", help="Start from this attention OCR checkpoint (or model dir): variables that fit by name and shape."
+    ),
+    checkpoint_inception: Optional[Path] = typer.Option(
+        None, "--checkpoint-inception", help="Start the conv tower from an ImageNet InceptionV3 slim checkpoint."
+    ),
+    eval_every: Optional[int] = typer.Option(
+        None, "--eval-every", help="Evaluate on the test split every N steps; keep the best checkpoint in MODEL_DIR/best/."
+    ),
+    save_every: Optional[float] = typer.Option(None, "--save-every", help="Seconds between checkpoints. [default: 300]"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed for initialisation, shuffling and augmentation."),
+    endpoint: Optional[str] = typer.Option(
+        None, "--endpoint", help="Last InceptionV3 block of the conv tower, for a new model (e.g. Mixed_5b)."
+    ),
+    force: bool = typer.Option(False, "--force", help="Start a new model even if MODEL_DIR holds one (its checkpoints are deleted)."),
+) -> None:
+    from rich.console import Console
+
+    from plateocr.model.train import TrainingInterrupted, train
+
+    console = Console(stderr=True)
+    given = {
+        "steps": steps,
+        "batch_size": batch_size,
+        "learning_rate": learning_rate,
+        "optimizer": optimizer,
+        "schedule": schedule,
+        "augment": augment,
+        "eval_every": eval_every,
+        "save_every_secs": save_every,
+        "seed": seed,
+    }
+    listener = _RichListener(console)
+    try:
+        result = train(
+            data,
+            model_dir,
+            given,
+            config_overrides={"final_endpoint": endpoint},
+            checkpoint=checkpoint,
+            checkpoint_inception=checkpoint_inception,
+            force=force,
+            listener=listener,
+        )
+    except TrainingInterrupted as e:
+        listener.finish()
+        console.print(f"interrupted; checkpoint saved: {e.checkpoint} (run the same command to resume)")
+        sys.exit(130)
+    _print_result(result)
+
+
+class _RichListener:
+    """Progress bar (step, loss, images/s, ETA) and messages on stderr."""
+
+    def __init__(self, console):
+        self.console = console
+        self.progress = None
+        self.task = None
+
+    def start(self, first_step: int, total_steps: int) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        if first_step >= total_steps:
+            self.console.print(f"already at step {first_step} of {total_steps}; pass a larger --steps to continue")
+            return
+        self.progress = Progress(
+            TextColumn("train"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]}"),
+            TextColumn("{task.fields[rate]} img/s"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=self.console,
+        )
+        self.progress.start()
+        self.task = self.progress.add_task("train", total=total_steps, completed=first_step, loss="-", rate="-")
+
+    def step(self, step: int, loss: float, images_per_sec: float) -> None:
+        if self.progress is not None:
+            rate = f"{images_per_sec:.1f}" if images_per_sec else "-"
+            self.progress.update(self.task, completed=step, loss=f"{loss:.3f}", rate=rate)
+
+    def message(self, text: str) -> None:
+        (self.progress.console if self.progress else self.console).print(text)
+
+    def evaluated(self, step: int, metrics: dict, is_best: bool) -> None:
+        mark = " (best so far, kept in best/)" if is_best else ""
+        self.message(
+            f"step {step}: {metrics['split']} sequence accuracy {metrics['sequence_accuracy']:.3f}, "
+            f"character accuracy {metrics['character_accuracy']:.3f}{mark}"
+        )
+
+    def finish(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+
+def _print_result(result) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Training in {result.model_dir}", show_header=False)
+    table.add_row("steps", f"{result.first_step} -> {result.last_step}")
+    if result.final_loss is not None:
+        table.add_row("final loss", f"{result.final_loss:.4f}")
+    table.add_row("time", f"{result.seconds / 60:.1f} min")
+    o = result.options
+    table.add_row("optimizer", f"{o.optimizer}, learning rate {o.learning_rate:g} ({o.schedule}), batch {o.batch_size}")
+    table.add_row("checkpoint", str(result.checkpoint))
+    if result.restored:
+        table.add_row("restored", f"{len(result.restored)} variables ({len(result.skipped)} skipped)")
+    if result.best:
+        b = result.best
+        table.add_row(
+            "best",
+            f"step {b['step']}: sequence accuracy {b['sequence_accuracy']:.3f}, "
+            f"character accuracy {b['character_accuracy']:.3f} ({b['split']})",
+        )
+    Console().print(table)

@@ -1,0 +1,225 @@
+"""Evaluation: every example of a split once, read with the inference decoding, scored.
+
+The graph is built once (is_training=False, greedy decoding) and can score several checkpoints
+(training's --eval-every reuses one Evaluator). Readings come from plateocr.model.decoding, the
+code prediction uses, so `eval` scores exactly what `predict` would print.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from plateocr.charset import Charset
+from plateocr.errors import PlateOCRError
+from plateocr.model.decoding import decode_readings
+from plateocr.model.metrics import AccuracyCounts, accuracy_counts
+from plateocr.model.modeldir import ModelDir, checkpoint_step
+from plateocr.spec import DatasetSpec
+
+DEFAULT_BATCH_SIZE = 32
+
+Progress = Callable[[int, int], None]  # (examples done, examples in the split)
+
+
+@dataclass(frozen=True)
+class ExampleResult:
+    index: int  # position in the split (file order)
+    truth: str
+    prediction: str
+    confidence: float
+    counts: AccuracyCounts  # this example's (plateocr.model.metrics definitions)
+
+    @property
+    def correct(self) -> bool:
+        return self.counts.correct_sequences == 1
+
+    @property
+    def correct_chars(self) -> int:
+        """Characters of the truth read correctly at their position."""
+        return self.counts.correct_chars
+
+
+@dataclass
+class EvalResult:
+    split: str
+    checkpoint: str
+    step: int | None
+    examples: list[ExampleResult] = field(default_factory=list)
+
+    @property
+    def num_examples(self) -> int:
+        return len(self.examples)
+
+    @property
+    def counts(self) -> AccuracyCounts:
+        return sum((e.counts for e in self.examples), AccuracyCounts())
+
+    @property
+    def character_accuracy(self) -> float:
+        """Characters read correctly at their position / characters in the truths."""
+        return self.counts.char_accuracy
+
+    @property
+    def sequence_accuracy(self) -> float:
+        """Fraction of examples whose whole text is read exactly (no missing or extra character)."""
+        return self.counts.sequence_accuracy
+
+    @property
+    def mean_confidence(self) -> float:
+        return float(np.mean([e.confidence for e in self.examples])) if self.examples else 0.0
+
+    @property
+    def errors(self) -> list[ExampleResult]:
+        return [e for e in self.examples if not e.correct]
+
+    def worst_errors(self, n: int = 10) -> list[ExampleResult]:
+        """Mistakes with the most wrong characters first, confident ones first among equals."""
+        key = lambda e: (-(max(len(e.truth), len(e.prediction)) - e.correct_chars), -e.confidence, e.index)
+        return sorted(self.errors, key=key)[:n]
+
+    def metrics(self) -> dict:
+        return {
+            "split": self.split,
+            "checkpoint": self.checkpoint,
+            "step": self.step,
+            "examples": self.num_examples,
+            "errors": len(self.errors),
+            "character_accuracy": self.character_accuracy,
+            "sequence_accuracy": self.sequence_accuracy,
+            "mean_confidence": self.mean_confidence,
+        }
+
+    def better_than(self, other: dict | None) -> bool:
+        """Sequence accuracy first, character accuracy breaks ties (for keeping the best)."""
+        if other is None:
+            return True
+        mine = (self.sequence_accuracy, self.character_accuracy)
+        return mine > (other.get("sequence_accuracy", -1.0), other.get("character_accuracy", -1.0))
+
+    def write_errors_csv(self, path: str | os.PathLike) -> None:
+        import csv
+        import io
+
+        from plateocr.outputs import write_text_atomic
+
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(["index", "truth", "prediction", "confidence", "correct_chars"])
+        for e in self.errors:
+            w.writerow([e.index, e.truth, e.prediction, f"{e.confidence:.4f}", e.correct_chars])
+        write_text_atomic(path, buf.getvalue())
+
+
+class Evaluator:
+    """The eval graph for one split, built once; `evaluate(checkpoint)` scores a checkpoint."""
+
+    def __init__(
+        self,
+        records_dir: str | os.PathLike,
+        spec: DatasetSpec,
+        charset: Charset,
+        config,
+        split: str = "test",
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ):
+        from plateocr.model.compat import tf, tf1
+        from plateocr.model.data import eval_dataset, split_files
+        from plateocr.model.network import build_model
+
+        split_files(records_dir, spec, split)  # clear errors before building anything
+        if batch_size < 1:
+            raise PlateOCRError(f"--batch-size {batch_size}: must be at least 1")
+        self.split = split
+        self.charset = charset
+        self.size = spec.splits[split].size
+        self.graph = tf.Graph()
+        with self.graph.as_default():
+            ds = eval_dataset(records_dir, spec, batch_size, split=split)
+            self._iterator = tf1.data.make_initializable_iterator(ds)
+            batch = self._iterator.get_next()
+            ep = build_model(batch["images"], config, is_training=False)
+            self._fetches = {
+                "chars": ep.predicted_chars,
+                "scores": ep.predicted_scores,
+                "confidence": ep.sequence_confidence,
+                "labels": batch["labels"],
+                "texts": batch["texts"],
+            }
+            self._saver = tf1.train.Saver(tf1.global_variables())
+        self.graph.finalize()
+        self.session = tf1.Session(graph=self.graph)
+
+    def evaluate(self, checkpoint: str, progress: Progress | None = None) -> EvalResult:
+        with self.graph.as_default():  # a v1 Saver/Session outside it would act eagerly
+            return self._evaluate(checkpoint, progress)
+
+    def _evaluate(self, checkpoint: str, progress: Progress | None) -> EvalResult:
+        from plateocr.model.compat import tf
+
+        try:
+            self._saver.restore(self.session, checkpoint)
+        except (tf.errors.NotFoundError, tf.errors.InvalidArgumentError, ValueError) as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise PlateOCRError(f"{checkpoint}: cannot restore the model from this checkpoint ({first})") from None
+        self.session.run(self._iterator.initializer)
+        result = EvalResult(split=self.split, checkpoint=str(checkpoint), step=checkpoint_step(checkpoint))
+        while True:
+            try:
+                out = self.session.run(self._fetches)
+            except tf.errors.OutOfRangeError:
+                break
+            readings = decode_readings(self.charset, out["chars"], out["scores"], out["confidence"])
+            null = self.charset.null_code
+            for b, reading in enumerate(readings):
+                result.examples.append(
+                    ExampleResult(
+                        index=len(result.examples),
+                        truth=out["texts"][b].decode("utf-8"),
+                        prediction=reading.text,
+                        confidence=reading.confidence,
+                        counts=accuracy_counts(out["chars"][b : b + 1], out["labels"][b : b + 1], null),
+                    )
+                )
+            if progress:
+                progress(len(result.examples), self.size)
+        return result
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> "Evaluator":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def evaluate(
+    model_dir: str | os.PathLike,
+    records_dir: str | os.PathLike | None = None,
+    split: str = "test",
+    checkpoint: str | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: Progress | None = None,
+) -> EvalResult:
+    """Score a model directory's checkpoint (default: best, else latest) on a records split.
+
+    records_dir defaults to the records the model was trained on (config.json), else records/.
+    """
+    from plateocr.defaults import RECORDS_DIR
+
+    md = ModelDir(model_dir)
+    ckpt = md.resolve_checkpoint(checkpoint)
+    if records_dir is None:
+        records_dir = md.records_dir if md.records_dir is not None and md.records_dir.is_dir() else Path(RECORDS_DIR)
+    records_dir = Path(records_dir)
+    spec = DatasetSpec.read(records_dir)
+    charset = Charset.read(records_dir / spec.charset_file)
+    md.check_compatible(spec, charset, records_dir, hint="evaluate on records written with the model's charset")
+    with Evaluator(records_dir, spec, md.charset, md.config, split=split, batch_size=batch_size) as ev:
+        return ev.evaluate(ckpt, progress)

@@ -1,0 +1,519 @@
+"""Training: a graph-mode loop over the FSNS shards that checkpoints, resumes and reports.
+
+- The model directory records what the model is (charset, spec, ModelConfig) and how it was
+  trained; running again on it resumes from the latest checkpoint (weights, optimizer slots
+  and global step), and ``steps`` is the total to reach, so a larger value continues.
+- Checkpoints are written every ``save_every_secs`` / ``save_every_steps``, at the end and on
+  Ctrl-C; a NaN loss stops without saving, so the last checkpoint stays a good one.
+- ``eval_every`` scores the test split in a second graph and keeps the best checkpoint in best/.
+- Fine-tuning: ``checkpoint`` restores the variables of a whole attention OCR checkpoint that
+  fit by name and shape; ``checkpoint_inception`` fills the conv tower from an ImageNet
+  InceptionV3 slim checkpoint.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from plateocr.charset import Charset
+from plateocr.errors import PlateOCRError
+from plateocr.model.modeldir import ModelDir, checkpoint_step
+from plateocr.spec import DatasetSpec
+
+OPTIMIZERS = ("momentum", "adam", "sgd", "rmsprop")
+SCHEDULES = ("constant", "cosine")
+INCEPTION_SCOPE = "AttentionOcr_v1/conv_tower_fn/INCE/"  # + InceptionV3/... as in ImageNet checkpoints
+
+
+class NaNLossError(PlateOCRError):
+    pass
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training, after the checkpoint was saved."""
+
+    def __init__(self, checkpoint: str | None):
+        super().__init__(checkpoint)
+        self.checkpoint = checkpoint
+
+
+@dataclass
+class TrainOptions:
+    """How to train. Stored in the model directory; a resumed run reuses what is not given."""
+
+    steps: int = 3000  # total global steps to reach
+    batch_size: int = 32
+    optimizer: str = "momentum"
+    learning_rate: float = 0.004
+    momentum: float = 0.9
+    schedule: str = "constant"  # or cosine decay to 0 at `steps`
+    warmup_steps: int = 0
+    augment: bool = True
+    clip_gradient_norm: float = 2.0
+    shuffle_buffer: int = 2048
+    seed: int | None = None
+    save_every_secs: float = 300.0
+    save_every_steps: int | None = None
+    summary_every: int = 50
+    eval_every: int | None = None
+    eval_batch_size: int = 32
+    keep_checkpoints: int = 3
+
+    def validate(self) -> None:
+        if self.steps < 1:
+            raise PlateOCRError(f"--steps {self.steps}: must be at least 1")
+        if self.batch_size < 1:
+            raise PlateOCRError(f"--batch-size {self.batch_size}: must be at least 1")
+        if self.optimizer not in OPTIMIZERS:
+            raise PlateOCRError(f"--optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
+        if self.schedule not in SCHEDULES:
+            raise PlateOCRError(f"--schedule {self.schedule!r}: choose one of {', '.join(SCHEDULES)}")
+        if not self.learning_rate > 0:
+            raise PlateOCRError(f"--learning-rate {self.learning_rate}: must be positive")
+        if self.eval_every is not None and self.eval_every < 1:
+            raise PlateOCRError(f"--eval-every {self.eval_every}: must be at least 1")
+
+    @classmethod
+    def resolve(cls, stored: dict | None, given: dict | None) -> "TrainOptions":
+        """Defaults, overridden by a resumed model's stored options, overridden by given ones."""
+        names = {f.name for f in fields(cls)}
+        unknown = set(given or {}) - names
+        if unknown:
+            raise PlateOCRError(f"unknown training option(s): {', '.join(sorted(unknown))}")
+        values = {k: v for k, v in (stored or {}).items() if k in names}
+        values.update({k: v for k, v in (given or {}).items() if v is not None})
+        opts = cls(**values)
+        opts.validate()
+        return opts
+
+
+@dataclass
+class TrainResult:
+    model_dir: Path
+    first_step: int  # global step at start (0 for a new model)
+    last_step: int
+    checkpoint: str | None
+    final_loss: float | None
+    seconds: float
+    options: TrainOptions
+    restored: list[str] = field(default_factory=list)  # variables filled from --checkpoint*
+    skipped: list[str] = field(default_factory=list)  # ... and those that did not fit
+    best: dict | None = None
+
+
+class TrainListener:
+    """What training tells the caller (the CLI shows it with rich). Defaults do nothing."""
+
+    def start(self, first_step: int, total_steps: int) -> None: ...
+
+    def step(self, step: int, loss: float, images_per_sec: float) -> None: ...
+
+    def message(self, text: str) -> None: ...
+
+    def evaluated(self, step: int, metrics: dict, is_best: bool) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+# --- graph pieces --------------------------------------------------------------------------
+
+
+def _learning_rate(opts: TrainOptions, global_step):
+    from plateocr.model.compat import tf, tf1
+
+    lr = tf.constant(opts.learning_rate, tf.float32)
+    step = tf.cast(global_step, tf.float32)
+    if opts.schedule == "cosine":
+        progress = tf.minimum(step / float(max(1, opts.steps)), 1.0)
+        lr = lr * 0.5 * (1.0 + tf.cos(math.pi * progress))
+    if opts.warmup_steps > 0:
+        lr = lr * tf.minimum(1.0, (step + 1.0) / float(opts.warmup_steps))
+    return tf1.identity(lr, name="learning_rate")
+
+
+def _optimizer(opts: TrainOptions, lr):
+    from plateocr.model.compat import tf1
+
+    if opts.optimizer == "momentum":
+        return tf1.train.MomentumOptimizer(lr, opts.momentum)
+    if opts.optimizer == "adam":
+        return tf1.train.AdamOptimizer(lr)
+    if opts.optimizer == "rmsprop":
+        return tf1.train.RMSPropOptimizer(lr, momentum=opts.momentum)
+    return tf1.train.GradientDescentOptimizer(lr)
+
+
+def _texts_tf(ids, charset: Charset):
+    """[B, L] ids -> [B] strings, stopping at the first null (for TensorBoard text)."""
+    from plateocr.model.compat import tf
+
+    table = tf.constant([c or "" for c in charset.chars])
+    ids = tf.cast(ids, tf.int32)
+    keep = tf.cumsum(tf.cast(tf.equal(ids, charset.null_code), tf.int32), axis=1) == 0
+    chars = tf.where(keep, tf.gather(table, ids), tf.fill(tf.shape(ids), ""))
+    return tf.strings.reduce_join(chars, axis=1)
+
+
+def plan_restore(variables, checkpoint: str, name_map=None):
+    """A Saver for each of `variables` whose (mapped) name is in `checkpoint` with the same shape.
+
+    Build it before the graph is finalized; returns (saver or None, restored names, skipped
+    names with why).
+    """
+    from plateocr.model.compat import tf, tf1
+
+    try:
+        reader = tf.train.load_checkpoint(checkpoint)
+    except (tf.errors.NotFoundError, tf.errors.DataLossError, ValueError) as e:
+        raise PlateOCRError(f"{checkpoint}: cannot read checkpoint ({str(e).splitlines()[0]})") from None
+    shapes = reader.get_variable_to_shape_map()
+    to_restore, restored, skipped = {}, [], []
+    for v in variables:
+        name = v.op.name
+        source = name_map(name) if name_map else name
+        if source is None:
+            continue  # not a variable this checkpoint can hold
+        if source not in shapes:
+            skipped.append(f"{name} (not in checkpoint)")
+        elif list(shapes[source]) != v.shape.as_list():
+            skipped.append(f"{name} (shape {v.shape.as_list()} != {list(shapes[source])})")
+        else:
+            to_restore[source] = v
+            restored.append(name)
+    saver = tf1.train.Saver(to_restore) if to_restore else None
+    return saver, restored, skipped
+
+
+def inception_name(name: str) -> str | None:
+    """Our conv tower variable name -> its name in an ImageNet InceptionV3 slim checkpoint."""
+    return name[len(INCEPTION_SCOPE) :] if name.startswith(INCEPTION_SCOPE) else None
+
+
+def _resolve_checkpoint_arg(path: str | os.PathLike) -> str:
+    """A checkpoint prefix, or a folder (a plateocr model dir or any folder with a state file)."""
+    p = Path(path)
+    if p.is_dir():
+        if ModelDir.exists(p):
+            return ModelDir(p).resolve_checkpoint()
+        from plateocr.model.modeldir import _latest_in
+
+        found = _latest_in(p)
+        if found is None:
+            raise PlateOCRError(f"{p}: no checkpoint in this folder")
+        return found
+    if Path(f"{p}.index").is_file() or p.is_file():
+        return str(p)
+    raise PlateOCRError(f"{p}: checkpoint not found")
+
+
+# --- the loop ------------------------------------------------------------------------------
+
+
+def open_model_dir(
+    model_dir, records_dir, spec: DatasetSpec, charset: Charset, given: dict, config_overrides: dict | None, force: bool
+) -> tuple[ModelDir, TrainOptions, bool]:
+    """The model directory to train (resumed or new), the options to use, and whether resumed."""
+    from plateocr.model.config import ModelConfig
+
+    if ModelDir.exists(model_dir) and not force:
+        md = ModelDir(model_dir)
+        md.check_compatible(spec, charset, records_dir)
+        stored = md.config_dict
+        for k, v in (config_overrides or {}).items():
+            if v is not None and stored.get(k) != (list(v) if isinstance(v, tuple) else v):
+                raise PlateOCRError(
+                    f"{model_dir}: was built with {k}={stored.get(k)!r}, not {v!r}; "
+                    "use another --model-dir, or --force to start over"
+                )
+        opts = TrainOptions.resolve(md.options, given)
+        old = md.options.get("optimizer")
+        if old and old != opts.optimizer and md.latest_checkpoint():
+            raise PlateOCRError(
+                f"{model_dir}: was trained with --optimizer {old}; resuming needs the same optimizer "
+                "(or use another --model-dir, or --force to start over)"
+            )
+        return md, opts, True
+    opts = TrainOptions.resolve(None, given)
+    config = ModelConfig.from_spec(spec, **(config_overrides or {}))
+    md = ModelDir.create(model_dir, spec, charset, config, asdict(opts), force=force, records_dir=records_dir)
+    return md, opts, False
+
+
+def train(
+    records_dir: str | os.PathLike,
+    model_dir: str | os.PathLike,
+    options: dict | None = None,
+    *,
+    config_overrides: dict | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_inception: str | os.PathLike | None = None,
+    force: bool = False,
+    listener: TrainListener | None = None,
+) -> TrainResult:
+    """Train (or resume) the model in `model_dir` on the records in `records_dir`.
+
+    options: TrainOptions fields given by the user (None values mean "not given").
+    config_overrides: ModelConfig fields for a new model (e.g. final_endpoint).
+    """
+    from plateocr.model.data import split_files
+
+    listener = listener or TrainListener()
+    records_dir = Path(records_dir)
+    spec = DatasetSpec.read(records_dir)
+    charset = Charset.read(records_dir / spec.charset_file)
+    if spec.num_classes != charset.num_classes:
+        raise PlateOCRError(
+            f"{records_dir}: dataset spec says {spec.num_classes} classes, charset has {charset.num_classes}"
+        )
+    split_files(records_dir, spec, "train")
+    ckpt_arg = _resolve_checkpoint_arg(checkpoint) if checkpoint else None
+    incep_arg = _resolve_checkpoint_arg(checkpoint_inception) if checkpoint_inception else None
+    md, opts, resumed = open_model_dir(model_dir, records_dir, spec, charset, options or {}, config_overrides, force)
+    evaluate_on = None
+    if opts.eval_every:
+        if "test" in spec.splits and spec.splits["test"].size > 0:
+            evaluate_on = "test"
+        else:
+            listener.message("--eval-every: the records have no test examples; not evaluating")
+    md.update(options=asdict(opts), records_dir=records_dir)
+    g = _build_graph(md, records_dir, spec, opts, ckpt_arg, incep_arg)
+    with g.graph.as_default():  # v1 Saver/Session calls outside it would act eagerly
+        return _loop(g, md, records_dir, spec, opts, evaluate_on, listener)
+
+
+@dataclass
+class _TrainGraph:
+    graph: object
+    global_step: object
+    train_op: object
+    loss: object
+    summary_op: object
+    saver: object
+    init_op: object
+    writer: object
+    latest: str | None  # the checkpoint to resume from
+    restores: list  # [(what, checkpoint, saver, restored names, skipped names)] for a new model
+    asked_restore: bool
+
+
+def _build_graph(md: ModelDir, records_dir, spec, opts: TrainOptions, ckpt_arg, incep_arg) -> _TrainGraph:
+    from plateocr.model.compat import tf, tf1
+    from plateocr.model.data import train_dataset
+    from plateocr.model.losses import model_loss
+    from plateocr.model.metrics import char_accuracy_tf, sequence_accuracy_tf
+    from plateocr.model.network import build_model
+
+    config = md.config
+    charset = md.charset
+    graph = tf.Graph()
+    with graph.as_default():
+        if opts.seed is not None:
+            tf1.set_random_seed(opts.seed)
+        ds = train_dataset(
+            records_dir, spec, opts.batch_size, augment=opts.augment, shuffle_buffer=opts.shuffle_buffer, seed=opts.seed
+        )
+        batch = tf1.data.make_one_shot_iterator(ds).get_next()
+        global_step = tf1.train.get_or_create_global_step()
+        endpoints = build_model(batch["images"], config, is_training=True, labels=batch["labels"])
+        model_vars = [v for v in tf1.global_variables() if v is not global_step]
+        losses = model_loss(endpoints, batch["labels"], config)
+        lr = _learning_rate(opts, global_step)
+        optimizer = _optimizer(opts, lr)
+        grads_and_vars = [(g, v) for g, v in optimizer.compute_gradients(losses.total) if g is not None]
+        grads, variables = zip(*grads_and_vars)
+        clipped, grad_norm = tf.clip_by_global_norm(list(grads), opts.clip_gradient_norm)
+        with tf.control_dependencies(tf1.get_collection(tf1.GraphKeys.UPDATE_OPS)):
+            train_op = optimizer.apply_gradients(zip(clipped, variables), global_step=global_step)
+        char_acc = char_accuracy_tf(endpoints.predicted_chars, batch["labels"], charset.null_code)
+        seq_acc = sequence_accuracy_tf(endpoints.predicted_chars, batch["labels"], charset.null_code)
+        samples = tf.strings.join(
+            [_texts_tf(batch["labels"][:4], charset), " -> ", _texts_tf(endpoints.predicted_chars[:4], charset)]
+        )
+        summary_op = tf1.summary.merge(
+            [
+                tf1.summary.scalar("loss/total", losses.total),
+                tf1.summary.scalar("loss/sequence", losses.sequence),
+                tf1.summary.scalar("loss/regularization", losses.regularization),
+                tf1.summary.scalar("train/character_accuracy", char_acc),
+                tf1.summary.scalar("train/sequence_accuracy", seq_acc),
+                tf1.summary.scalar("train/learning_rate", lr),
+                tf1.summary.scalar("train/gradient_norm", grad_norm),
+                tf1.summary.text("train/truth_vs_prediction", samples),
+            ]
+        )
+        saver = tf1.train.Saver(max_to_keep=opts.keep_checkpoints, save_relative_paths=True)
+        init_op = tf1.global_variables_initializer()
+        writer = tf1.summary.FileWriter(str(md.path))  # needs graph mode to construct
+        latest = md.latest_checkpoint()
+        restores = []
+        if not latest:  # restore savers are graph ops: build them before finalizing
+            if incep_arg:
+                restores.append(("conv tower", incep_arg, *plan_restore(model_vars, incep_arg, inception_name)))
+            if ckpt_arg:
+                restores.append(("model", ckpt_arg, *plan_restore(model_vars, ckpt_arg)))
+    graph.finalize()
+    return _TrainGraph(
+        graph, global_step, train_op, losses.total, summary_op, saver, init_op, writer, latest, restores,
+        bool(ckpt_arg or incep_arg),
+    )
+
+
+def _initialize(g: _TrainGraph, session, listener: TrainListener) -> tuple[list[str], list[str]]:
+    """Resume from the latest checkpoint, or initialise and fill from --checkpoint*."""
+    from plateocr.model.compat import tf
+
+    restored, skipped = [], []
+    if g.latest:
+        try:
+            g.saver.restore(session, g.latest)
+        except (tf.errors.NotFoundError, tf.errors.InvalidArgumentError) as e:
+            raise PlateOCRError(
+                f"{g.latest}: cannot resume from this checkpoint ({str(e).splitlines()[0]}); "
+                "use another --model-dir, or --force to start over"
+            ) from None
+        listener.message(f"resuming from {g.latest}")
+        if g.asked_restore:
+            listener.message("--checkpoint/--checkpoint-inception ignored: the model dir already has a checkpoint")
+    else:
+        session.run(g.init_op)
+        for what, ckpt, restore_saver, r, sk in g.restores:
+            if restore_saver is None:
+                raise PlateOCRError(f"{ckpt}: none of its variables fits the {what}")
+            restore_saver.restore(session, ckpt)
+            restored += r
+            skipped += sk
+            listener.message(f"{what}: restored {len(r)} variables from {ckpt}, skipped {len(sk)}")
+            for line in sk:
+                listener.message(f"  skipped {line}")
+    return restored, skipped
+
+
+def _loop(g: _TrainGraph, md: ModelDir, records_dir, spec, opts: TrainOptions, evaluate_on, listener) -> TrainResult:
+    from plateocr.model.compat import tf, tf1
+
+    session = tf1.Session(graph=g.graph)
+    scorer = _BestKeeper(md, records_dir, spec, opts, evaluate_on, listener, g.writer)
+    try:
+        restored, skipped = _initialize(g, session, listener)
+    except BaseException:
+        session.close()
+        g.writer.close()
+        raise
+    first_step = step = int(session.run(g.global_step))
+    last_ckpt = g.latest
+    last_saved_step = step if g.latest else None
+    last_save_time = time.monotonic()
+    loss_value = None
+    started = time.monotonic()
+
+    def save() -> str:
+        nonlocal last_ckpt, last_saved_step, last_save_time
+        s = int(session.run(g.global_step))
+        if last_saved_step != s:
+            last_ckpt = g.saver.save(session, md.checkpoint_prefix, global_step=s)
+            last_saved_step = s
+        last_save_time = time.monotonic()
+        return last_ckpt
+
+    listener.start(first_step, opts.steps)
+    rate = None
+    try:
+        while step < opts.steps:
+            want_summary = opts.summary_every and (step % opts.summary_every == 0 or step + 1 == opts.steps)
+            fetches = {"train": g.train_op, "loss": g.loss}
+            if want_summary:
+                fetches["summary"] = g.summary_op
+            t0 = time.monotonic()
+            try:
+                out = session.run(fetches)
+            except tf.errors.InvalidArgumentError as e:
+                raise PlateOCRError(f"{records_dir}: bad training data ({str(e).splitlines()[0]})") from None
+            dt = time.monotonic() - t0
+            loss_value = float(out["loss"])
+            if not math.isfinite(loss_value):
+                where = f"{last_ckpt} is kept as the last good checkpoint" if last_ckpt else "no checkpoint was saved"
+                raise NaNLossError(
+                    f"loss became {loss_value} at step {step + 1}; stopped without saving ({where}); "
+                    "try a lower --learning-rate"
+                )
+            step += 1
+            if want_summary:
+                g.writer.add_summary(out["summary"], step)
+            if step > first_step + 1:  # the first step includes graph warm-up
+                r = opts.batch_size / max(dt, 1e-9)
+                rate = r if rate is None else 0.9 * rate + 0.1 * r
+            listener.step(step, loss_value, rate or 0.0)
+            due_steps = opts.save_every_steps and step % opts.save_every_steps == 0
+            due_time = time.monotonic() - last_save_time >= opts.save_every_secs
+            if due_steps or due_time:
+                save()
+            if scorer.active and step % opts.eval_every == 0:
+                scorer.score(save(), step)
+        save()
+        if scorer.active and scorer.last_step != step:
+            scorer.score(last_ckpt, step)
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(save()) from None
+    finally:
+        scorer.close()
+        g.writer.close()
+        session.close()
+        listener.finish()
+    return TrainResult(
+        model_dir=md.path,
+        first_step=first_step,
+        last_step=step,
+        checkpoint=last_ckpt,
+        final_loss=loss_value,
+        seconds=time.monotonic() - started,
+        options=opts,
+        restored=restored,
+        skipped=skipped,
+        best=scorer.best,
+    )
+
+
+class _BestKeeper:
+    """Scores checkpoints on the test split (one eval graph, built on first use) and keeps the
+    best in the model dir's best/."""
+
+    def __init__(self, md: ModelDir, records_dir, spec, opts: TrainOptions, split, listener, writer):
+        self.md, self.records_dir, self.spec, self.opts = md, records_dir, spec, opts
+        self.split, self.listener, self.writer = split, listener, writer
+        self.best = md.best_metrics()
+        self.last_step = None
+        self._evaluator = None
+
+    @property
+    def active(self) -> bool:
+        return self.split is not None
+
+    def score(self, ckpt: str, step: int) -> None:
+        from plateocr.model.compat import tf1
+        from plateocr.model.evaluate import Evaluator
+
+        if self._evaluator is None:
+            self._evaluator = Evaluator(
+                self.records_dir, self.spec, self.md.charset, self.md.config, self.split, self.opts.eval_batch_size
+            )
+        result = self._evaluator.evaluate(ckpt)
+        metrics = result.metrics()
+        is_best = result.better_than(self.best)
+        if is_best:
+            self.md.save_best(ckpt, metrics)
+            self.best = metrics
+        self.last_step = step
+        values = [
+            tf1.Summary.Value(tag=f"{self.split}/{k}", simple_value=metrics[k])
+            for k in ("character_accuracy", "sequence_accuracy", "mean_confidence")
+        ]
+        self.writer.add_summary(tf1.Summary(value=values), step)
+        self.listener.evaluated(step, metrics, is_best)
+
+    def close(self) -> None:
+        if self._evaluator is not None:
+            self._evaluator.close()
