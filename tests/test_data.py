@@ -26,28 +26,33 @@ def plate_image(text: str, size=(32, 96), seed: int = 0) -> np.ndarray:
 
 def write_records(
     folder: Path,
-    splits: dict[str, list[str]],
+    splits: dict[str, list],
     size=(32, 96),
     max_len: int = 6,
     shards: int = 2,
     charset: Charset | None = None,
 ) -> tuple[DatasetSpec, Charset]:
-    """A records dir as `plateocr tfrecords` writes it: shards, dataset.json, charset.txt."""
+    """A records dir as `plateocr tfrecords` writes it: shards, dataset.json, charset.txt.
+
+    splits: name -> texts; an item may be (text drawn, label) to label an image wrongly.
+    Example i of a split is drawn with seed i (same text and index: same image).
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    all_texts = [t for texts in splits.values() for t in texts]
+    splits = {k: [(t, t) if isinstance(t, str) else tuple(t) for t in v] for k, v in splits.items()}
+    all_texts = [label for items in splits.values() for _, label in items]
     charset = charset or Charset.from_texts(all_texts)
     specs = {}
-    for split, texts in splits.items():
+    for split, items in splits.items():
         records = []
-        for i, text in enumerate(texts):
-            ok, png = cv2.imencode(".png", cv2.cvtColor(plate_image(text, size, seed=i), cv2.COLOR_RGB2BGR))
+        for i, (drawn, text) in enumerate(items):
+            ok, png = cv2.imencode(".png", cv2.cvtColor(plate_image(drawn, size, seed=i), cv2.COLOR_RGB2BGR))
             assert ok
             ids = charset.encode(text)
             records.append(fsns_example(png.tobytes(), size[1], 1, charset.pad(ids, max_len), ids, text))
         n = min(shards, max(1, len(records)))
         for s in range(n):
             write_tfrecord_file(folder / f"{split}-{s:05d}-of-{n:05d}.tfrecord", records[s::n])
-        specs[split] = SplitSpec(pattern=f"{split}-*-of-*.tfrecord", size=len(texts))
+        specs[split] = SplitSpec(pattern=f"{split}-*-of-*.tfrecord", size=len(items))
     charset.write(folder / "charset.txt")
     spec = DatasetSpec(
         splits=specs,

@@ -1,0 +1,229 @@
+"""Training: memorising a few plates, resuming, NaN stop, Ctrl-C, fine-tuning restores, bad input.
+
+Tiny configs (32x96 images, tower up to MaxPool_5a_3x3) keep each training run to seconds.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from test_data import TEXTS, write_records
+
+from plateocr.charset import Charset
+from plateocr.errors import PlateOCRError
+from plateocr.model.modeldir import ModelDir
+from plateocr.model.train import (
+    INCEPTION_SCOPE,
+    NaNLossError,
+    TrainingInterrupted,
+    TrainListener,
+    TrainOptions,
+    train,
+)
+
+TINY = {"final_endpoint": "MaxPool_5a_3x3", "batch_norm_decay": 0.9}
+FAST = {"batch_size": 5, "optimizer": "adam", "learning_rate": 0.003, "augment": False, "seed": 1}
+
+
+class Recorder(TrainListener):
+    def __init__(self, interrupt_at: int | None = None):
+        self.losses, self.messages, self.evals, self.started = [], [], [], None
+        self.interrupt_at = interrupt_at
+
+    def start(self, first_step, total_steps):
+        self.started = (first_step, total_steps)
+
+    def step(self, step, loss, images_per_sec):
+        self.losses.append(loss)
+        if step == self.interrupt_at:
+            raise KeyboardInterrupt
+
+    def message(self, text):
+        self.messages.append(text)
+
+    def evaluated(self, step, metrics, is_best):
+        self.evals.append((step, metrics["sequence_accuracy"], is_best))
+
+
+def read_checkpoint(prefix):
+    from plateocr.model.compat import tf
+
+    reader = tf.train.load_checkpoint(prefix)
+    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
+
+
+@pytest.fixture
+def records(tmp_path):
+    texts = TEXTS[:5]
+    write_records(tmp_path / "records", {"train": texts, "test": texts})
+    return tmp_path / "records"
+
+
+@pytest.mark.slow
+def test_memorises_a_handful_of_plates_and_keeps_the_best(tmp_path, records):
+    from plateocr.model.evaluate import evaluate
+
+    rec = Recorder()
+    result = train(records, tmp_path / "model", {**FAST, "steps": 80, "eval_every": 40}, config_overrides=TINY, listener=rec)
+    assert result.last_step == 80 and rec.started == (0, 80)
+    assert np.mean(rec.losses[-5:]) < 0.6 * np.mean(rec.losses[:5])  # the loss falls
+    md = ModelDir(tmp_path / "model")
+    assert md.latest_checkpoint().endswith("ckpt-80")
+    assert md.config.final_endpoint == "MaxPool_5a_3x3"  # the model dir describes the model
+    assert md.options["steps"] == 80 and md.records_dir == records.resolve()
+    assert list(md.path.glob("events.out.tfevents.*"))  # TensorBoard summaries
+    # --eval-every scored steps 40 and 80 on the test split and kept the best in best/
+    assert [s for s, _, _ in rec.evals] == [40, 80]
+    best = md.best_metrics()
+    assert best["sequence_accuracy"] == max(acc for _, acc, _ in rec.evals)
+    assert md.best_checkpoint().startswith(str(md.best_dir))
+    # memorised: reads its own training plates
+    ev = evaluate(tmp_path / "model", records, split="train", checkpoint="latest", batch_size=2)
+    assert ev.num_examples == 5
+    assert ev.sequence_accuracy >= 0.8, [(e.truth, e.prediction) for e in ev.examples]
+
+
+@pytest.mark.slow
+def test_resume_restores_step_and_optimizer_state(tmp_path, records):
+    from plateocr.model.compat import tf1
+    from plateocr.model.train import _build_graph, _initialize
+
+    opts = {**FAST, "optimizer": "momentum", "learning_rate": 0.01, "batch_size": 3}
+    train(records, tmp_path / "model", {**opts, "steps": 4}, config_overrides=TINY)
+    md = ModelDir(tmp_path / "model")
+    saved = read_checkpoint(md.latest_checkpoint())
+    assert saved["global_step"] == 4
+    slots = [n for n in saved if n.endswith("/Momentum")]
+    assert slots and any(np.abs(saved[n]).sum() > 0 for n in slots)
+
+    # what a resumed run starts from: the same global step and optimizer slots
+    spec = md.spec
+    g = _build_graph(md, records, spec, TrainOptions.resolve(md.options, None), None, None)
+    with g.graph.as_default(), tf1.Session(graph=g.graph) as sess:
+        _initialize(g, sess, TrainListener())
+        assert sess.run(g.global_step) == 4
+        slot_vars = {v.op.name: v for v in tf1.global_variables() if v.op.name in slots}
+        assert set(slot_vars) == set(slots)
+        for name, var in slot_vars.items():
+            np.testing.assert_array_equal(sess.run(var), saved[name])
+
+    # --steps is the total: running again continues from 4 to 7 with the stored options
+    rec = Recorder()
+    result = train(records, tmp_path / "model", {"steps": 7}, listener=rec)
+    assert rec.started == (4, 7) and result.first_step == 4 and result.last_step == 7
+    assert result.options.batch_size == 3 and result.options.optimizer == "momentum"
+    assert any("resuming from" in m for m in rec.messages)
+    assert read_checkpoint(ModelDir(tmp_path / "model").latest_checkpoint())["global_step"] == 7
+    # another optimizer cannot reuse the saved slots: a clear refusal
+    with pytest.raises(PlateOCRError, match="trained with --optimizer momentum"):
+        train(records, tmp_path / "model", {"steps": 9, "optimizer": "adam"})
+
+
+@pytest.mark.slow
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, records):
+    opts = {**FAST, "optimizer": "sgd", "learning_rate": 0.01}
+    train(records, tmp_path / "model", {**opts, "steps": 3}, config_overrides=TINY)
+    md = ModelDir(tmp_path / "model")
+    good = md.latest_checkpoint()
+    with pytest.raises(NaNLossError, match="ckpt-3 is kept as the last good checkpoint"):
+        train(records, tmp_path / "model", {"steps": 40, "learning_rate": 1e30})
+    assert md.latest_checkpoint() == good
+    weights = read_checkpoint(good)
+    assert all(np.all(np.isfinite(v)) for v in weights.values() if v.dtype.kind == "f")
+
+
+@pytest.mark.slow
+def test_ctrl_c_saves_a_checkpoint_to_resume_from(tmp_path, records):
+    with pytest.raises(TrainingInterrupted) as info:
+        train(records, tmp_path / "model", {**FAST, "steps": 50}, config_overrides=TINY, listener=Recorder(interrupt_at=3))
+    assert info.value.checkpoint.endswith("ckpt-3")
+    assert ModelDir(tmp_path / "model").latest_checkpoint() == info.value.checkpoint
+    assert read_checkpoint(info.value.checkpoint)["global_step"] == 3
+
+
+@pytest.mark.slow
+def test_fine_tune_restores_what_fits_and_reports_the_rest(tmp_path, records):
+    train(records, tmp_path / "base", {**FAST, "steps": 2}, config_overrides=TINY)
+    base = read_checkpoint(ModelDir(tmp_path / "base").latest_checkpoint())
+    # new records with one more character: the output layer no longer fits
+    other = Charset.from_texts(TEXTS[:5] + ["Ö"])
+    write_records(tmp_path / "other", {"train": TEXTS[:5] + ["AÖ1"]}, charset=other)
+    rec = Recorder()
+    result = train(
+        tmp_path / "other", tmp_path / "tuned", {**FAST, "steps": 1, "learning_rate": 1e-9},
+        config_overrides=TINY, checkpoint=tmp_path / "base", listener=rec,
+    )
+    softmax = "AttentionOcr_v1/sequence_logit_fn/SQLR/softmax_w"
+    assert any(s.startswith(softmax + " (shape") for s in result.skipped)
+    assert any(n.startswith(INCEPTION_SCOPE) for n in result.restored)
+    assert "global_step" not in result.restored and not any(n.endswith("/Adam") for n in result.restored)
+    assert any("restored" in m and "skipped" in m for m in rec.messages)
+    tuned = read_checkpoint(ModelDir(tmp_path / "tuned").latest_checkpoint())
+    name = next(n for n in result.restored if n.endswith("Conv2d_1a_3x3/weights"))
+    np.testing.assert_allclose(tuned[name], base[name], atol=1e-6)  # lr 1e-9: still the base's
+    assert tuned[softmax].shape != base[softmax].shape
+
+
+@pytest.mark.slow
+def test_inception_checkpoint_fills_the_conv_tower(tmp_path, records):
+    from plateocr.model.compat import inception_v3, slim, tf, tf1
+
+    # an ImageNet-style slim checkpoint: variables named InceptionV3/...
+    with tf.Graph().as_default():
+        images = tf1.placeholder(tf.float32, [1, 75, 75, 3])
+        with slim.arg_scope(inception_v3.inception_v3_arg_scope()):
+            inception_v3.inception_v3_base(images, final_endpoint="Mixed_5b", scope="InceptionV3")
+        with tf1.Session() as sess:
+            sess.run(tf1.global_variables_initializer())
+            prefix = tf1.train.Saver().save(sess, str(tmp_path / "inception" / "inception_v3.ckpt"))
+    imagenet = read_checkpoint(prefix)
+    result = train(
+        records, tmp_path / "model", {**FAST, "steps": 1, "learning_rate": 1e-9},
+        config_overrides=TINY, checkpoint_inception=prefix,
+    )
+    assert result.restored and all(n.startswith(INCEPTION_SCOPE + "InceptionV3/") for n in result.restored)
+    assert not result.skipped  # every tower variable up to MaxPool_5a is in the checkpoint
+    tuned = read_checkpoint(ModelDir(tmp_path / "model").latest_checkpoint())
+    assert any("moving_mean" in n for n in result.restored)  # batch-norm statistics too
+    for name in (n for n in result.restored if "moving_" not in n):  # one step moves the averages
+        np.testing.assert_allclose(tuned[name], imagenet[name[len(INCEPTION_SCOPE):]], atol=1e-6)
+
+
+def test_records_with_another_charset_are_refused(tmp_path, records):
+    from plateocr.model.config import ModelConfig
+    from plateocr.spec import DatasetSpec
+
+    spec_charset = Charset.read(records / "charset.txt")
+    spec = DatasetSpec.read(records)
+    ModelDir.create(tmp_path / "model", spec, spec_charset, ModelConfig.from_spec(spec), {})
+    other = Charset.from_texts(["XYZ", "Ä"])
+    write_records(tmp_path / "other", {"train": ["XYZ", "Ä1"]}, charset=other)
+    with pytest.raises(PlateOCRError, match="charset .* differs from the one .*model was trained with"):
+        train(tmp_path / "other", tmp_path / "model", {"steps": 1})
+    write_records(tmp_path / "big", {"train": TEXTS[:5]}, size=(48, 96))
+    with pytest.raises(PlateOCRError, match="image_shape"):
+        train(tmp_path / "big", tmp_path / "model", {"steps": 1})
+
+
+def test_bad_inputs_are_clear_errors(tmp_path, records):
+    with pytest.raises(PlateOCRError, match="dataset spec not found"):
+        train(tmp_path / "nothing", tmp_path / "model", {"steps": 1})
+    write_records(tmp_path / "empty", {"train": [], "test": TEXTS[:2]})
+    with pytest.raises(PlateOCRError, match="split 'train' has no examples"):
+        train(tmp_path / "empty", tmp_path / "model", {"steps": 1})
+    with pytest.raises(PlateOCRError, match="--optimizer 'lbfgs'"):
+        train(records, tmp_path / "model", {"steps": 1, "optimizer": "lbfgs"})
+    with pytest.raises(PlateOCRError, match="--steps 0"):
+        train(records, tmp_path / "model", {"steps": 0})
+    with pytest.raises(PlateOCRError, match="checkpoint not found"):
+        train(records, tmp_path / "model", {"steps": 1}, checkpoint=tmp_path / "missing.ckpt")
+    assert not (tmp_path / "model").exists()  # nothing was created for a failed start
+
+
+def test_options_resolve_defaults_then_stored_then_given():
+    opts = TrainOptions.resolve({"batch_size": 8, "learning_rate": 0.1, "unknown_old": 1}, {"learning_rate": 0.2, "steps": None})
+    assert opts.batch_size == 8 and opts.learning_rate == 0.2 and opts.steps == TrainOptions().steps
+    with pytest.raises(PlateOCRError, match="unknown training option"):
+        TrainOptions.resolve(None, {"bogus": 1})
