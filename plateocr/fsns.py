@@ -13,6 +13,7 @@ the two formats are written by hand here. Both are small and stable:
 
 from __future__ import annotations
 
+import functools
 import os
 import struct
 from pathlib import Path
@@ -26,8 +27,13 @@ FeatureValue = Union[Sequence[bytes], Sequence[int], Sequence[float]]
 _LEN = 2
 
 
+_SMALL_VARINTS = [bytes((i,)) for i in range(0x80)]  # ids, tags and short lengths: most varints
+
+
 def _varint(n: int) -> bytes:
     """Protobuf base-128 varint; negative int64s use their 64-bit two's complement (10 bytes)."""
+    if 0 <= n < 0x80:
+        return _SMALL_VARINTS[n]
     if n < 0:
         n += 1 << 64
     out = bytearray()
@@ -79,11 +85,13 @@ def encode_example(features: Mapping[str, FeatureValue]) -> bytes:
 
     Entries are written in the mapping's order, so the bytes are reproducible.
     """
-    entries = b"".join(
-        _field(1, _field(1, name.encode("utf-8")) + _field(2, _feature(value)))
-        for name, value in features.items()
-    )
+    entries = b"".join(_field(1, _key(name) + _field(2, _feature(value))) for name, value in features.items())
     return _field(1, entries)
+
+
+@functools.lru_cache(maxsize=256)
+def _key(name: str) -> bytes:
+    return _field(1, name.encode("utf-8"))
 
 
 def fsns_example(

@@ -14,7 +14,6 @@ import math
 import multiprocessing
 import os
 import random
-import struct
 import threading
 from dataclasses import dataclass, field
 from functools import partial
@@ -27,6 +26,7 @@ from plateocr.charset import Charset
 from plateocr.cropping import SETTINGS_FILE, CropSettings, default_workers as available_cores
 from plateocr.errors import PlateOCRError
 from plateocr.outputs import atomic_path, check_can_write
+from plateocr.png_check import is_png, plain_rgb_png_size
 from plateocr.fsns import frame_record, fsns_example
 from plateocr.imaging import decode_image, encode_png, fit
 from plateocr.problems import Problem, write_report
@@ -174,50 +174,13 @@ def shard_pattern(split: str) -> str:
 
 # --- per-crop work (runs in worker processes) -------------------------------------------
 
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-# chunks that change no pixel for any decoder; anything else (gamma, palette, ICC...) re-encodes
-_PLAIN_PNG_CHUNKS = {b"IHDR", b"IDAT", b"IEND", b"tEXt", b"zTXt", b"iTXt", b"tIME", b"pHYs"}
-
-
-def _png_layout(data: bytes) -> tuple[int, int, bool] | None:
-    """(height, width, plain) of a structurally complete PNG, None if it is not one.
-
-    plain: 8-bit RGB, not interlaced, only harmless chunks, nothing after IEND: its bytes can go
-    into a record as they are and every decoder reads the same pixels.
-    """
-    if not data.startswith(_PNG_SIGNATURE):
-        return None
-    pos, n = len(_PNG_SIGNATURE), len(data)
-    plain, size = True, None
-    while pos + 8 <= n:
-        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
-        end = pos + 12 + length
-        if end > n:
-            return None  # truncated
-        if kind == b"IHDR":
-            w, h, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", data[pos + 8 : pos + 21])
-            size = (h, w)
-            plain = plain and depth == 8 and color == 2 and interlace == 0
-        elif kind not in _PLAIN_PNG_CHUNKS:
-            plain = False
-        pos = end
-        if kind == b"IEND":
-            return (size[0], size[1], plain and pos == n) if size else None
-    return None  # no IEND: truncated
-
-
 def crop_png(data: bytes, size: tuple[int, int], keep_aspect: bool, name: str = "crop") -> bytes:
-    """PNG bytes of a crop at `size`; the file's own bytes when that is safe.
-
-    Always decodes once, so a corrupt crop raises PlateOCRError instead of reaching training.
-    """
-    layout = _png_layout(data)
-    if layout is None and data.startswith(_PNG_SIGNATURE):
-        raise PlateOCRError(f"{name}: truncated or damaged PNG")
-    img = decode_image(data, name)
-    if layout is not None and layout[2] and layout[:2] == tuple(size) and img.shape[:2] == tuple(size):
+    """PNG bytes of a crop at `size`: the file's own bytes when it is a plain RGB PNG of that
+    size (verified, not decoded), else decoded, fitted and re-encoded. A crop that would not
+    decode raises PlateOCRError instead of reaching training."""
+    if is_png(data) and plain_rgb_png_size(data, name) == tuple(size):
         return data
-    return encode_png(fit(img, size, keep_aspect))
+    return encode_png(fit(decode_image(data, name), size, keep_aspect))
 
 
 def _prepare_record(job: tuple[str, str, list[int], list[int]], size, keep_aspect) -> tuple[bool, bytes | str]:

@@ -6,6 +6,7 @@ ready-made crop images (file names relative to the CSV). Crops of another size a
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -64,11 +65,17 @@ def run(
     )
     columns = (TextColumn("records"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     try:
-        with Progress(*columns, console=console, transient=True) as bar:
+        # No auto-refresh thread: worker processes are forked while the bar is shown.
+        with Progress(*columns, console=console, transient=True, auto_refresh=False) as bar:
             task = bar.add_task("records", total=None)
+            shown = [0.0]
 
             def advance(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
+                now = time.monotonic()
+                if now - shown[0] > 0.1 or done == total:
+                    shown[0] = now
+                    bar.refresh()
 
             result = write_records(crops, out, opts, force=force, progress=advance)
     except NoUsableRowsError as e:
