@@ -115,6 +115,17 @@ class EvalResult:
         write_text_atomic(path, buf.getvalue())
 
 
+def tf_error_message(error: Exception) -> str:
+    """The line of a TensorFlow error that says what went wrong (not where the graph was built)."""
+    text = getattr(error, "message", None) or str(error)
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith(("Graph execution error", "Detected at node", "File ", "Node:", "[[")):
+            continue
+        return line
+    return type(error).__name__
+
+
 class Evaluator:
     """The eval graph for one split, built once; `evaluate(checkpoint)` scores a checkpoint."""
 
@@ -163,9 +174,10 @@ class Evaluator:
 
         try:
             self._saver.restore(self.session, checkpoint)
-        except (tf.errors.NotFoundError, tf.errors.InvalidArgumentError, ValueError) as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise PlateOCRError(f"{checkpoint}: cannot restore the model from this checkpoint ({first})") from None
+        except (tf.errors.OpError, ValueError) as e:
+            raise PlateOCRError(
+                f"{checkpoint}: cannot restore the model from this checkpoint ({tf_error_message(e)})"
+            ) from None
         self.session.run(self._iterator.initializer)
         result = EvalResult(split=self.split, checkpoint=str(checkpoint), step=checkpoint_step(checkpoint))
         while True:

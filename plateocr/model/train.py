@@ -21,7 +21,8 @@ from pathlib import Path
 
 from plateocr.charset import Charset
 from plateocr.errors import PlateOCRError
-from plateocr.model.modeldir import ModelDir, checkpoint_step
+from plateocr.model.evaluate import tf_error_message
+from plateocr.model.modeldir import ModelDir
 from plateocr.spec import DatasetSpec
 
 OPTIMIZERS = ("momentum", "adam", "sgd", "rmsprop")
@@ -168,8 +169,8 @@ def plan_restore(variables, checkpoint: str, name_map=None):
 
     try:
         reader = tf.train.load_checkpoint(checkpoint)
-    except (tf.errors.NotFoundError, tf.errors.DataLossError, ValueError) as e:
-        raise PlateOCRError(f"{checkpoint}: cannot read checkpoint ({str(e).splitlines()[0]})") from None
+    except (tf.errors.OpError, ValueError) as e:
+        raise PlateOCRError(f"{checkpoint}: cannot read checkpoint ({tf_error_message(e)})") from None
     shapes = reader.get_variable_to_shape_map()
     to_restore, restored, skipped = {}, [], []
     for v in variables:
@@ -370,9 +371,9 @@ def _initialize(g: _TrainGraph, session, listener: TrainListener) -> tuple[list[
     if g.latest:
         try:
             g.saver.restore(session, g.latest)
-        except (tf.errors.NotFoundError, tf.errors.InvalidArgumentError) as e:
+        except (tf.errors.OpError, ValueError) as e:
             raise PlateOCRError(
-                f"{g.latest}: cannot resume from this checkpoint ({str(e).splitlines()[0]}); "
+                f"{g.latest}: cannot resume from this checkpoint ({tf_error_message(e)}); "
                 "use another --model-dir, or --force to start over"
             ) from None
         listener.message(f"resuming from {g.latest}")
@@ -431,7 +432,7 @@ def _loop(g: _TrainGraph, md: ModelDir, records_dir, spec, opts: TrainOptions, e
             try:
                 out = session.run(fetches)
             except tf.errors.InvalidArgumentError as e:
-                raise PlateOCRError(f"{records_dir}: bad training data ({str(e).splitlines()[0]})") from None
+                raise PlateOCRError(f"{records_dir}: bad training data ({tf_error_message(e)})") from None
             dt = time.monotonic() - t0
             loss_value = float(out["loss"])
             if not math.isfinite(loss_value):

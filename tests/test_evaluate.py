@@ -1,0 +1,120 @@
+"""Evaluation: every example exactly once, scored as predict reads it; the eval command."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+from test_data import TEXTS, write_records
+from typer.testing import CliRunner
+
+from plateocr.errors import PlateOCRError
+from plateocr.model.evaluate import EvalResult, ExampleResult, evaluate
+from plateocr.model.metrics import accuracy_counts
+
+TINY = {"final_endpoint": "MaxPool_5a_3x3", "batch_norm_decay": 0.9}
+FAST = {"batch_size": 5, "optimizer": "adam", "learning_rate": 0.003, "augment": False, "seed": 1}
+PLATES = TEXTS[:5]
+
+
+@pytest.fixture(scope="module")
+def memorised(tmp_path_factory):
+    """A model that reads PLATES (trained on them), and records to score it on."""
+    from plateocr.model.train import train
+
+    root = tmp_path_factory.mktemp("eval")
+    # test: the same images, two of them labelled with other texts (so exactly 3/5 are right)
+    relabelled = [(t, t) for t in PLATES]
+    relabelled[1] = (PLATES[1], "CD346")
+    relabelled[3] = (PLATES[3], "GH7")
+    write_records(root / "records", {"train": PLATES, "test": relabelled})
+    train(root / "records", root / "model", {**FAST, "steps": 80}, config_overrides=TINY)
+    return root
+
+
+def _example(i, truth, prediction, confidence=0.5):
+    from plateocr.charset import Charset
+
+    cs = Charset.from_texts([truth, prediction])
+    pad = lambda t: [cs.pad(cs.encode(t), 8)]
+    return ExampleResult(i, truth, prediction, confidence, accuracy_counts(pad(prediction), pad(truth), cs.null_code))
+
+
+def test_result_metrics_and_worst_errors(tmp_path):
+    r = EvalResult("test", "model/ckpt-5", 5)
+    r.examples = [
+        _example(0, "AB12", "AB12", 0.9),
+        _example(1, "CD34", "CD3", 0.8),  # 3 of 4 characters, sequence wrong
+        _example(2, "EF56", "XY56", 0.2),  # 2 of 4
+        _example(3, "GH78", "ZZZZ", 0.95),  # 0 of 4, confidently wrong: the worst
+    ]
+    assert r.character_accuracy == pytest.approx(9 / 16)
+    assert r.sequence_accuracy == pytest.approx(1 / 4)
+    assert r.mean_confidence == pytest.approx((0.9 + 0.8 + 0.2 + 0.95) / 4)
+    assert [e.index for e in r.worst_errors(2)] == [3, 2]
+    r.write_errors_csv(tmp_path / "errors.csv")
+    rows = list(csv.DictReader(open(tmp_path / "errors.csv", encoding="utf-8")))
+    assert [(row["index"], row["truth"], row["prediction"]) for row in rows] == [
+        ("1", "CD34", "CD3"), ("2", "EF56", "XY56"), ("3", "GH78", "ZZZZ"),
+    ]
+    assert r.better_than({"sequence_accuracy": 0.25, "character_accuracy": 0.5})
+    assert not r.better_than({"sequence_accuracy": 0.5, "character_accuracy": 0.1})
+
+
+@pytest.mark.slow
+def test_eval_scores_every_example_once_with_the_truths_of_the_split(memorised):
+    res = evaluate(memorised / "model", split="test", batch_size=2)  # 5 examples, batches 2+2+1
+    assert res.num_examples == 5 and [e.index for e in res.examples] == list(range(5))
+    by_truth = {e.truth: e for e in res.examples}
+    assert sorted(by_truth) == sorted(["AB12", "CD346", "EF6", "GH7", "K9"])
+    # the model reads the images; the two relabelled ones are its mistakes
+    assert {e.truth for e in res.errors} == {"CD346", "GH7"}
+    assert by_truth["CD346"].prediction == "CD345" and by_truth["GH7"].prediction == "GH78Z"
+    assert res.sequence_accuracy == pytest.approx(3 / 5)
+    assert res.character_accuracy == pytest.approx((4 + 4 + 3 + 3 + 2) / (4 + 5 + 3 + 3 + 2))
+    # batching does not change anything
+    again = evaluate(memorised / "model", split="test", batch_size=3)
+    assert [(e.truth, e.prediction, round(e.confidence, 5)) for e in again.examples] == [
+        (e.truth, e.prediction, round(e.confidence, 5)) for e in res.examples
+    ]
+
+
+@pytest.mark.slow
+def test_eval_command_tables_json_and_errors_csv(memorised, monkeypatch):
+    from plateocr.cli import app
+
+    monkeypatch.chdir(memorised)  # defaults: model/, the records recorded in model/config.json
+    runner = CliRunner()
+    out = runner.invoke(app, ["eval", "--json"])
+    assert out.exit_code == 0, out.output
+    metrics = json.loads(out.stdout)  # only JSON on stdout
+    assert metrics["examples"] == 5 and metrics["errors"] == 2 and metrics["split"] == "test"
+    out = runner.invoke(app, ["eval", "--split", "train", "--errors", "mistakes.csv"])
+    assert out.exit_code == 0, out.output
+    assert "full-sequence accuracy" in out.stdout
+    assert (memorised / "mistakes.csv").read_text().startswith("index,truth,prediction")
+    out = runner.invoke(app, ["eval", "--errors", "mistakes.csv"])  # never overwrite without --force
+    assert out.exit_code != 0
+
+
+def test_missing_model_and_bad_split_are_clear_errors(tmp_path):
+    with pytest.raises(PlateOCRError, match="model directory not found"):
+        evaluate(tmp_path / "model")
+    from plateocr.charset import Charset
+    from plateocr.model.config import ModelConfig
+    from plateocr.model.modeldir import ModelDir
+
+    spec, charset = write_records(tmp_path / "records", {"train": PLATES})
+    ModelDir.create(tmp_path / "model", spec, charset, ModelConfig.from_spec(spec), {}, records_dir=tmp_path / "records")
+    with pytest.raises(PlateOCRError, match="no checkpoint yet"):
+        evaluate(tmp_path / "model")
+    (tmp_path / "model" / "ckpt-1.index").write_bytes(b"")
+    with pytest.raises(PlateOCRError, match="no split 'test'"):
+        evaluate(tmp_path / "model", split="test")
+    other = Charset.from_texts(["XYZ", "Ä"])
+    write_records(tmp_path / "other", {"test": ["XYZ", "Ä"]}, charset=other)
+    with pytest.raises(PlateOCRError, match="charset .* differs"):
+        evaluate(tmp_path / "model", tmp_path / "other")
+    with pytest.raises(PlateOCRError, match="ckpt-1: cannot restore .*too short"):
+        evaluate(tmp_path / "model", split="train")  # an unreadable checkpoint
