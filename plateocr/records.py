@@ -294,6 +294,37 @@ def _clear_previous(out: Path) -> None:
         (out / name).unlink(missing_ok=True)
 
 
+def _write_shards(
+    planned: dict[str, list[Row]],
+    shard_counts: dict[str, int],
+    out: Path,
+    results: Iterator[tuple[bool, bytes | str]],
+    source: str,
+    problems: list[Problem],
+    progress: Progress | None,
+) -> dict[str, int]:
+    """Append each prepared record (in plan order) to its shard: example j of n in shard
+    j*k//n. Each shard is renamed into place when complete. Returns examples written per split."""
+    total = sum(len(rows) for rows in planned.values())
+    written = {split: 0 for split in planned}
+    done = 0
+    for split, rows in planned.items():
+        n, k = len(rows), shard_counts[split]
+        for s in range(k):
+            with atomic_path(out / shard_name(split, s, k)) as tmp, open(tmp, "wb") as f:
+                for r in rows[s * n // k : (s + 1) * n // k]:
+                    ok, payload = next(results)
+                    if ok:
+                        f.write(payload)
+                        written[split] += 1
+                    else:
+                        problems.append(Problem(source, r.line, r.file, payload))
+                    done += 1
+                    if progress:
+                        progress(done, total)
+    return written
+
+
 def write_records(
     crops_path: str | os.PathLike,
     out: str | os.PathLike = defaults.RECORDS_DIR,
@@ -301,8 +332,17 @@ def write_records(
     force: bool = False,
     progress: Progress | None = None,
 ) -> RecordsResult:
+    """Write `out`/ shards, charset.txt, skipped.csv and (last) dataset.json from the crops at
+    `crops_path` (a crops folder or a files,text CSV). Raises NoUsableRowsError when nothing
+    could be written, or with --strict when any row was skipped (then no spec is written)."""
     opts = options or RecordsOptions()
     out = Path(out)
+    if opts.max_length is not None and opts.max_length < 1:
+        raise PlateOCRError(f"--max-length {opts.max_length}: must be at least 1")
+    if opts.shards is not None and opts.shards < 1:
+        raise PlateOCRError(f"--shards {opts.shards}: must be at least 1")
+    if not 0.0 <= opts.split <= 1.0:
+        raise PlateOCRError(f"--split {opts.split:g}: the train fraction must lie between 0 and 1")
     check_can_write(out, force, "records folder")
     crops = locate_crops(crops_path)
     made = crops.settings
@@ -311,13 +351,6 @@ def write_records(
         keep_aspect = opts.keep_aspect
     else:
         keep_aspect = made.keep_aspect if made else defaults.KEEP_ASPECT
-    if opts.max_length is not None and opts.max_length < 1:
-        raise PlateOCRError(f"--max-length {opts.max_length}: must be at least 1")
-    if opts.shards is not None and opts.shards < 1:
-        raise PlateOCRError(f"--shards {opts.shards}: must be at least 1")
-    if not 0.0 <= opts.split <= 1.0:
-        raise PlateOCRError(f"--split {opts.split}: the train fraction must lie between 0 and 1")
-
     given_charset = Charset.read(opts.charset_file) if opts.charset_file is not None else None
     charset_name = Path(opts.charset_file).name if opts.charset_file is not None else ""
     rows, problems = read_rows(crops, given_charset, opts.max_length, charset_name)
@@ -327,7 +360,9 @@ def write_records(
             f"{crops.csv}: no usable rows ({len(problems)} of {n_read} skipped)", problems
         )
     if opts.strict and problems:
-        raise NoUsableRowsError(f"{crops.csv}: {len(problems)} row(s) skipped and --strict is set; first: {problems[0]}", problems)
+        raise NoUsableRowsError(
+            f"{crops.csv}: {len(problems)} row(s) skipped and --strict is set; first: {problems[0]}", problems
+        )
 
     charset = given_charset or Charset.from_texts(r.text for r in rows)
     if opts.max_length is not None:
@@ -349,31 +384,11 @@ def write_records(
                 ids = charset.encode(r.text)
                 yield (r.path, r.text, charset.pad(ids, max_length), ids)
 
-    total = len(rows)
-    workers = opts.workers if opts.workers is not None else default_workers(total)
-    func = partial(_prepare_record, size=size, keep_aspect=keep_aspect)
-    results = _ordered_map(func, jobs(), workers)
-    source = str(crops.csv)
-    written: dict[str, int] = {}
-    done = 0
+    workers = opts.workers if opts.workers is not None else default_workers(len(rows))
+    prepare = partial(_prepare_record, size=size, keep_aspect=keep_aspect)
+    results = _ordered_map(prepare, jobs(), workers)
     try:
-        for split in SPLITS:
-            split_rows_ = planned[split]
-            n, k = len(split_rows_), shard_counts[split]
-            written[split] = 0
-            for s in range(k):
-                lo, hi = s * n // k, (s + 1) * n // k
-                with atomic_path(out / shard_name(split, s, k)) as tmp, open(tmp, "wb") as f:
-                    for r in split_rows_[lo:hi]:
-                        ok, payload = next(results)
-                        if ok:
-                            f.write(payload)
-                            written[split] += 1
-                        else:
-                            problems.append(Problem(source, r.line, r.file, payload))
-                        done += 1
-                        if progress:
-                            progress(done, total)
+        written = _write_shards(planned, shard_counts, out, results, str(crops.csv), problems, progress)
     finally:
         results.close()
 

@@ -1,7 +1,8 @@
 """Write FSNS TFRecord shards, the charset and the dataset spec that `train` reads.
 
-CROPS is the folder `plateocr crop` wrote (its labels.csv), or any `files,text` CSV of
-ready-made crop images (file names relative to the CSV). Crops of another size are fitted.
+CROPS: the folder `plateocr crop` wrote, or any files,text CSV of crop images (paths relative to it).
+
+Crops of another size are fitted; bad rows are skipped and listed in records/skipped.csv.
 """
 
 from __future__ import annotations
@@ -23,24 +24,29 @@ def run(
     split: float = typer.Option(0.83, "--split", help="Fraction of the rows for the train split (0..1)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the random split and shuffle."),
     shards: Optional[int] = typer.Option(
-        None, "--shards", help="Shards per split. [default: one per 1,000 examples]"
+        None, "--shards", help="Shards per split.", show_default="one per 1,000 examples"
     ),
     max_length: Optional[int] = typer.Option(
-        None, "--max-length", help="Label length to pad to; longer labels are skipped. [default: longest label]"
+        None, "--max-length", help="Label length to pad to; longer labels are skipped.", show_default="longest label"
     ),
     charset: Optional[Path] = typer.Option(
-        None, "--charset", help="Reuse this charset file (e.g. for fine-tuning); rows with other characters are skipped."
+        None, "--charset", help="Reuse this charset file (fine-tuning); rows with other characters are skipped."
     ),
     size: Optional[str] = typer.Option(
-        None, "--size", help="Image size HxW. [default: crop.json's, else 64x256]"
+        None, "--size", help="Image size HxW.", show_default="crop.json's, else 64x256"
     ),
     keep_aspect: Optional[bool] = typer.Option(
-        None, "--keep-aspect/--stretch", help="How crops of another size are fitted. [default: crop.json's, else stretch]"
+        None,
+        "--keep-aspect/--stretch",
+        help="How crops of other sizes are fitted.",
+        show_default="crop.json's, else stretch",
     ),
     group_by_text: bool = typer.Option(
         True, "--group-by-text/--no-group-by-text", help="Keep rows with the same plate text in one split."
     ),
-    workers: Optional[int] = typer.Option(None, "--workers", help="Processes for decoding. [default: by size]"),
+    workers: Optional[int] = typer.Option(
+        None, "--workers", help="Processes that verify and encode crops.", show_default="CPUs, 1 for small inputs"
+    ),
     strict: bool = typer.Option(False, "--strict", help="Fail (no dataset spec) if any row is skipped."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing records folder."),
 ) -> None:
