@@ -234,3 +234,24 @@ def test_variables_equal_upstream_reference_graph():
     assert len(moving) == 52
     assert all(v.op.name.endswith(("moving_mean", "moving_variance")) for v in moving)
     assert len(reg_losses) == 28
+
+
+def test_attention_energies_gradient_equals_plain_ops():
+    from plateocr.model.decoder import attention_energies
+
+    rng = np.random.default_rng(4)
+    f_np = rng.normal(size=(2, 5, 3)).astype(np.float32)
+    q_np = rng.normal(size=(2, 3)).astype(np.float32)
+    v_np = rng.normal(size=(3,)).astype(np.float32)
+    w_np = rng.normal(size=(2, 5)).astype(np.float32)
+    with tf.Graph().as_default() as graph:
+        f, q, v, w = (tf.constant(a) for a in (f_np, q_np, v_np, w_np))
+        custom = attention_energies(f, q, v)
+        plain = tf.reduce_sum(v * tf.tanh(f + q[:, None, :]), axis=2)
+        grads_custom = tf.gradients(tf.reduce_sum(w * custom), [f, q, v])
+        grads_plain = tf.gradients(tf.reduce_sum(w * plain), [f, q, v])
+    with tf1.Session(graph=graph) as sess:
+        a, b, ga, gb = sess.run([custom, plain, grads_custom, grads_plain])
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    for x, y in zip(ga, gb):
+        np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)

@@ -37,6 +37,32 @@ def _linear_variables(input_size: int, output_size: int, scope: str | None = Non
     return kernel, bias
 
 
+@tf.custom_gradient
+def attention_energies(hidden_features, query, v):
+    """v . tanh(F + q) over the positions: [B, N, D], [B, D], [D] -> [B, N].
+
+    Same values and gradients as the plain ops, but the [B, N, D] tanh is recomputed in the
+    backward pass instead of being kept for every decoder step (at batch 32 on 200x200 inputs
+    that is 10 x 18 MB held from the forward to the backward pass).
+    """
+    depth = v.shape[0]
+
+    def energies(features):
+        return tf.tanh(features + query[:, None, :])
+
+    scores = tf.squeeze(tf.tensordot(energies(hidden_features), v[:, None], 1), axis=2)
+
+    def grad(d_scores):
+        # The control dependency keeps grappler from merging this with the forward tanh.
+        with tf.control_dependencies([d_scores]):
+            t = energies(tf.identity(hidden_features))
+        d_pre = (d_scores[:, :, None] * v) * (1.0 - tf.square(t))
+        d_v = tf.matmul(tf.reshape(d_scores, [1, -1]), tf.reshape(t, [-1, depth]))[0]
+        return d_pre, tf.reduce_sum(d_pre, axis=1), d_v
+
+    return scores, grad
+
+
 def attention_decoder(
     attention_states,
     first_input,
@@ -83,10 +109,11 @@ def attention_decoder(
             [-1, attn_length, attn_size],
         )
 
+        v = tf.convert_to_tensor(attn_v)
+
         def attention(c, h):
             query = tf.matmul(tf.concat([c, h], 1), query_kernel) + query_bias
-            scores = tf.reduce_sum(attn_v * tf.tanh(hidden_features + query[:, None, :]), axis=2)
-            weights = tf.nn.softmax(scores)  # [B, N]
+            weights = tf.nn.softmax(attention_energies(hidden_features, query, v))  # [B, N]
             read = tf.matmul(weights[:, None, :], attention_states)[:, 0, :]  # [B, D]
             return weights, read
 

@@ -1,0 +1,207 @@
+"""Training speed and peak memory of the attention OCR graph on this machine's CPU.
+
+Each configuration runs in its own subprocess (so its peak RSS, from getrusage in the child, is
+its own): a synthetic random uint8 batch held in memory and fed by tf.data with prefetch (no
+decoding, no augmentation), momentum 0.9, learning rate 0.004, global-norm clip 2.0, batch-norm
+updates, no summaries: the training step itself.
+
+Rows:
+- upstream (reference doc): the upstream attention_ocr code measured earlier on this machine
+  (2 cores, TF 2.21): 0.63 s/step at batch 8, 1.3-1.4 s/step at batch 32; 3.3-3.6 GB and
+  5.4 GiB peak RSS (its RSS includes a 3000-image decoded shuffle buffer, ~1.8 GB).
+- naive (measured in this run): the same graph run the way upstream's loop runs it: the batch
+  fed from Python (feed_dict) every step, TensorFlow's defaults (thread pools; oneDNN kernels
+  off, TensorFlow's default on CPUs without AVX-512 VNNI/BF16/AMX such as this one).
+- plateocr: tf.data input with prefetch, intra-op 2 / inter-op 1 threads, oneDNN kernels on
+  (plateocr.model.compat turns them on), optional XLA.
+Ratios compare each row with the upstream figure at the same batch size.
+
+    /work/venv/bin/python benchmarks/train_speed.py            # reference config b8/b32 + default
+    /work/venv/bin/python benchmarks/train_speed.py --quick    # fewer steps
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+# The reference graph (upstream_variables.txt) and plateocr's default input (64x256 crops).
+REFERENCE = dict(
+    image_shape=[200, 200, 3], num_of_views=1, max_sequence_length=10, num_classes=37,
+    null_code=36, use_coordinates=False,
+)
+DEFAULT = dict(
+    image_shape=[64, 256, 3], num_of_views=1, max_sequence_length=10, num_classes=37,
+    null_code=0, use_coordinates=True,
+)
+# Upstream figures from ../shared/reference/attention-ocr.md (same machine, earlier).
+UPSTREAM = {8: (0.63, 3.45 * 1e9), 32: (1.35, 5.4 * 2**30)}
+
+
+# -- child: one configuration -------------------------------------------------------------
+def measure(job: dict) -> dict:
+    import resource
+
+    import numpy as np
+
+    from plateocr.model.compat import tf, tf1
+    from plateocr.model.config import ModelConfig
+    from plateocr.model.losses import model_loss
+    from plateocr.model.network import build_model
+
+    config = ModelConfig(**job["config"])
+    batch = job["batch"]
+    rng = np.random.default_rng(0)
+    images_np = rng.integers(0, 256, (batch, *config.image_shape), dtype=np.uint8)
+    labels_np = rng.integers(0, config.num_classes, (batch, config.max_sequence_length)).astype(np.int32)
+
+    graph = tf.Graph()
+    with graph.as_default():
+        tf1.set_random_seed(0)
+        if job["feed"]:
+            images = tf1.placeholder(tf.uint8, [batch, *config.image_shape])
+            labels = tf1.placeholder(tf.int32, [batch, config.max_sequence_length])
+        else:
+            ds = tf.data.Dataset.from_tensors((images_np, labels_np)).repeat().prefetch(2)
+            images, labels = tf1.data.make_one_shot_iterator(ds).get_next()
+        endpoints = build_model(images, config, is_training=True, labels=labels)
+        loss = model_loss(endpoints, labels, config).total
+        optimizer = tf1.train.MomentumOptimizer(0.004, 0.9)
+        grads_and_vars = [(g, v) for g, v in optimizer.compute_gradients(loss) if g is not None]
+        grads, variables = zip(*grads_and_vars)
+        clipped, _ = tf.clip_by_global_norm(list(grads), 2.0)
+        with tf.control_dependencies(tf1.get_collection(tf1.GraphKeys.UPDATE_OPS)):
+            train_op = optimizer.apply_gradients(zip(clipped, variables))
+        init = tf1.global_variables_initializer()
+    graph.finalize()
+
+    session_config = tf1.ConfigProto()
+    if job["threads"]:
+        session_config.intra_op_parallelism_threads = job["threads"]
+        session_config.inter_op_parallelism_threads = job["inter_op"]
+    if job["xla"]:
+        session_config.graph_options.optimizer_options.global_jit_level = tf1.OptimizerOptions.ON_1
+    feed = {images: images_np, labels: labels_np} if job["feed"] else None
+    with tf1.Session(graph=graph, config=session_config) as sess:
+        sess.run(init)
+        t0 = time.perf_counter()
+        sess.run(train_op, feed)
+        first = time.perf_counter() - t0
+        for _ in range(job["warmup"]):
+            sess.run(train_op, feed)
+        times = []
+        for _ in range(job["steps"]):
+            t0 = time.perf_counter()
+            value, _ = sess.run([loss, train_op], feed)
+            times.append(time.perf_counter() - t0)
+        if not np.isfinite(value):
+            raise RuntimeError(f"loss is {value}")
+    step = float(np.median(times))
+    return {
+        "first_step_s": first,
+        "step_s": step,
+        "step_min_s": float(min(times)),
+        "images_per_s": batch / step,
+        "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,  # KiB on Linux
+        "load": os.getloadavg()[0],
+    }
+
+
+def run_child(job: dict, timeout: float) -> dict:
+    """One job in a fresh interpreter; its last stdout line is the JSON result."""
+    cmd = [sys.executable, os.path.abspath(__file__), "--child", json.dumps(job)]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_ENABLE_ONEDNN_OPTS="1" if job["onednn"] else "0")
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:.0f} s"}
+    if out.returncode != 0:
+        lines = (out.stderr or out.stdout).strip().splitlines()
+        return {"error": lines[-1] if lines else f"exit {out.returncode}"}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# -- parent: the table ----------------------------------------------------------------------
+def jobs(args) -> list[tuple[str, dict]]:
+    base = dict(
+        steps=args.steps, warmup=args.warmup, threads=2, inter_op=1, xla=False, feed=False, onednn=True
+    )
+    plan = []
+    for batch in args.batches:
+        plan.append((f"naive 200x200", dict(base, config=REFERENCE, batch=batch, feed=True, threads=0, onednn=False)))
+        plan.append((f"plateocr 200x200", dict(base, config=REFERENCE, batch=batch)))
+        if args.xla:
+            plan.append((f"plateocr 200x200 XLA", dict(base, config=REFERENCE, batch=batch, xla=True)))
+    for batch in args.batches:
+        plan.append((f"plateocr 64x256 (default)", dict(base, config=DEFAULT, batch=batch)))
+    return plan
+
+
+def gib(n: float) -> str:
+    return f"{n / 2**30:.2f} GiB"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--batches", type=int, nargs="+", default=[8, 32])
+    parser.add_argument("--steps", type=int, default=8, help="timed steps per configuration")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps after the first")
+    parser.add_argument("--xla", action="store_true", help="also try XLA auto-clustering")
+    parser.add_argument("--quick", action="store_true", help="3 timed steps, 1 warm-up")
+    parser.add_argument("--json", help="also write the results to this JSON file")
+    args = parser.parse_args(argv)
+
+    if args.child:
+        print(json.dumps(measure(json.loads(args.child))))
+        return 0
+    if args.quick:
+        args.steps, args.warmup = 3, 1
+
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    results = []
+    for name, job in jobs(args):
+        with console.status(f"{name}, batch {job['batch']} ..."):
+            result = run_child(job, timeout=900)
+        results.append((name, job, result))
+        if "error" in result:
+            console.print(f"[red]{name} batch {job['batch']}: {result['error']}")
+
+    table = Table(title=f"Training step, attention OCR, {os.cpu_count()} CPU cores (median of {args.steps} steps)")
+    for col in ("configuration", "batch", "s/step", "images/s", "x upstream images/s",
+                "peak RSS", "x upstream RSS", "first step", "load avg"):
+        table.add_column(col, justify="left" if col == "configuration" else "right")
+    for batch in args.batches:
+        if batch in UPSTREAM:
+            s, rss = UPSTREAM[batch]
+            table.add_row("upstream 200x200 (reference doc)", str(batch), f"{s:.2f}", f"{batch / s:.1f}",
+                          "1.00", gib(rss), "1.00", "", "")
+    for name, job, r in results:
+        if "error" in r:
+            table.add_row(name, str(job["batch"]), "error", "", "", "", "", "", "")
+            continue
+        up = UPSTREAM.get(job["batch"])
+        table.add_row(
+            name, str(job["batch"]), f"{r['step_s']:.3f}", f"{r['images_per_s']:.1f}",
+            f"{r['images_per_s'] / (job['batch'] / up[0]):.2f}" if up else "",
+            gib(r["peak_rss"]), f"{r['peak_rss'] / up[1]:.2f}" if up else "",
+            f"{r['first_step_s']:.1f} s", f"{r['load']:.1f}",
+        )
+    console.print(table)
+    console.print(f"load average now: {' '.join(f'{x:.1f}' for x in os.getloadavg())} "
+                  "(other processes share the cores; timings are noisy above ~2)")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump([{"name": n, **j, **r} for n, j, r in results], f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
