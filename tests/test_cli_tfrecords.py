@@ -128,3 +128,27 @@ def test_crop_then_tfrecords_in_one_working_directory(tmp_path):
     for e in examples:  # the crop stage's PNGs travel into the records unchanged
         assert e["png"] == (tmp_path / "crops" / crops[e["text"]]).read_bytes()
     assert spec.margin is not None and tuple(spec.image_shape[:2]) == (64, 256)
+
+
+SHARED_EU = Path(__file__).resolve().parents[1].parent / "shared" / "realplates" / "eu"
+
+
+@pytest.mark.skipif(not (SHARED_EU / "annot.csv").is_file(), reason="../shared/realplates/eu is absent")
+def test_crop_then_tfrecords_on_real_plates_keeps_repeated_plates_in_one_split(tmp_path):
+    pytest.importorskip("plateocr.commands.crop")
+    (tmp_path / "annot.csv").write_bytes((SHARED_EU / "annot.csv").read_bytes())
+    (tmp_path / "images").symlink_to(SHARED_EU / "images")  # read from ../shared, never copied
+    assert plateocr("crop", "annot.csv", cwd=tmp_path).returncode == 0
+    r = plateocr("tfrecords", "--split", "0.83", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+
+    spec = DatasetSpec.read(tmp_path / "records")
+    records = tmp_path / "records"
+    train = read_fsns(sorted(records.glob(spec.splits["train"].pattern)), spec.max_sequence_length)
+    test = read_fsns(sorted(records.glob(spec.splits["test"].pattern)), spec.max_sequence_length)
+    with open(SHARED_EU / "annot.csv", newline="") as f:
+        texts = [row["text"].strip() for row in csv.DictReader(f)]
+    assert sorted(e["text"] for e in train + test) == sorted(texts)
+    assert abs(len(train) - 0.83 * len(texts)) <= 2
+    assert not {e["text"] for e in train} & {e["text"] for e in test}
+    assert spec.max_sequence_length == max(map(len, texts))
