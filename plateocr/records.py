@@ -25,10 +25,10 @@ from plateocr.annotations import read_csv_strings
 from plateocr.charset import Charset
 from plateocr.cropping import SETTINGS_FILE, CropSettings, default_workers as available_cores
 from plateocr.errors import PlateOCRError
-from plateocr.outputs import atomic_path, check_can_write
-from plateocr.png_check import is_png, plain_rgb_png_size
 from plateocr.fsns import frame_record, fsns_example
 from plateocr.imaging import decode_image, encode_png, fit
+from plateocr.outputs import atomic_path, check_can_write
+from plateocr.png_check import is_png, plain_rgb_png_size
 from plateocr.problems import Problem, write_report
 from plateocr.spec import DatasetSpec, SplitSpec
 
