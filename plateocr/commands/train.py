@@ -41,6 +41,9 @@ def run(
     ),
     save_every: Optional[float] = typer.Option(None, "--save-every", help="Seconds between checkpoints. [default: 300]"),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for initialisation, shuffling and augmentation."),
+    time_limit: Optional[float] = typer.Option(
+        None, "--time-limit", help="Stop (and save) after this many minutes even if --steps is not reached."
+    ),
     endpoint: Optional[str] = typer.Option(
         None, "--endpoint", help="Last InceptionV3 block of the conv tower, for a new model (e.g. Mixed_5b)."
     ),
@@ -73,6 +76,7 @@ def run(
             checkpoint_inception=checkpoint_inception,
             force=force,
             listener=listener,
+            time_limit=time_limit * 60 if time_limit else None,
         )
     except TrainingInterrupted as e:
         listener.finish()

@@ -254,11 +254,13 @@ def train(
     checkpoint_inception: str | os.PathLike | None = None,
     force: bool = False,
     listener: TrainListener | None = None,
+    time_limit: float | None = None,
 ) -> TrainResult:
     """Train (or resume) the model in `model_dir` on the records in `records_dir`.
 
     options: TrainOptions fields given by the user (None values mean "not given").
     config_overrides: ModelConfig fields for a new model (e.g. final_endpoint).
+    time_limit: seconds of training after which to stop (and save) before `steps` is reached.
     """
     from plateocr.model.data import split_files
 
@@ -283,7 +285,7 @@ def train(
     md.update(options=asdict(opts), records_dir=records_dir)
     g = _build_graph(md, records_dir, spec, opts, ckpt_arg, incep_arg)
     with g.graph.as_default():  # v1 Saver/Session calls outside it would act eagerly
-        return _loop(g, md, records_dir, spec, opts, evaluate_on, listener)
+        return _loop(g, md, records_dir, spec, opts, evaluate_on, listener, time_limit)
 
 
 @dataclass
@@ -393,7 +395,9 @@ def _initialize(g: _TrainGraph, session, listener: TrainListener) -> tuple[list[
     return restored, skipped
 
 
-def _loop(g: _TrainGraph, md: ModelDir, records_dir, spec, opts: TrainOptions, evaluate_on, listener) -> TrainResult:
+def _loop(
+    g: _TrainGraph, md: ModelDir, records_dir, spec, opts: TrainOptions, evaluate_on, listener, time_limit
+) -> TrainResult:
     from plateocr.model.compat import tf, tf1
 
     session = tf1.Session(graph=g.graph)
@@ -410,6 +414,7 @@ def _loop(g: _TrainGraph, md: ModelDir, records_dir, spec, opts: TrainOptions, e
     last_save_time = time.monotonic()
     loss_value = None
     started = time.monotonic()
+    deadline = started + time_limit if time_limit else None
 
     def save() -> str:
         nonlocal last_ckpt, last_saved_step, last_save_time
@@ -454,6 +459,9 @@ def _loop(g: _TrainGraph, md: ModelDir, records_dir, spec, opts: TrainOptions, e
                 save()
             if scorer.active and step % opts.eval_every == 0:
                 scorer.score(save(), step)
+            if deadline is not None and time.monotonic() >= deadline:
+                listener.message(f"time limit reached at step {step}")
+                break
         save()
         if scorer.active and scorer.last_step != step:
             scorer.score(last_ckpt, step)
