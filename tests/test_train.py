@@ -227,3 +227,37 @@ def test_options_resolve_defaults_then_stored_then_given():
     assert opts.batch_size == 8 and opts.learning_rate == 0.2 and opts.steps == TrainOptions().steps
     with pytest.raises(PlateOCRError, match="unknown training option"):
         TrainOptions.resolve(None, {"bogus": 1})
+
+
+@pytest.mark.slow
+def test_cli_pipeline_as_written_with_defaults(tmp_path, monkeypatch):
+    """crop annot.csv, tfrecords --split 0.83, then train/eval with their default folders."""
+    from conftest import make_photos
+    from typer.testing import CliRunner
+
+    from plateocr.cli import app
+
+    plates = ["AB123", "CD456", "EF789", "GH12", "JK345", "LM678", "NP90"]
+    make_photos(tmp_path, [(f"car{i}.png", t, (30, 230, 100, 150)) for i, t in enumerate(plates)])
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    for args in (["crop", "annot.csv"], ["tfrecords", "--split", "0.83"]):
+        out = runner.invoke(app, args)
+        assert out.exit_code == 0, out.output
+    # the default model (64x256, full tower), cut short by a time limit: one step, then saved
+    out = runner.invoke(app, ["train", "--steps", "3000", "--batch-size", "4", "--time-limit", "0.0001"])
+    assert out.exit_code == 0, out.output
+    assert "time limit reached at step 1" in out.output
+    assert ModelDir("model").latest_checkpoint().endswith("ckpt-1")
+    out = runner.invoke(app, ["train", "--steps", "2"])  # resumes with the stored batch size
+    assert out.exit_code == 0, out.output
+    assert "resuming from" in out.output and "1 -> 2" in out.stdout
+    assert json.loads((tmp_path / "model" / "config.json").read_text())["training"]["batch_size"] == 4
+    out = runner.invoke(app, ["train", "--steps", "2"])
+    assert out.exit_code == 0 and "already at step 2" in out.output
+    out = runner.invoke(app, ["eval", "--json"])
+    assert out.exit_code == 0, out.output
+    metrics = json.loads(out.stdout)
+    assert metrics["step"] == 2 and metrics["examples"] >= 1
+    out = runner.invoke(app, ["train", "--data", "nowhere"])
+    assert out.exit_code != 0
