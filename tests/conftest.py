@@ -1,0 +1,192 @@
+"""Shared test data: real photos with plates drawn on them and the CSVs that describe them.
+
+Everything is written into a test's tmp_path, so tests exercise real files. Import the helpers
+(`tests/` is on sys.path while pytest runs) or use the fixtures:
+
+    from conftest import make_photos, make_crops, write_csv
+
+    photos = make_photos(tmp_path, [
+        ("car1.jpg", "AB123CD", (40, 200, 60, 100)),   # (file, text, (xmin, xmax, ymin, ymax))
+        ("car1.jpg", "XY99", (220, 300, 150, 180)),     # a second plate on the same photo
+        ("car2.png", "K777", (10, 120, 10, 40)),
+    ])
+    photos.csv       # tmp_path/annot.csv: files,text,xmin,xmax,ymin,ymax
+    photos.images    # tmp_path/images/ holding car1.jpg, car2.png
+    photos.read("car1.jpg")  # the photo as written (BGR uint8)
+
+    crops = make_crops(tmp_path / "crops", ["AB123", "K777"])  # plate images + labels.csv
+
+Photos are noisy random backgrounds (seeded, so reproducible) with each plate a filled
+rectangle carrying its text in cv2.putText; the file extension picks JPEG or PNG. Use PNG when a
+test compares pixels exactly.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import cv2
+import numpy as np
+import pytest
+
+ANNOTATION_COLUMNS = ("files", "text", "xmin", "xmax", "ymin", "ymax")
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# Real photos (AGPL, never copied into the repo); CI has them beside the repo.
+REAL_PLATES = REPO_ROOT.parent / "shared" / "realplates" / "eu"
+
+Box = tuple[float, float, float, float]  # xmin, xmax, ymin, ymax
+
+
+def write_csv(path: str | Path, rows: Iterable[Sequence], header: Sequence[str] = ANNOTATION_COLUMNS) -> Path:
+    """A CSV with `header` and `rows` exactly as given (strings or numbers): also for bad rows."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+def random_background(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
+    """A BGR photo-like background: smooth colour blobs plus pixel noise."""
+    h, w = size
+    coarse = rng.integers(0, 256, size=(max(2, h // 32), max(2, w // 32), 3), dtype=np.uint8)
+    img = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC)
+    noise = rng.integers(-20, 21, size=img.shape)
+    return np.clip(img.astype(np.int16) + noise, 0, 255).astype(np.uint8)
+
+
+def draw_plate(
+    img: np.ndarray,
+    text: str,
+    box: Box,
+    background: tuple[int, int, int] = (255, 255, 255),
+    ink: tuple[int, int, int] = (0, 0, 0),
+) -> np.ndarray:
+    """Draw a plate in place: the box filled with `background`, `text` fitted inside in `ink`.
+    Parts of the box outside the photo are simply not drawn."""
+    xmin, xmax, ymin, ymax = (int(round(v)) for v in box)
+    cv2.rectangle(img, (xmin, ymin), (xmax - 1, ymax - 1), background, thickness=-1)
+    if text:
+        font = cv2.FONT_HERSHEY_SIMPLEX
+        (tw, th), _ = cv2.getTextSize(text, font, 1.0, 2)
+        scale = min(0.9 * (xmax - xmin) / tw, 0.7 * (ymax - ymin) / th)
+        thickness = max(1, int(round(2 * scale)))
+        (tw, th), _ = cv2.getTextSize(text, font, scale, thickness)
+        org = (xmin + (xmax - xmin - tw) // 2, ymin + (ymax - ymin + th) // 2)
+        cv2.putText(img, text, org, font, scale, ink, thickness, cv2.LINE_AA)
+    return img
+
+
+def write_image(path: str | Path, img: np.ndarray) -> Path:
+    """Write a BGR image in the format its extension names (works with any path)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok, buf = cv2.imencode(path.suffix or ".png", img)
+    assert ok, f"cannot encode {path}"
+    path.write_bytes(buf.tobytes())
+    return path
+
+
+@dataclass
+class PhotoSet:
+    root: Path
+    csv: Path
+    images: Path
+    rows: list[tuple[str, str, Box]]  # the plates drawn, in CSV order (without extra_rows)
+    sizes: dict[str, tuple[int, int]] = field(default_factory=dict)  # file -> (height, width)
+
+    def path(self, file: str) -> Path:
+        return self.images / file
+
+    def read(self, file: str) -> np.ndarray:
+        img = cv2.imdecode(np.fromfile(self.path(file), dtype=np.uint8), cv2.IMREAD_COLOR)
+        assert img is not None, f"cannot read {file}"
+        return img
+
+
+def make_photos(
+    root: str | Path,
+    rows: Iterable[tuple[str, str, Box]],
+    *,
+    photo_size: tuple[int, int] = (240, 320),
+    sizes: dict[str, tuple[int, int]] | None = None,
+    colors: dict[int, tuple[int, int, int]] | None = None,
+    extra_rows: Iterable[Sequence] = (),
+    images: str = "images",
+    csv_name: str = "annot.csv",
+    seed: int = 0,
+) -> PhotoSet:
+    """Write the photos named in `rows` (each once, with all its plates) and the annotation CSV.
+
+    rows: (file, text, (xmin, xmax, ymin, ymax)); several rows may name the same photo.
+    photo_size / sizes: (height, width) of every photo / of particular files.
+    colors: plate background colour by row index (default white), e.g. to find a box in a crop.
+    extra_rows: raw CSV rows appended after `rows` (not drawn): bad rows, missing photos, ...
+    images: the photos' folder, relative to root ("" puts them beside the CSV).
+    """
+    root = Path(root)
+    rows = [(f, t, tuple(b)) for f, t, b in rows]
+    sizes = dict(sizes or {})
+    colors = colors or {}
+    rng = np.random.default_rng(seed)
+    image_dir = root / images if images else root
+    photos: dict[str, np.ndarray] = {}
+    for i, (file, text, box) in enumerate(rows):
+        if file not in photos:
+            sizes.setdefault(file, photo_size)
+            photos[file] = random_background(rng, sizes[file])
+        draw_plate(photos[file], text, box, background=colors.get(i, (255, 255, 255)))
+    for file, img in photos.items():
+        write_image(image_dir / file, img)
+    csv_rows = [(f, t, *b) for f, t, b in rows] + [list(r) for r in extra_rows]
+    csv_path = write_csv(root / csv_name, csv_rows)
+    return PhotoSet(root, csv_path, image_dir, rows, {f: sizes[f] for f in photos})
+
+
+def make_crops(
+    folder: str | Path,
+    texts: Sequence[str],
+    size: tuple[int, int] = (64, 256),
+    seed: int = 0,
+    labels: str = "labels.csv",
+) -> Path:
+    """Plate images already cut to `size` (h, w), one per text, plus `labels` (files,text).
+    For stages after `crop` (records, predict). Returns the labels CSV path."""
+    folder = Path(folder)
+    rng = np.random.default_rng(seed)
+    h, w = size
+    names = []
+    for i, text in enumerate(texts):
+        img = random_background(rng, size)
+        draw_plate(img, text, (2, w - 2, 2, h - 2))
+        name = f"plate{i:04d}.png"
+        write_image(folder / name, img)
+        names.append((name, text))
+    return write_csv(folder / labels, names, header=("files", "text"))
+
+
+@pytest.fixture
+def photo_set(tmp_path) -> PhotoSet:
+    """Three photos in tmp_path/images with four plates (two on the first), and annot.csv."""
+    return make_photos(
+        tmp_path,
+        [
+            ("car1.jpg", "AB123CD", (40, 200, 60, 100)),
+            ("car1.jpg", "XY99", (220, 300, 150, 180)),
+            ("car2.png", "K777LM", (30, 170, 120, 160)),
+            ("car3.jpg", "PL5", (100, 260, 20, 70)),
+        ],
+    )
+
+
+@pytest.fixture
+def real_plates() -> Path:
+    """The folder of real EU photos and annot.csv from ../shared; skips the test when absent."""
+    if not (REAL_PLATES / "annot.csv").is_file():
+        pytest.skip(f"{REAL_PLATES} not present")
+    return REAL_PLATES
