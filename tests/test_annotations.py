@@ -1,0 +1,67 @@
+import pytest
+
+from conftest import write_csv
+from plateocr.annotations import read_annotations, read_csv_strings
+from plateocr.errors import PlateOCRError
+
+
+def test_good_rows_become_annotations_with_their_csv_line(tmp_path):
+    csv_path = write_csv(tmp_path / "a.csv", [
+        ("a.jpg", " AB123 ", "10", "50.5", "20", "40"),
+        ("b.jpg", "007", 1, 2, 3, 4),
+    ])
+    good, problems = read_annotations(csv_path)
+    assert problems == []
+    assert [(a.line, a.file, a.text, a.box) for a in good] == [
+        (2, "a.jpg", "AB123", (10.0, 50.5, 20.0, 40.0)),
+        (3, "b.jpg", "007", (1.0, 2.0, 3.0, 4.0)),  # leading zeros kept: read as strings
+    ]
+
+
+def test_bad_rows_are_reported_with_line_image_and_reason(tmp_path):
+    csv_path = write_csv(tmp_path / "a.csv", [
+        ("ok.jpg", "OK1", 1, 9, 1, 9),
+        ("", "NOFILE", 1, 9, 1, 9),
+        ("e.jpg", "  ", 1, 9, 1, 9),
+        ("n.jpg", "NUM", "ten", 9, 1, 9),
+        ("m.jpg", "NAN", 1, 9, "nan", 9),
+        ("d.jpg", "DEG", 9, 9, 1, 9),
+        ("i.jpg", "INV", 1, 9, 9, 1),
+        ("ok2.jpg", "OK2", 1, 9, 1, 9),
+    ])
+    good, problems = read_annotations(csv_path)
+    assert [a.text for a in good] == ["OK1", "OK2"]
+    got = {p.line: (p.image, p.reason) for p in problems}
+    assert got[3] == ("", "no image file named")
+    assert got[4] == ("e.jpg", "empty text")
+    assert got[5] == ("n.jpg", "xmin 'ten' is not a number")
+    assert got[6] == ("m.jpg", "ymin 'nan' is not a number")
+    assert got[7][1].startswith("degenerate box")
+    assert got[8][1].startswith("degenerate box")
+    assert all(p.source == str(csv_path) for p in problems)
+
+
+def test_missing_column_is_a_one_line_error_naming_it(tmp_path):
+    csv_path = write_csv(tmp_path / "a.csv", [("a.jpg", "AB1", 1, 2, 3)], header=("files", "text", "xmin", "xmax", "ymin"))
+    with pytest.raises(PlateOCRError) as e:
+        read_annotations(csv_path)
+    msg = str(e.value)
+    assert "missing column(s) ymax" in msg and str(csv_path) in msg and "\n" not in msg
+
+
+def test_header_spaces_and_extra_columns_are_accepted(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text("files, text, xmin, xmax, ymin, ymax, note\na.jpg, AB1, 1, 2, 3, 4, hi\n")
+    good, problems = read_annotations(path)
+    assert problems == [] and good[0].text == "AB1" and good[0].box == (1, 2, 3, 4)
+
+
+def test_missing_empty_or_unreadable_csv_is_one_line_error(tmp_path):
+    with pytest.raises(PlateOCRError, match="file not found"):
+        read_csv_strings(tmp_path / "nope.csv", ("files",))
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(PlateOCRError, match="empty"):
+        read_csv_strings(tmp_path / "empty.csv", ("files",))
+    (tmp_path / "bin.csv").write_bytes(b"files,text\n\xff\xfe\x00garbage,\x81\n")
+    with pytest.raises(PlateOCRError, match="not a readable CSV"):
+        read_csv_strings(tmp_path / "bin.csv", ("files", "text"))

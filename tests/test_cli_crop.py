@@ -1,0 +1,90 @@
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import cv2
+import pytest
+
+from conftest import REPO_ROOT, make_photos, write_csv
+from plateocr.cli import main
+
+
+def plateocr(*args, cwd):
+    """Run the real CLI in a fresh process, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "plateocr", *args], cwd=cwd, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "COLUMNS": "120"},
+    )
+
+
+def cli(args, monkeypatch, capsys):
+    """Run the CLI in-process (exit code, stdout, stderr)."""
+    monkeypatch.setattr(sys, "argv", ["plateocr", *args])
+    with pytest.raises(SystemExit) as e:
+        main()
+    out = capsys.readouterr()
+    return e.value.code, out.out, out.err
+
+
+def test_crop_as_written_in_a_folder_with_annot_csv_and_images(photo_set):
+    run = plateocr("crop", "annot.csv", cwd=photo_set.root)
+    assert run.returncode == 0, run.stderr
+    crops = photo_set.root / "crops"
+    with open(crops / "labels.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["text"] for r in rows] == ["AB123CD", "XY99", "K777LM", "PL5"]
+    assert all(cv2.imread(str(crops / r["files"])).shape == (64, 256, 3) for r in rows)
+    assert "crops written" in run.stdout and "4" in run.stdout
+
+
+def test_missing_column_is_a_one_line_error(tmp_path):
+    write_csv(tmp_path / "annot.csv", [("a.jpg", "AB1", 1, 2, 3)], header=("files", "text", "xmin", "xmax", "ymin"))
+    run = plateocr("crop", "annot.csv", cwd=tmp_path)
+    assert run.returncode != 0
+    assert run.stderr.strip().splitlines() == [
+        "error: annot.csv: missing column(s) ymax (expected files,text,xmin,xmax,ymin,ymax; "
+        "found files,text,xmin,xmax,ymin)"
+    ]
+    assert not (tmp_path / "crops").exists()
+
+
+def test_tutorial_size_stretched_and_settings_recorded(photo_set, monkeypatch, capsys):
+    out = photo_set.root / "tut"
+    code, stdout, _ = cli(
+        ["crop", str(photo_set.csv), "--out", str(out), "--size", "200x200", "--stretch", "--margin", "0",
+         "--workers", "1"], monkeypatch, capsys,
+    )
+    assert code == 0
+    assert cv2.imread(str(out / "car1_L2.png")).shape == (200, 200, 3)
+    assert json.loads((out / "crop.json").read_text()) == {"size": [200, 200], "keep_aspect": False, "margin": 0.0}
+    assert "200x200 stretch" in stdout
+
+
+def test_no_overwrite_without_force(photo_set, monkeypatch, capsys):
+    args = ["crop", str(photo_set.csv), "--out", str(photo_set.root / "c"), "--workers", "1"]
+    assert cli(args, monkeypatch, capsys)[0] == 0
+    code, _, err = cli(args, monkeypatch, capsys)
+    assert code != 0 and "--force" in err and len(err.strip().splitlines()) == 1
+    assert cli(args + ["--force"], monkeypatch, capsys)[0] == 0
+
+
+def test_skipped_rows_are_tabled_and_strict_fails(photo_set, monkeypatch, capsys):
+    with open(photo_set.csv, "a") as fh:
+        fh.write("car1.jpg,OUT,900,990,10,40\nghost.jpg,GH1,1,20,1,20\n")
+    out = photo_set.root / "c"
+    code, stdout, _ = cli(["crop", str(photo_set.csv), "--out", str(out)], monkeypatch, capsys)
+    assert code == 0
+    assert "box lies outside the 320x240 photo" in stdout and "image not found" in stdout
+    assert (out / "labels.csv").exists() and len((out / "skipped.csv").read_text().splitlines()) == 3
+
+    code, stdout, err = cli(["crop", str(photo_set.csv), "--out", str(out), "--force", "--strict"], monkeypatch, capsys)
+    assert code != 0 and "--strict" in err
+    assert "image not found" in stdout  # the table still says why
+    assert not (out / "labels.csv").exists()
+
+
+def test_bad_size_is_a_one_line_error(photo_set, monkeypatch, capsys):
+    code, _, err = cli(["crop", str(photo_set.csv), "--size", "64by256"], monkeypatch, capsys)
+    assert code != 0 and "64by256" in err and len(err.strip().splitlines()) == 1
