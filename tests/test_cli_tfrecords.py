@@ -3,13 +3,11 @@
 import csv
 import subprocess
 import sys
-from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from conftest import make_crops, make_photos
 from fsns_tf import read_fsns
 from plateocr.charset import Charset
 from plateocr.cli import app
@@ -24,20 +22,13 @@ def plateocr(*args, cwd):
     )
 
 
-def make_crops(folder: Path, n: int) -> None:
-    rng = np.random.default_rng(0)
-    folder.mkdir(parents=True)
-    with open(folder / "labels.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["files", "text"])
-        for i in range(n):
-            cv2.imwrite(str(folder / f"c{i}.png"), rng.integers(0, 256, (64, 256, 3), dtype=np.uint8))
-            w.writerow([f"c{i}.png", f"AB{i:02d}"])
+def texts(n):
+    return [f"AB{i:02d}" for i in range(n)]
 
 
 def test_cli_writes_records_and_prints_the_table(tmp_path):
-    make_crops(tmp_path / "crops", 10)
-    (tmp_path / "crops" / "c9.png").write_bytes(b"broken")
+    make_crops(tmp_path / "crops", texts(10))
+    (tmp_path / "crops" / "plate0009.png").write_bytes(b"broken")
     result = CliRunner().invoke(
         app,
         ["tfrecords", str(tmp_path / "crops"), "--out", str(tmp_path / "rec"), "--split", "0.8", "--seed", "5",
@@ -46,15 +37,15 @@ def test_cli_writes_records_and_prints_the_table(tmp_path):
     assert result.exit_code == 0, result.output
     for word in ("split", "examples", "shards", "max length", "charset size", "train", "test"):
         assert word in result.output
-    assert "corrupt crop" in result.output and "c9.png" in result.output  # the skipped-rows table
+    assert "corrupt crop" in result.output and "plate0009.png" in result.output  # the skipped-rows table
     spec = DatasetSpec.read(tmp_path / "rec")
     assert spec.seed == 5 and spec.splits["train"].size + spec.splits["test"].size == 9
     assert len(list((tmp_path / "rec").glob("train-*-of-00002.tfrecord"))) == 2
 
 
 def test_cli_errors_are_one_line_with_a_non_zero_exit(tmp_path):
-    make_crops(tmp_path / "crops", 3)
-    (tmp_path / "bad.csv").write_text("image,label\nc0.png,AB\n")
+    make_crops(tmp_path / "crops", texts(3))
+    (tmp_path / "bad.csv").write_text("image,label\nplate0000.png,AB\n")
     r = plateocr("tfrecords", "bad.csv", cwd=tmp_path)
     assert r.returncode != 0
     assert r.stderr.strip().startswith("error: bad.csv: missing column(s) files, text")
@@ -67,7 +58,7 @@ def test_cli_errors_are_one_line_with_a_non_zero_exit(tmp_path):
 
 
 def test_cli_nothing_usable_exits_non_zero_and_says_why(tmp_path):
-    make_crops(tmp_path / "crops", 2)
+    make_crops(tmp_path / "crops", texts(2))
     for p in (tmp_path / "crops").glob("*.png"):
         p.unlink()
     r = plateocr("tfrecords", cwd=tmp_path)
@@ -77,7 +68,7 @@ def test_cli_nothing_usable_exits_non_zero_and_says_why(tmp_path):
 
 
 def test_reused_charset_from_the_cli(tmp_path):
-    make_crops(tmp_path / "crops", 3)
+    make_crops(tmp_path / "crops", texts(3))
     Charset(chars=(None, "A", "B", "0", "1")).write(tmp_path / "small.txt")
     r = plateocr("tfrecords", "--charset", "small.txt", "--split", "1.0", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
@@ -92,27 +83,11 @@ def test_importing_the_command_is_light():
     assert out.strip() == "[]"
 
 
-def _photos_with_plates(folder: Path, n: int) -> None:
-    """A working directory as users have it: annot.csv + images/ (synthetic photos, drawn text)."""
-    rng = np.random.default_rng(1)
-    (folder / "images").mkdir(parents=True)
-    rows = []
-    for i in range(n):
-        photo = rng.integers(0, 120, (240, 320, 3), dtype=np.uint8)
-        x, y, text = 40 + i * 7, 100 + i * 3, f"K{i:02d}LM"
-        cv2.rectangle(photo, (x, y), (x + 160, y + 40), (255, 255, 255), -1)
-        cv2.putText(photo, text, (x + 8, y + 32), cv2.FONT_HERSHEY_SIMPLEX, 1.1, (0, 0, 0), 2)
-        cv2.imwrite(str(folder / "images" / f"car{i}.jpg"), photo)
-        rows.append([f"car{i}.jpg", text, x, x + 160, y, y + 40])
-    with open(folder / "annot.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["files", "text", "xmin", "xmax", "ymin", "ymax"])
-        w.writerows(rows)
-
-
 def test_crop_then_tfrecords_in_one_working_directory(tmp_path):
     pytest.importorskip("plateocr.commands.crop")
-    _photos_with_plates(tmp_path, 12)
+    plates = [f"K{i:02d}LM" for i in range(12)]
+    make_photos(tmp_path, [(f"car{i}.jpg", text, (40 + 7 * i, 200 + 7 * i, 100 + 3 * i, 140 + 3 * i))
+                           for i, text in enumerate(plates)])
     r = plateocr("crop", "annot.csv", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     r = plateocr("tfrecords", "--split", "0.83", cwd=tmp_path)
@@ -123,21 +98,18 @@ def test_crop_then_tfrecords_in_one_working_directory(tmp_path):
     charset = Charset.read(records / "charset.txt")
     assert spec.splits["train"].size == 10 and spec.splits["test"].size == 2
     examples = read_fsns(sorted(records.glob("*.tfrecord")), spec.max_sequence_length)
-    assert sorted(charset.decode(e["class"]) for e in examples) == [f"K{i:02d}LM" for i in range(12)]
-    crops = {row["text"]: row["files"] for row in csv.DictReader(open(tmp_path / "crops" / "labels.csv"))}
+    assert sorted(charset.decode(e["class"]) for e in examples) == plates
+    with open(tmp_path / "crops" / "labels.csv", newline="") as f:
+        crops = {row["text"]: row["files"] for row in csv.DictReader(f)}
     for e in examples:  # the crop stage's PNGs travel into the records unchanged
         assert e["png"] == (tmp_path / "crops" / crops[e["text"]]).read_bytes()
     assert spec.margin is not None and tuple(spec.image_shape[:2]) == (64, 256)
 
 
-SHARED_EU = Path(__file__).resolve().parents[1].parent / "shared" / "realplates" / "eu"
-
-
-@pytest.mark.skipif(not (SHARED_EU / "annot.csv").is_file(), reason="../shared/realplates/eu is absent")
-def test_crop_then_tfrecords_on_real_plates_keeps_repeated_plates_in_one_split(tmp_path):
+def test_crop_then_tfrecords_on_real_plates_keeps_repeated_plates_in_one_split(tmp_path, real_plates):
     pytest.importorskip("plateocr.commands.crop")
-    (tmp_path / "annot.csv").write_bytes((SHARED_EU / "annot.csv").read_bytes())
-    (tmp_path / "images").symlink_to(SHARED_EU / "images")  # read from ../shared, never copied
+    (tmp_path / "annot.csv").write_bytes((real_plates / "annot.csv").read_bytes())
+    (tmp_path / "images").symlink_to(real_plates / "images")  # read from ../shared, never copied
     assert plateocr("crop", "annot.csv", cwd=tmp_path).returncode == 0
     r = plateocr("tfrecords", "--split", "0.83", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
@@ -146,7 +118,7 @@ def test_crop_then_tfrecords_on_real_plates_keeps_repeated_plates_in_one_split(t
     records = tmp_path / "records"
     train = read_fsns(sorted(records.glob(spec.splits["train"].pattern)), spec.max_sequence_length)
     test = read_fsns(sorted(records.glob(spec.splits["test"].pattern)), spec.max_sequence_length)
-    with open(SHARED_EU / "annot.csv", newline="") as f:
+    with open(real_plates / "annot.csv", newline="") as f:
         texts = [row["text"].strip() for row in csv.DictReader(f)]
     assert sorted(e["text"] for e in train + test) == sorted(texts)
     assert abs(len(train) - 0.83 * len(texts)) <= 2

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+from conftest import write_csv, write_image
 from fsns_tf import read_fsns
 from plateocr.charset import Charset
 from plateocr.errors import OutputExistsError, PlateOCRError
@@ -28,25 +29,14 @@ SIZE = (64, 256)
 
 
 def make_crops(folder: Path, rows, size=SIZE, seed=0) -> Path:
-    """Write one random PNG per (file, text) row and a files,text CSV; returns the CSV.
-
-    A row may give its own image shape as a third item (crops of other sizes)."""
+    """Noise crops (the hardest case for pixel-exact PNGs) named by (file, text) rows, and a
+    files,text CSV; a row may give its own image shape third (crops of other sizes); the
+    extension picks the format. Returns the CSV."""
     rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True, exist_ok=True)
     for row in rows:
-        file = row[0]
         shape = row[2] if len(row) > 2 else size
-        img = rng.integers(0, 256, size=(*shape, 3), dtype=np.uint8)
-        (folder / file).parent.mkdir(parents=True, exist_ok=True)
-        ok, buf = cv2.imencode(Path(file).suffix or ".png", img)
-        assert ok
-        (folder / file).write_bytes(buf.tobytes())
-    labels = folder / "labels.csv"
-    with open(labels, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["files", "text"])
-        w.writerows([r[0], r[1]] for r in rows)
-    return labels
+        write_image(folder / row[0], rng.integers(0, 256, size=(*shape, 3), dtype=np.uint8))
+    return write_csv(folder / "labels.csv", [r[:2] for r in rows], header=("files", "text"))
 
 
 def unique_rows(n, prefix="P"):
