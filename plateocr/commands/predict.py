@@ -1,0 +1,91 @@
+"""Read plates with a trained model: one row per image (text, confidence, per-character confidences).
+
+IMAGES are files, globs (expanded here too), folders (the images inside, sorted) or - to read
+paths from stdin. With --annotations, the plates are cut in memory from the photos the CSV names
+(as `crop` cuts them) and rows also show the line and true text. Images of any size are fitted
+to the model's input the way its training crops were. An unreadable image gives an error row;
+the exit status is non-zero only if nothing could be read.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from plateocr import defaults
+
+
+def run(
+    images: Optional[List[str]] = typer.Argument(
+        None, help="Image files, globs, folders, or - for a list of paths on stdin.", show_default=False
+    ),
+    model_dir: Path = typer.Option(Path(defaults.MODEL_DIR), "--model-dir", help="Model folder `plateocr train` wrote."),
+    annotations: Optional[Path] = typer.Option(
+        None, "--annotations", help="Annotation CSV (files,text,xmin,xmax,ymin,ymax): read the boxed plates of its photos."
+    ),
+    images_dir: Optional[Path] = typer.Option(
+        None, "--images", help="Folder of the annotated photos. [default: images/ beside the CSV, else its folder]"
+    ),
+    checkpoint: Optional[str] = typer.Option(
+        None, "--checkpoint", help="best, latest, or a checkpoint path. [default: best, else latest]"
+    ),
+    batch_size: int = typer.Option(64, "--batch-size", help="Images per batch (does not change the result)."),
+    fmt: Optional[str] = typer.Option(
+        None, "--format", help="table, csv or json. [default: from --output's extension, else table]"
+    ),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the rows to this file instead of stdout."),
+    attention: Optional[Path] = typer.Option(
+        None, "--attention", help="Write a picture of each plate's per-character attention into this folder."
+    ),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing --output file or --attention folder."),
+) -> None:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from plateocr.outputs import check_can_write
+    from plateocr.prediction import predict
+    from plateocr.prediction_formats import choose_format, render, to_table, write_result
+
+    chosen = choose_format(fmt, output)
+    if output is not None:
+        check_can_write(output, force, "prediction output")
+    err = Console(stderr=True)
+    columns = (TextColumn("predict"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with err.status("loading the model"):
+        from plateocr.model.inference import PlateReader
+
+        reader = PlateReader(model_dir, checkpoint)
+    with reader, Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("predict", total=None)
+        result = predict(
+            images or [],
+            annotations=annotations,
+            images_dir=images_dir,
+            batch_size=batch_size,
+            attention_dir=attention,
+            force=force,
+            stdin=sys.stdin,
+            reader=reader,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+
+    if output is not None:
+        write_result(result, output, chosen, force)
+        err.print(f"{len(result.rows)} row(s) written to {output} ({chosen})")
+    elif chosen == "table":
+        Console().print(to_table(result))
+    else:
+        typer.echo(render(result, chosen), nl=False)
+    failed = result.failed
+    if failed and (output is not None or chosen != "table"):
+        err.print(f"[yellow]{len(failed)} of {len(result.rows)} could not be read[/yellow]; first: {failed[0].path}: {failed[0].error}")
+    if result.sequence_accuracy is not None:
+        err.print(f"sequence accuracy on the annotated plates: {result.sequence_accuracy:.4f}")
+    if attention is not None and result.read:
+        err.print(f"attention pictures in {attention}")
+    if not result.read:
+        err.print("[red]error: no image could be read[/red]")
+        raise typer.Exit(1)

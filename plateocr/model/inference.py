@@ -1,0 +1,187 @@
+"""PlateReader: the Python API for reading plates with a trained model directory.
+
+One TensorFlow graph and session per reader (start-up paid once), batched inference on a uint8
+placeholder, images decoded and fitted on worker threads while the previous batch runs. Images
+of any size are prepared exactly as training saw its crops: fitted to the model's input size
+the way the dataset spec says (plateocr.imaging.fit, stretch or keep-aspect), as RGB.
+
+Example::
+
+    from plateocr import PlateReader
+
+    with PlateReader("model/") as reader:
+        r = reader.read("crops/car1_L2.png")         # a path, an RGB array or PNG/JPEG bytes
+        print(r.text, round(r.confidence, 3), r.char_confidences)
+        for r in reader.read_batch(["a.png", "b.jpg", rgb_array]):
+            print(r.text)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence, Union
+
+import cv2
+import numpy as np
+
+from plateocr.errors import PlateOCRError
+from plateocr.imaging import decode_image, fit, read_bgr
+from plateocr.model.decoding import Reading, decode_readings
+from plateocr.model.modeldir import ModelDir
+from plateocr.prefetch import prefetch_batches
+
+__all__ = ["PlateReader", "Reading", "DEFAULT_BATCH_SIZE"]
+
+DEFAULT_BATCH_SIZE = 64
+ImageLike = Union[str, os.PathLike, np.ndarray, bytes]
+
+
+def _as_rgb(array: np.ndarray, name: str) -> np.ndarray:
+    """An RGB uint8 [H, W, 3] view of a user's array (grey and RGBA accepted)."""
+    a = np.asarray(array)
+    if a.dtype != np.uint8:
+        raise PlateOCRError(f"{name}: expected a uint8 image array, got {a.dtype}")
+    if a.ndim == 2:
+        return cv2.cvtColor(a, cv2.COLOR_GRAY2RGB)
+    if a.ndim == 3 and a.shape[2] == 1:
+        return cv2.cvtColor(a[:, :, 0], cv2.COLOR_GRAY2RGB)
+    if a.ndim == 3 and a.shape[2] == 4:
+        return np.ascontiguousarray(a[:, :, :3])
+    if a.ndim == 3 and a.shape[2] == 3:
+        return a
+    raise PlateOCRError(f"{name}: expected an image array [height, width, 3], got shape {a.shape}")
+
+
+class PlateReader:
+    """Reads plates with the model in `model_dir` (default checkpoint: best, else latest).
+
+    read(image) -> Reading(text, confidence, char_confidences); read_batch(images) -> list.
+    An image is a path, an RGB uint8 numpy array of any size, or encoded image bytes.
+    """
+
+    def __init__(
+        self,
+        model_dir: str | os.PathLike = "model",
+        checkpoint: str | os.PathLike | None = None,
+        threads: int | None = None,
+    ):
+        from plateocr.model.compat import session_config, tf, tf1
+        from plateocr.model.evaluate import tf_error_message
+        from plateocr.model.network import build_model
+
+        md = ModelDir(model_dir)
+        self.model_dir = md.path
+        self.charset = md.charset
+        self.config = md.config
+        self.spec = md.spec
+        self.checkpoint = md.resolve_checkpoint(checkpoint)
+        h, w, _ = self.config.image_shape
+        self.size = (h, w)
+        self.keep_aspect = bool(self.spec.keep_aspect)
+
+        self.graph = tf.Graph()
+        with self.graph.as_default():
+            self._images = tf1.placeholder(tf.uint8, [None, h, w, 3], name="images")
+            ep = build_model(self._images, self.config, is_training=False)
+            self._fetches = {
+                "chars": ep.predicted_chars,
+                "scores": ep.predicted_scores,
+                "confidence": ep.sequence_confidence,
+            }
+            self._attention = ep.attention_masks
+            saver = tf1.train.Saver(tf1.global_variables())
+        self.graph.finalize()
+        self.session = tf1.Session(graph=self.graph, config=session_config(threads))
+        try:
+            with self.graph.as_default():
+                saver.restore(self.session, self.checkpoint)
+        except (tf.errors.OpError, ValueError) as e:
+            self.session.close()
+            raise PlateOCRError(
+                f"{self.checkpoint}: cannot restore the model from this checkpoint ({tf_error_message(e)})"
+            ) from None
+
+    # --- preparing images -------------------------------------------------------------------
+    def prepare_bgr(self, image_bgr: np.ndarray) -> np.ndarray:
+        """A decoded BGR image (any size) -> RGB uint8 at the model's input size."""
+        return cv2.cvtColor(fit(image_bgr, self.size, self.keep_aspect), cv2.COLOR_BGR2RGB)
+
+    def prepare(self, image: ImageLike, name: str | None = None) -> np.ndarray:
+        """A path, RGB array or encoded bytes -> RGB uint8 at the model's input size."""
+        if isinstance(image, np.ndarray):
+            rgb = _as_rgb(image, name or "image array")
+            return fit(rgb, self.size, self.keep_aspect)
+        if isinstance(image, (bytes, bytearray, memoryview)):
+            return self.prepare_bgr(decode_image(bytes(image), name or "image bytes"))
+        if isinstance(image, (str, os.PathLike)):
+            return self.prepare_bgr(read_bgr(image))
+        raise PlateOCRError(f"{name or 'image'}: expected a path, an RGB array or image bytes, got {type(image).__name__}")
+
+    # --- running the model ------------------------------------------------------------------
+    def run(self, images: np.ndarray, attention: bool = False) -> list[Reading]:
+        """Read a batch already prepared: uint8 RGB [B, H, W, 3] at the model's input size."""
+        images = np.asarray(images)
+        if images.ndim != 4 or images.shape[1:] != (*self.size, 3) or images.dtype != np.uint8:
+            raise ValueError(f"run() needs uint8 [B, {self.size[0]}, {self.size[1]}, 3], got {images.dtype} {images.shape}")
+        if len(images) == 0:
+            return []
+        fetches = dict(self._fetches)
+        if attention:
+            fetches["attention"] = self._attention
+        out = self.session.run(fetches, {self._images: images})
+        return decode_readings(self.charset, out["chars"], out["scores"], out["confidence"], out.get("attention"))
+
+    def read(self, image: ImageLike, attention: bool = False) -> Reading:
+        """Read one plate (path, RGB array or encoded bytes). Raises PlateOCRError if unreadable."""
+        return self.run(self.prepare(image)[None], attention)[0]
+
+    def read_batch(
+        self, images: Sequence[ImageLike], batch_size: int = DEFAULT_BATCH_SIZE, attention: bool = False
+    ) -> list[Reading]:
+        """Read many plates, in order. Raises PlateOCRError on the first unreadable image."""
+        readings = []
+        for _, result in self.read_many(self.loaders(images), batch_size, attention):
+            if isinstance(result, PlateOCRError):
+                raise result
+            readings.append(result)
+        return readings
+
+    def loaders(self, images: Iterable[ImageLike]) -> Iterator[Callable[[], np.ndarray]]:
+        """One loader per image for read_many: prepares it (decode + fit) when called."""
+        for i, image in enumerate(images):
+            name = str(image) if isinstance(image, (str, Path)) else f"image {i}"
+            yield lambda image=image, name=name: self.prepare(image, name)
+
+    def read_many(
+        self,
+        loaders: Iterable[Callable[[], np.ndarray]],
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        attention: bool = False,
+        workers: int | None = None,
+    ) -> Iterator[tuple[np.ndarray | None, Reading | PlateOCRError]]:
+        """(prepared RGB image, Reading) per loader, in order; (None, error) for one that failed.
+
+        Each loader returns an RGB image at the model's size (see loaders(), or wrap a BGR
+        loader with prepare_bgr); they run on threads while the previous batch is inferred.
+        """
+        if batch_size < 1:
+            raise PlateOCRError(f"--batch-size {batch_size}: must be at least 1")
+        for batch in prefetch_batches(loaders, batch_size, workers):
+            good = [x for x in batch if not isinstance(x, PlateOCRError)]
+            readings = iter(self.run(np.stack(good), attention) if good else [])
+            for x in batch:
+                if isinstance(x, PlateOCRError):
+                    yield None, x
+                else:
+                    yield x, next(readings)
+
+    # --- lifetime ---------------------------------------------------------------------------
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> "PlateReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,261 @@
+"""`plateocr predict`: what to read (image files, or plates cut from photos in memory), reading it
+with a PlateReader, and one row per plate, with an error row for anything unreadable.
+
+No TensorFlow here: the reader is passed in (plateocr.model.inference.PlateReader).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from plateocr.annotations import read_annotations
+from plateocr.attention_view import attention_picture, save_attention_picture
+from plateocr.cropping import crop_name, crop_one, default_images_dir
+from plateocr.defaults import MARGIN
+from plateocr.errors import PlateOCRError
+from plateocr.imaging import read_bgr
+from plateocr.problems import Problem
+
+Progress = Callable[[int, int], None]  # (plates done, plates in total)
+
+
+@dataclass(frozen=True)
+class PlateSource:
+    """One plate to read: `load()` returns it as a BGR image of any size (or raises PlateOCRError)."""
+
+    path: str  # the image file (a crop, or the photo the plate is cut from)
+    load: Callable[[], np.ndarray]
+    picture_name: str  # file name of its attention picture
+    line: int | None = None  # annotation CSV line, with --annotations
+    truth: str | None = None  # annotated text, with --annotations
+
+
+@dataclass
+class PredictionRow:
+    path: str
+    text: str = ""
+    confidence: float | None = None
+    char_confidences: tuple[float, ...] = ()
+    error: str = ""
+    line: int | None = None
+    truth: str | None = None
+    attention: str = ""  # the attention picture written, if any
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+    @property
+    def correct(self) -> bool | None:
+        """Whether the text equals the annotated truth (None without a truth or on error)."""
+        if self.truth is None or self.error:
+            return None
+        return self.text == self.truth
+
+
+@dataclass
+class PredictResult:
+    rows: list[PredictionRow]
+    annotated: bool  # rows come from an annotation CSV (photo, line, truth)
+
+    @property
+    def read(self) -> list[PredictionRow]:
+        return [r for r in self.rows if r.ok]
+
+    @property
+    def failed(self) -> list[PredictionRow]:
+        return [r for r in self.rows if not r.ok]
+
+    @property
+    def sequence_accuracy(self) -> float | None:
+        """Exactly-read plates / plates with a truth that could be read (None without truths)."""
+        judged = [r.correct for r in self.rows if r.correct is not None]
+        return sum(judged) / len(judged) if judged else None
+
+
+# --- sources ----------------------------------------------------------------------------------
+
+
+def _unique_names(stems: Iterable[str]) -> list[str]:
+    """`<stem>.png` for each, with _2, _3... added where stems repeat (a.png and a.jpg)."""
+    counts: dict[str, int] = {}
+    names = []
+    for stem in stems:
+        counts[stem] = counts.get(stem, 0) + 1
+        names.append(f"{stem}.png" if counts[stem] == 1 else f"{stem}_{counts[stem]}.png")
+    return names
+
+
+def sources_from_paths(paths: Iterable[str | os.PathLike]) -> list[PlateSource]:
+    """One source per image file (a crop, or any picture of a plate)."""
+    paths = [Path(p) for p in paths]
+    names = _unique_names(p.stem for p in paths)
+    return [PlateSource(str(p), functools.partial(read_bgr, p), n) for p, n in zip(paths, names)]
+
+
+class _PhotoCache:
+    """Decoded photos shared by the plates cut from them (rows of a photo are usually adjacent)."""
+
+    def __init__(self, keep: int = 8):
+        self._lock = threading.Lock()
+        self._photos: dict[str, tuple[threading.Lock, list]] = {}
+        self._keep = keep
+
+    def get(self, path: str) -> np.ndarray:
+        with self._lock:
+            entry = self._photos.get(path)
+            if entry is None:
+                entry = self._photos[path] = (threading.Lock(), [])
+                while len(self._photos) > self._keep:
+                    self._photos.pop(next(iter(self._photos)))
+        lock, slot = entry
+        with lock:  # one decode per photo, even when its plates load on several threads
+            if not slot:
+                slot.append(read_bgr(path))
+            return slot[0]
+
+
+def _cut(photos: _PhotoCache, photo: str, box, size, keep_aspect: bool, margin: float, line: int) -> np.ndarray:
+    crop = crop_one(photos.get(photo), box, size, keep_aspect, margin)
+    if crop is None:
+        raise PlateOCRError(f"{photo} (line {line}): the box lies outside the photo")
+    return crop
+
+
+def sources_from_annotations(
+    annot_csv: str | os.PathLike,
+    size: tuple[int, int],
+    keep_aspect: bool,
+    margin: float | None = None,
+    images_dir: str | os.PathLike | None = None,
+) -> tuple[list[PlateSource], list[Problem]]:
+    """One source per good annotation row, cut from its photo in memory the way `crop` cuts it,
+    and the rows skipped (empty text, bad box...). Photos are looked up like `crop` does:
+    `images/` beside the CSV if present, else the CSV's folder."""
+    annotations, problems = read_annotations(annot_csv)
+    folder = Path(images_dir) if images_dir is not None else default_images_dir(annot_csv)
+    margin = MARGIN if margin is None else margin
+    photos = _PhotoCache()
+    sources = []
+    for a in annotations:
+        photo = os.path.normpath(folder / a.file)
+        load = functools.partial(_cut, photos, photo, a.box, tuple(size), keep_aspect, margin, a.line)
+        sources.append(PlateSource(photo, load, crop_name(a), line=a.line, truth=a.text))
+    return sources, problems
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def _error_text(path: str, error: PlateOCRError) -> str:
+    """The reason alone: the row already names the file."""
+    text = str(error)
+    for prefix in (f"{path}: ", f"{path} "):
+        if text.startswith(prefix):
+            return text[len(prefix) :]
+    return text
+
+
+def predict_sources(
+    reader,
+    sources: list[PlateSource],
+    batch_size: int = 64,
+    attention_dir: str | os.PathLike | None = None,
+    progress: Progress | None = None,
+    annotated: bool = False,
+) -> PredictResult:
+    """Read every source with `reader` (a PlateReader), in order; unreadable ones give error rows.
+    With `attention_dir`, also write one attention picture per plate read."""
+    out_dir = Path(attention_dir) if attention_dir is not None else None
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    loaders = [lambda s=s: reader.prepare_bgr(s.load()) for s in sources]
+    rows: list[PredictionRow] = []
+    results = reader.read_many(loaders, batch_size, attention=out_dir is not None)
+    for source, (image, reading) in zip(sources, results):
+        row = PredictionRow(source.path, line=source.line, truth=source.truth)
+        if isinstance(reading, PlateOCRError):
+            row.error = _error_text(source.path, reading)
+        else:
+            row.text = reading.text
+            row.confidence = reading.confidence
+            row.char_confidences = reading.char_confidences
+            if out_dir is not None:
+                picture = attention_picture(
+                    image, reading.attention, reading.text, reading.char_confidences, reading.confidence
+                )
+                target = out_dir / source.picture_name
+                save_attention_picture(target, picture)
+                row.attention = str(target)
+        rows.append(row)
+        if progress:
+            progress(len(rows), len(sources))
+    return PredictResult(rows, annotated)
+
+
+def predict(
+    images: Iterable[str] = (),
+    *,
+    model_dir: str | os.PathLike = "model",
+    annotations: str | os.PathLike | None = None,
+    images_dir: str | os.PathLike | None = None,
+    checkpoint: str | None = None,
+    batch_size: int = 64,
+    attention_dir: str | os.PathLike | None = None,
+    force: bool = False,
+    stdin=None,
+    progress: Progress | None = None,
+    reader=None,
+) -> PredictResult:
+    """Read the plates in `images` (files, globs, folders, '-' for paths on `stdin`) or, with
+    `annotations`, the plates the CSV boxes on its photos (cut in memory, as `crop` cuts them).
+
+    Names that give no image and annotation rows that cannot be used become error rows; the
+    rest are read with one PlateReader (pass `reader` to reuse one). Raises PlateOCRError when
+    there is nothing to read, or when `attention_dir` holds files and `force` is not set.
+    """
+    from plateocr.image_paths import expand_image_args
+    from plateocr.outputs import check_can_write
+
+    images = list(images)
+    if annotations is None and not images:
+        raise PlateOCRError("no images given (name files, globs, folders, or - to read paths from stdin)")
+    if annotations is not None and images:
+        raise PlateOCRError("give either images or --annotations, not both")
+    if attention_dir is not None:
+        check_can_write(attention_dir, force, "attention folder")
+    if batch_size < 1:
+        raise PlateOCRError(f"--batch-size {batch_size}: must be at least 1")
+
+    own_reader = reader is None
+    if own_reader:
+        from plateocr.model.inference import PlateReader
+
+        reader = PlateReader(model_dir, checkpoint)
+    try:
+        early: list[PredictionRow] = []
+        if annotations is not None:
+            margin = reader.spec.margin
+            sources, problems = sources_from_annotations(
+                annotations, reader.size, reader.keep_aspect, margin, images_dir
+            )
+            early = [PredictionRow(p.image, error=p.reason, line=p.line) for p in problems]
+        else:
+            paths, missing = expand_image_args(images, stdin)
+            sources = sources_from_paths(paths)
+            early = [PredictionRow(name, error=reason) for name, reason in missing]
+        result = predict_sources(reader, sources, batch_size, attention_dir, progress, annotated=annotations is not None)
+    finally:
+        if own_reader:
+            reader.close()
+    result.rows = early + result.rows
+    if result.annotated:
+        result.rows.sort(key=lambda r: r.line or 0)
+    return result

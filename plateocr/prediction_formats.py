@@ -1,0 +1,118 @@
+"""Writing predict's rows: a rich table for people, CSV or JSON for programs."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from plateocr.errors import PlateOCRError
+from plateocr.outputs import check_can_write, write_text_atomic
+from plateocr.prediction import PredictionRow, PredictResult
+
+FORMATS = ("table", "csv", "json")
+
+
+def choose_format(fmt: str | None, output: str | os.PathLike | None) -> str:
+    """The format asked for; without one, the output file's extension (.csv/.json), else a table."""
+    if fmt is not None:
+        fmt = fmt.lower()
+        if fmt not in FORMATS:
+            raise PlateOCRError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+        return fmt
+    suffix = Path(output).suffix.lower().lstrip(".") if output is not None else ""
+    return suffix if suffix in ("csv", "json") else "table"
+
+
+def _columns(annotated: bool) -> list[str]:
+    if annotated:
+        return ["photo", "line", "truth", "text", "correct", "confidence", "char_confidences", "error"]
+    return ["path", "text", "confidence", "char_confidences", "error"]
+
+
+def row_dict(row: PredictionRow, annotated: bool) -> dict:
+    """The row as plain JSON-able values (confidences as floats, a list per character)."""
+    d = {
+        "path": row.path,
+        "text": row.text if row.ok else None,
+        "confidence": row.confidence,
+        "char_confidences": list(row.char_confidences),
+        "error": row.error or None,
+    }
+    if annotated:
+        d = {"photo": d.pop("path"), "line": row.line, "truth": row.truth, **d, "correct": row.correct}
+    if row.attention:
+        d["attention"] = row.attention
+    return d
+
+
+def to_csv(result: PredictResult) -> str:
+    cols = _columns(result.annotated)
+    if any(r.attention for r in result.rows):
+        cols.append("attention")
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(cols)
+    for row in result.rows:
+        d = row_dict(row, result.annotated)
+        d["confidence"] = "" if row.confidence is None else f"{row.confidence:.6f}"
+        d["char_confidences"] = " ".join(f"{c:.6f}" for c in row.char_confidences)
+        d["text"] = row.text
+        d["error"] = row.error
+        if result.annotated:
+            d["correct"] = "" if row.correct is None else int(row.correct)
+        w.writerow(["" if d.get(c) is None else d.get(c) for c in cols])
+    return buf.getvalue()
+
+
+def to_json(result: PredictResult) -> str:
+    return json.dumps([row_dict(r, result.annotated) for r in result.rows], indent=2, ensure_ascii=False) + "\n"
+
+
+def to_table(result: PredictResult, max_rows: int | None = None) -> Table:
+    annotated = result.annotated
+    table = Table(title=f"{len(result.read)} of {len(result.rows)} plates read", title_justify="left")
+    table.add_column("photo" if annotated else "image", overflow="fold")
+    if annotated:
+        table.add_column("line", justify="right")
+        table.add_column("truth")
+    table.add_column("text", style="bold")
+    table.add_column("conf", justify="right")
+    table.add_column("per character")
+    rows = result.rows if max_rows is None else result.rows[:max_rows]
+    for row in rows:
+        cells = [row.path]
+        if annotated:
+            cells += ["" if row.line is None else str(row.line), row.truth or ""]
+        if row.ok:
+            mark = {True: "[green]", False: "[red]"}.get(row.correct, "")
+            cells += [f"{mark}{row.text}" if mark else row.text, f"{row.confidence:.3f}",
+                      " ".join(f"{c:.2f}" for c in row.char_confidences)]
+        else:
+            cells += ["[red]error[/red]", "", row.error]
+        table.add_row(*cells)
+    if max_rows is not None and len(result.rows) > max_rows:
+        table.caption = f"... {len(result.rows) - max_rows} more rows (use --output to keep them all)"
+    return table
+
+
+def render(result: PredictResult, fmt: str) -> str:
+    """The whole result as text in `fmt` (a table is rendered without colours, for files)."""
+    if fmt == "csv":
+        return to_csv(result)
+    if fmt == "json":
+        return to_json(result)
+    console = Console(file=io.StringIO(), width=160, color_system=None, force_terminal=False)
+    console.print(to_table(result))
+    return console.file.getvalue()
+
+
+def write_result(result: PredictResult, path: str | os.PathLike, fmt: str, force: bool) -> None:
+    """Write atomically; refuse to overwrite an existing file without force."""
+    check_can_write(path, force, "prediction output")
+    write_text_atomic(path, render(result, fmt))
