@@ -48,10 +48,10 @@ def measure(job: dict) -> dict:
 
     import numpy as np
 
+    from plateocr.model import compat
     from plateocr.model.compat import tf, tf1
     from plateocr.model.config import ModelConfig
-    from plateocr.model.losses import model_loss
-    from plateocr.model.network import build_model
+    from plateocr.model.train_step import build_train_step
 
     config = ModelConfig(**job["config"])
     batch = job["batch"]
@@ -68,21 +68,18 @@ def measure(job: dict) -> dict:
         else:
             ds = tf.data.Dataset.from_tensors((images_np, labels_np)).repeat().prefetch(2)
             images, labels = tf1.data.make_one_shot_iterator(ds).get_next()
-        endpoints = build_model(images, config, is_training=True, labels=labels)
-        loss = model_loss(endpoints, labels, config).total
-        optimizer = tf1.train.MomentumOptimizer(0.004, 0.9)
-        grads_and_vars = [(g, v) for g, v in optimizer.compute_gradients(loss) if g is not None]
-        grads, variables = zip(*grads_and_vars)
-        clipped, _ = tf.clip_by_global_norm(list(grads), 2.0)
-        with tf.control_dependencies(tf1.get_collection(tf1.GraphKeys.UPDATE_OPS)):
-            train_op = optimizer.apply_gradients(zip(clipped, variables))
+        step = build_train_step(
+            images, labels, config, tf1.train.MomentumOptimizer(0.004, 0.9), clip_norm=2.0,
+            micro_batches=job["micro_batches"],
+        )
+        train_op, loss = step.train_op, step.losses.total
         init = tf1.global_variables_initializer()
     graph.finalize()
 
-    session_config = tf1.ConfigProto()
     if job["threads"]:
-        session_config.intra_op_parallelism_threads = job["threads"]
-        session_config.inter_op_parallelism_threads = job["inter_op"]
+        session_config = compat.session_config(job["threads"], job["inter_op"])
+    else:
+        session_config = tf1.ConfigProto()  # TensorFlow's defaults
     if job["xla"]:
         session_config.graph_options.optimizer_options.global_jit_level = tf1.OptimizerOptions.ON_1
     feed = {images: images_np, labels: labels_np} if job["feed"] else None
@@ -94,18 +91,21 @@ def measure(job: dict) -> dict:
         for _ in range(job["warmup"]):
             sess.run(train_op, feed)
         times = []
+        cpu0 = time.process_time()
         for _ in range(job["steps"]):
             t0 = time.perf_counter()
             value, _ = sess.run([loss, train_op], feed)
             times.append(time.perf_counter() - t0)
+        cpu = (time.process_time() - cpu0) / job["steps"]
         if not np.isfinite(value):
             raise RuntimeError(f"loss is {value}")
-    step = float(np.median(times))
+    median = float(np.median(times))
     return {
         "first_step_s": first,
-        "step_s": step,
+        "step_s": median,
         "step_min_s": float(min(times)),
-        "images_per_s": batch / step,
+        "images_per_s": batch / median,
+        "cpu_s": cpu,
         "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,  # KiB on Linux
         "load": os.getloadavg()[0],
     }
@@ -128,16 +128,23 @@ def run_child(job: dict, timeout: float) -> dict:
 # -- parent: the table ----------------------------------------------------------------------
 def jobs(args) -> list[tuple[str, dict]]:
     base = dict(
-        steps=args.steps, warmup=args.warmup, threads=2, inter_op=1, xla=False, feed=False, onednn=True
+        steps=args.steps, warmup=args.warmup, threads=2, inter_op=1, xla=False, feed=False,
+        onednn=True, micro_batches=1,
     )
+    naive = dict(base, feed=True, threads=0, onednn=False)
     plan = []
     for batch in args.batches:
-        plan.append((f"naive 200x200", dict(base, config=REFERENCE, batch=batch, feed=True, threads=0, onednn=False)))
-        plan.append((f"plateocr 200x200", dict(base, config=REFERENCE, batch=batch)))
-        if args.xla:
-            plan.append((f"plateocr 200x200 XLA", dict(base, config=REFERENCE, batch=batch, xla=True)))
+        if not args.no_naive:
+            plan.append(("naive 200x200", dict(naive, config=REFERENCE, batch=batch)))
+        plan.append(("plateocr 200x200", dict(base, config=REFERENCE, batch=batch)))
+        if batch >= 16:
+            plan.append(("plateocr 200x200, 2 micro-batches", dict(base, config=REFERENCE, batch=batch, micro_batches=2)))
+        if args.variants:
+            plan.append(("plateocr 200x200, inter-op 2", dict(base, config=REFERENCE, batch=batch, inter_op=2)))
+            plan.append(("plateocr 200x200, oneDNN off", dict(base, config=REFERENCE, batch=batch, onednn=False)))
+            plan.append(("plateocr 200x200, XLA", dict(base, config=REFERENCE, batch=batch, xla=True)))
     for batch in args.batches:
-        plan.append((f"plateocr 64x256 (default)", dict(base, config=DEFAULT, batch=batch)))
+        plan.append(("plateocr 64x256 (default input)", dict(base, config=DEFAULT, batch=batch)))
     return plan
 
 
@@ -151,7 +158,8 @@ def main(argv=None) -> int:
     parser.add_argument("--batches", type=int, nargs="+", default=[8, 32])
     parser.add_argument("--steps", type=int, default=8, help="timed steps per configuration")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps after the first")
-    parser.add_argument("--xla", action="store_true", help="also try XLA auto-clustering")
+    parser.add_argument("--variants", action="store_true", help="also inter-op 2, oneDNN off, XLA")
+    parser.add_argument("--no-naive", action="store_true", help="skip the naive rows")
     parser.add_argument("--quick", action="store_true", help="3 timed steps, 1 warm-up")
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args(argv)
@@ -165,7 +173,7 @@ def main(argv=None) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 150)
     results = []
     for name, job in jobs(args):
         with console.status(f"{name}, batch {job['batch']} ..."):
@@ -174,24 +182,29 @@ def main(argv=None) -> int:
         if "error" in result:
             console.print(f"[red]{name} batch {job['batch']}: {result['error']}")
 
-    table = Table(title=f"Training step, attention OCR, {os.cpu_count()} CPU cores (median of {args.steps} steps)")
-    for col in ("configuration", "batch", "s/step", "images/s", "x upstream images/s",
-                "peak RSS", "x upstream RSS", "first step", "load avg"):
+    table = Table(
+        title=f"Training step, attention OCR, {os.cpu_count()} CPU cores (median of {args.steps} steps)",
+        caption="x up: ratio to the upstream figure at the same batch (images/s: higher is better; "
+        "RSS: lower is better). CPU s/step: CPU time of all threads per step, less sensitive to "
+        "other load than wall time.",
+    )
+    for col in ("configuration", "batch", "s/step", "images/s", "x up", "CPU s/step",
+                "peak RSS", "x up RSS", "1st step", "load"):
         table.add_column(col, justify="left" if col == "configuration" else "right")
     for batch in args.batches:
         if batch in UPSTREAM:
             s, rss = UPSTREAM[batch]
             table.add_row("upstream 200x200 (reference doc)", str(batch), f"{s:.2f}", f"{batch / s:.1f}",
-                          "1.00", gib(rss), "1.00", "", "")
+                          "1.00", "", gib(rss), "1.00", "", "")
     for name, job, r in results:
         if "error" in r:
-            table.add_row(name, str(job["batch"]), "error", "", "", "", "", "", "")
+            table.add_row(name, str(job["batch"]), "error", "", "", "", "", "", "", "")
             continue
         up = UPSTREAM.get(job["batch"])
         table.add_row(
             name, str(job["batch"]), f"{r['step_s']:.3f}", f"{r['images_per_s']:.1f}",
             f"{r['images_per_s'] / (job['batch'] / up[0]):.2f}" if up else "",
-            gib(r["peak_rss"]), f"{r['peak_rss'] / up[1]:.2f}" if up else "",
+            f"{r['cpu_s']:.2f}", gib(r["peak_rss"]), f"{r['peak_rss'] / up[1]:.2f}" if up else "",
             f"{r['first_step_s']:.1f} s", f"{r['load']:.1f}",
         )
     console.print(table)

@@ -65,4 +65,25 @@ from tf_slim.nets import inception_v3  # noqa: E402
 
 tf1 = tf.compat.v1
 
-__all__ = ["tf", "tf1", "slim", "inception_v3"]
+__all__ = ["tf", "tf1", "slim", "inception_v3", "session_config"]
+
+
+def cpu_count() -> int:
+    """Cores this process may run on (its affinity mask, not the machine's total)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def session_config(threads: int | None = None, inter_op_threads: int = 1):
+    """A tf.compat.v1.ConfigProto sized to this process's cores.
+
+    One inter-op thread: the ops of a training step then run one at a time, each using all
+    cores, which on a few cores is as fast as running branches side by side and keeps fewer
+    activations alive at once (benchmarks/train_speed.py compares).
+    """
+    config = tf1.ConfigProto()
+    config.intra_op_parallelism_threads = threads or cpu_count()
+    config.inter_op_parallelism_threads = inter_op_threads
+    return config

@@ -74,7 +74,7 @@ def sequence_accuracy(predicted, labels, null_code: int) -> float:
 
 # -- TensorFlow -----------------------------------------------------------------------------
 def truncate_at_null_tf(ids, null_code: int):
-    import tensorflow as tf
+    from plateocr.model.compat import tf
 
     ids = tf.cast(ids, tf.int32)
     after = tf.cumsum(tf.cast(tf.equal(ids, null_code), tf.int32), axis=1) > 0
@@ -82,7 +82,7 @@ def truncate_at_null_tf(ids, null_code: int):
 
 
 def _matches_tf(predicted, labels, null_code: int):
-    import tensorflow as tf
+    from plateocr.model.compat import tf
 
     predicted = truncate_at_null_tf(predicted, null_code)
     labels = truncate_at_null_tf(labels, null_code)
@@ -90,7 +90,7 @@ def _matches_tf(predicted, labels, null_code: int):
 
 
 def char_accuracy_tf(predicted, labels, null_code: int):
-    import tensorflow as tf
+    from plateocr.model.compat import tf
 
     equal, in_label = _matches_tf(predicted, labels, null_code)
     correct = tf.reduce_sum(tf.cast(equal & in_label, tf.float32))
@@ -99,7 +99,7 @@ def char_accuracy_tf(predicted, labels, null_code: int):
 
 
 def sequence_accuracy_tf(predicted, labels, null_code: int):
-    import tensorflow as tf
+    from plateocr.model.compat import tf
 
     equal, _ = _matches_tf(predicted, labels, null_code)
     return tf.reduce_mean(tf.cast(tf.reduce_all(equal, axis=1), tf.float32), name="sequence_accuracy")
