@@ -32,3 +32,16 @@ def test_check_can_write(tmp_path):
     with pytest.raises(OutputExistsError, match="--force"):
         check_can_write(tmp_path / "full", force=False)
     check_can_write(tmp_path / "full", force=True)
+
+
+def test_atomic_files_get_the_umask_mode_not_private(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        write_text_atomic(tmp_path / "f.txt", "x")
+    finally:
+        os.umask(old)
+    mode = stat.S_IMODE((tmp_path / "f.txt").stat().st_mode)
+    assert mode & 0o044 == 0o044  # group/other can read, as with open()
