@@ -3,7 +3,10 @@
 Modules, one concept each (TensorFlow is imported only here, never by the data stages):
 
 - compat.py     makes tf-slim 1.1.0 work on the pinned TensorFlow; import it before tf_slim:
-                ``from plateocr.model.compat import tf, slim``
+                ``from plateocr.model.compat import tf, slim`` (also tf1 = tf.compat.v1).
+                It turns TensorFlow's oneDNN kernels on (2x faster training steps on AVX2
+                CPUs; must happen before TensorFlow is first imported, so import TensorFlow
+                only through it) and offers ``session_config()`` (threads = cores, 1 inter-op).
 - config.py     ModelConfig: image shape, views, max length, classes, null code, endpoint,
                 decoder size and regularisation; JSON round-trip; built from a DatasetSpec.
 - network.py    ``build_model(images, config, is_training, labels=None) -> Endpoints`` in
@@ -13,9 +16,18 @@ Modules, one concept each (TensorFlow is imported only here, never by the data s
                 Endpoints: chars_logit [B,L,C], chars_log_prob [B,L,C], predicted_chars [B,L],
                 predicted_scores [B,L] (probability of each chosen id), sequence_confidence [B]
                 (product of predicted_scores up to and including the first null),
-                attention_masks [B,L,h,w].
-- losses.py     label-smoothed sequence loss + L2 regularisation.
-- metrics.py    character and full-sequence accuracy (TF ops and NumPy, same definitions).
+                attention_masks [B,L,h,w*views], features [B,N,D] (attention states).
+                is_training=True needs labels (teacher forcing); otherwise decoding is greedy
+                and labels are ignored. BN update ops go to UPDATE_OPS.
+- decoder.py    the attention LSTM decoder (plain ops, legacy seq2seq math and names).
+- losses.py     label-smoothed sequence loss + L2 regularisation: ``model_loss(endpoints,
+                labels, config) -> Losses(total, sequence, regularization)``.
+- metrics.py    character and full-sequence accuracy (TF ops ``*_tf`` and NumPy, same
+                definitions; ``accuracy_counts`` sums over batches).
+- train_step.py ``build_train_step(images, labels, config, optimizer, clip_norm,
+                micro_batches) -> TrainStep(train_op, losses, endpoints, gradient_norm,
+                grads_and_vars)``: model + loss + clipped update + BN updates; micro-batches
+                bound memory (batch 32 at 200x200: ~1.9 GB peak RSS in one part, ~1.5 in two).
 - data.py       tf.data input from the FSNS shards a DatasetSpec names; augmentation.
 - modeldir.py   the self-describing model directory (charset, spec, config, checkpoints).
 - train.py / evaluate.py / inference.py (PlateReader) / export.py.
