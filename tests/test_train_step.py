@@ -13,6 +13,7 @@ TINY = ModelConfig(
 )
 
 
+@pytest.mark.slow
 def test_micro_batches_sum_to_the_full_batch_gradient():
     rng = np.random.default_rng(0)
     half = rng.integers(0, 256, (2, 48, 64, 3), dtype=np.uint8)
