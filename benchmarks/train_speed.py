@@ -8,13 +8,19 @@ updates, no summaries: the training step itself.
 Rows:
 - upstream (reference doc): the upstream attention_ocr code measured earlier on this machine
   (2 cores, TF 2.21): 0.63 s/step at batch 8, 1.3-1.4 s/step at batch 32; 3.3-3.6 GB and
-  5.4 GiB peak RSS (its RSS includes a 3000-image decoded shuffle buffer, ~1.8 GB).
+  5.4 GiB peak RSS. Not re-run here (it needs its own checkout); note that its figures include
+  its input pipeline (PNG decoding, augmentation, a 3000-image decoded shuffle buffer of
+  ~1.8 GB), which this benchmark leaves out.
 - naive (measured in this run): the same graph run the way upstream's loop runs it: the batch
   fed from Python (feed_dict) every step, TensorFlow's defaults (thread pools; oneDNN kernels
   off, TensorFlow's default on CPUs without AVX-512 VNNI/BF16/AMX such as this one).
-- plateocr: tf.data input with prefetch, intra-op 2 / inter-op 1 threads, oneDNN kernels on
-  (plateocr.model.compat turns them on), optional XLA.
-Ratios compare each row with the upstream figure at the same batch size.
+- plateocr: tf.data input with prefetch, compat.session_config() (intra-op = cores, inter-op
+  1), oneDNN kernels on (plateocr.model.compat turns them on); "2 micro-batches" splits the
+  batch in two halves run one after the other (plateocr.model.train_step) to bound memory.
+- --variants adds inter-op 2, oneDNN off and XLA auto-clustering rows.
+Ratios compare each row with the upstream figure at the same batch size. The machine is shared:
+wall-clock figures rise with the load average (shown per row); CPU s/step (CPU time of all the
+process's threads per step) moves much less with load.
 
     /work/venv/bin/python benchmarks/train_speed.py            # reference config b8/b32 + default
     /work/venv/bin/python benchmarks/train_speed.py --quick    # fewer steps
