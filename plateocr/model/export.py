@@ -1,0 +1,336 @@
+"""Exporting a trained model for serving: a SavedModel (and optionally a TensorFlow Lite model).
+
+The SavedModel is written from the v1 inference graph with tf.compat.v1.saved_model.Builder, so
+plain ``tf.saved_model.load(dir)`` (no plateocr code) runs it. Signatures:
+
+- ``serving_default``: ``image_bytes`` (string [B], PNG/JPEG bytes: TensorFlow Serving's REST API
+  accepts them as ``{"b64": ...}``), decoded and fitted to the model's input in the graph.
+- ``images``: ``images`` (uint8 [B, H, W, 3] RGB at the model's input size).
+
+Both return ``text`` (string [B]), ``confidence`` [B], ``char_ids`` [B, L], ``char_probabilities``
+[B, L] and ``attention_masks`` [B, L, h, w]. The in-graph fit follows plateocr.imaging.fit
+(stretch, or keep-aspect with replicated borders; area filter when shrinking, bicubic when
+enlarging); TensorFlow's filters differ from OpenCV's by a grey level or so, so texts agree with
+`predict` exactly only for images already at the model's size.
+
+The TFLite model (``plateocr.tflite``) takes uint8 [1, H, W, 3] RGB and returns the numeric
+outputs (char_ids, char_probabilities, confidence, attention_masks); map ids to text with
+``charset.txt`` (written beside it). It is checked against the TensorFlow graph when written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from plateocr.errors import OutputExistsError, PlateOCRError
+from plateocr.model.modeldir import ModelDir
+
+EXPORT_DIR = "export"
+TFLITE_FILE = "plateocr.tflite"
+INFO_FILE = "export.json"
+SERVING_SIGNATURE = "serving_default"
+IMAGES_SIGNATURE = "images"
+NUMERIC_OUTPUTS = ("char_ids", "char_probabilities", "confidence", "attention_masks")
+
+
+@dataclass
+class ExportResult:
+    out: Path
+    checkpoint: str
+    input_size: tuple[int, int]
+    signatures: list[str]
+    tflite: Path | None = None
+    tflite_bytes: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def _fit_in_graph(image, height: int, width: int, keep_aspect: bool):
+    """uint8 [h, w, 3] -> uint8 [height, width, 3], as plateocr.imaging.fit does it."""
+    from plateocr.model.compat import tf
+
+    shape = tf.shape(image)
+    ih, iw = shape[0], shape[1]
+    if keep_aspect:
+        scale = tf.minimum(height / tf.cast(ih, tf.float64), width / tf.cast(iw, tf.float64))
+        nh = tf.maximum(1, tf.cast(tf.round(tf.cast(ih, tf.float64) * scale), tf.int32))
+        nw = tf.maximum(1, tf.cast(tf.round(tf.cast(iw, tf.float64) * scale), tf.int32))
+    else:
+        nh, nw = tf.constant(height), tf.constant(width)
+    shrinking = tf.cast(ih * iw, tf.int64) > tf.cast(nh * nw, tf.int64)
+
+    def resize():
+        as_float = tf.cast(image, tf.float32)
+        out = tf.cond(
+            shrinking,
+            lambda: tf.image.resize(as_float, tf.stack([nh, nw]), method="area"),
+            lambda: tf.image.resize(as_float, tf.stack([nh, nw]), method="bicubic"),
+        )
+        return tf.cast(tf.clip_by_value(tf.round(out), 0, 255), tf.uint8)
+
+    same = tf.logical_and(tf.equal(ih, nh), tf.equal(iw, nw))
+    resized = tf.cond(same, lambda: image, resize)
+    if keep_aspect:
+        # Centre it, padding with the replicated border (cv2.BORDER_REPLICATE).
+        top, left = (height - nh) // 2, (width - nw) // 2
+        rows = tf.clip_by_value(tf.range(height) - top, 0, nh - 1)
+        cols = tf.clip_by_value(tf.range(width) - left, 0, nw - 1)
+        resized = tf.gather(tf.gather(resized, rows, axis=0), cols, axis=1)
+    return tf.ensure_shape(resized, [height, width, 3])
+
+
+def _text_from_ids(ids, charset):
+    """string [B]: the characters of `ids` [B, L] up to the first null, joined."""
+    from plateocr.model.compat import tf
+
+    table = tf.constant([c if c is not None else "" for c in charset.chars])
+    is_null = tf.equal(ids, charset.null_code)
+    after_null = tf.cumsum(tf.cast(is_null, tf.int32), axis=1) > 0
+    chars = tf.where(after_null, tf.fill(tf.shape(ids), ""), tf.gather(table, ids))
+    return tf.strings.reduce_join(chars, axis=1)
+
+
+def _outputs(ep, charset) -> dict:
+    from plateocr.model.compat import tf
+
+    return {
+        "text": tf.identity(_text_from_ids(ep.predicted_chars, charset), name="text"),
+        "confidence": ep.sequence_confidence,
+        "char_ids": ep.predicted_chars,
+        "char_probabilities": ep.predicted_scores,
+        "attention_masks": ep.attention_masks,
+    }
+
+
+def _restore(session, saver, checkpoint: str) -> None:
+    from plateocr.model.compat import tf
+    from plateocr.model.evaluate import tf_error_message
+
+    try:
+        saver.restore(session, checkpoint)
+    except (tf.errors.OpError, ValueError) as e:
+        raise PlateOCRError(f"{checkpoint}: cannot restore the model from this checkpoint ({tf_error_message(e)})") from None
+
+
+def _write_saved_model(target: Path, md: ModelDir, checkpoint: str) -> None:
+    from plateocr.model.compat import tf, tf1
+    from plateocr.model.network import build_model
+
+    config, charset = md.config, md.charset
+    h, w, _ = config.image_shape
+    keep_aspect = bool(md.spec.keep_aspect)
+    graph = tf.Graph()
+    with graph.as_default():
+        image_bytes = tf1.placeholder(tf.string, [None], name="image_bytes")
+
+        def decode(data):
+            image = tf.io.decode_image(data, channels=3, expand_animations=False)
+            return _fit_in_graph(image, h, w, keep_aspect)
+
+        decoded = tf.map_fn(decode, image_bytes, fn_output_signature=tf.TensorSpec([h, w, 3], tf.uint8))
+        # Fed directly by the `images` signature; computed from the bytes otherwise.
+        images = tf1.placeholder_with_default(decoded, [None, h, w, 3], name="images")
+        outputs = _outputs(build_model(images, config, is_training=False), charset)
+        saver = tf1.train.Saver(tf1.global_variables())
+        with tf1.Session(graph=graph) as session:
+            _restore(session, saver, checkpoint)
+            info = tf1.saved_model.utils.build_tensor_info
+            out_info = {k: info(v) for k, v in outputs.items()}
+            method = tf1.saved_model.signature_constants.PREDICT_METHOD_NAME
+            signatures = {
+                SERVING_SIGNATURE: tf1.saved_model.signature_def_utils.build_signature_def(
+                    {"image_bytes": info(image_bytes)}, out_info, method
+                ),
+                IMAGES_SIGNATURE: tf1.saved_model.signature_def_utils.build_signature_def(
+                    {"images": info(images)}, out_info, method
+                ),
+            }
+            builder = tf1.saved_model.Builder(str(target))
+            builder.add_meta_graph_and_variables(
+                session, [tf1.saved_model.tag_constants.SERVING], signature_def_map=signatures, strip_default_attrs=True
+            )
+            builder.save()
+
+
+def _tflite_graph(md: ModelDir, checkpoint: str):
+    """A session on a plain uint8 placeholder -> numeric outputs (no string ops: TFLite builtins)."""
+    from plateocr.model.compat import tf, tf1
+    from plateocr.model.network import build_model
+
+    config = md.config
+    h, w, _ = config.image_shape
+    graph = tf.Graph()
+    with graph.as_default():
+        images = tf1.placeholder(tf.uint8, [1, h, w, 3], name="images")
+        ep = build_model(images, config, is_training=False)
+        numeric = {
+            "char_ids": ep.predicted_chars,
+            "char_probabilities": ep.predicted_scores,
+            "confidence": ep.sequence_confidence,
+            "attention_masks": ep.attention_masks,
+        }
+        # Named after the outputs, so the TFLite model's output tensors carry these names.
+        with tf.name_scope("outputs"):
+            outputs = {k: tf.identity(v, name=k) for k, v in numeric.items()}
+        saver = tf1.train.Saver(tf1.global_variables())
+    session = tf1.Session(graph=graph)
+    with graph.as_default():
+        _restore(session, saver, checkpoint)
+    return session, images, outputs
+
+
+def tflite_outputs(interpreter) -> dict[str, np.ndarray]:
+    """The outputs of an invoked plateocr TFLite interpreter, by name."""
+    found = {}
+    for d in interpreter.get_output_details():
+        name = d["name"].split(":")[0].rsplit("/", 1)[-1]
+        if name in NUMERIC_OUTPUTS:
+            found[name] = interpreter.get_tensor(d["index"])
+    missing = set(NUMERIC_OUTPUTS) - set(found)
+    if missing:
+        raise PlateOCRError(f"not a plateocr TFLite model: no output(s) {', '.join(sorted(missing))}")
+    return found
+
+
+def run_tflite(model_path: str | os.PathLike, images: np.ndarray) -> dict[str, np.ndarray]:
+    """Run a plateocr TFLite model on uint8 RGB images [B, H, W, 3], one at a time."""
+    from plateocr.model.compat import tf
+
+    with warnings.catch_warnings():  # its deprecation notice points at a package we do not use
+        warnings.simplefilter("ignore")
+        interpreter = tf.lite.Interpreter(model_path=str(model_path))
+    interpreter.allocate_tensors()
+    index = interpreter.get_input_details()[0]["index"]
+    per_image = []
+    for image in images:
+        interpreter.set_tensor(index, image[None])
+        interpreter.invoke()
+        per_image.append(tflite_outputs(interpreter))
+    return {k: np.concatenate([o[k] for o in per_image]) for k in per_image[0]}
+
+
+def _write_tflite(path: Path, md: ModelDir, checkpoint: str) -> list[str]:
+    """Convert, write and check the TFLite model; returns notes for the user."""
+    from plateocr.model.compat import tf, tf1
+
+    notes = []
+    session, images, outputs = _tflite_graph(md, checkpoint)
+    with session:
+        names = list(outputs)
+
+        def convert(ops):
+            converter = tf1.lite.TFLiteConverter.from_session(session, [images], [outputs[n] for n in names])
+            converter.target_spec.supported_ops = ops
+            return converter.convert()
+
+        try:
+            model = convert([tf.lite.OpsSet.TFLITE_BUILTINS])
+        except Exception:  # some op has no TFLite kernel: fall back to TensorFlow's (Flex) ops
+            try:
+                model = convert([tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS])
+            except Exception as e:  # the converter raises many kinds; report the first line
+                raise PlateOCRError(f"TensorFlow Lite conversion failed: {str(e).strip().splitlines()[0]}") from None
+            notes.append("the TFLite model uses TensorFlow (Flex) ops: its runtime needs the Flex delegate")
+        path.write_bytes(model)
+        # Check it: the interpreter must read a sample as the graph does.
+        h, w, _ = md.config.image_shape
+        sample = np.random.default_rng(0).integers(0, 256, (1, h, w, 3), dtype=np.uint8)
+        expected = session.run(outputs, {images: sample})
+    got = run_tflite(path, sample)
+    if not np.array_equal(got["char_ids"], expected["char_ids"]):
+        raise PlateOCRError(f"{path}: the TensorFlow Lite model reads a test image differently from the graph")
+    return notes
+
+
+def _check_saved_model(target: Path, h: int, w: int) -> None:
+    """Load it the way a user would and run both signatures on a sample."""
+    import cv2
+
+    from plateocr.model.compat import tf
+
+    loaded = tf.saved_model.load(str(target))
+    sample = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    png = cv2.imencode(".png", cv2.cvtColor(sample, cv2.COLOR_RGB2BGR))[1].tobytes()
+    by_bytes = loaded.signatures[SERVING_SIGNATURE](image_bytes=tf.constant([png]))
+    by_images = loaded.signatures[IMAGES_SIGNATURE](images=tf.constant(sample[None]))
+    if not np.array_equal(by_bytes["char_ids"].numpy(), by_images["char_ids"].numpy()):
+        raise PlateOCRError(f"{target}: the exported signatures disagree on a test image")
+
+
+def export_model(
+    model_dir: str | os.PathLike = "model",
+    out: str | os.PathLike | None = None,
+    checkpoint: str | None = None,
+    force: bool = False,
+    tflite: bool = False,
+) -> ExportResult:
+    """Write the SavedModel (and with `tflite` the TFLite model) of a model directory's checkpoint
+    (default best, else latest) into `out` (default <model_dir>/export), atomically: a finished
+    export appears under its name only when complete."""
+    md = ModelDir(model_dir)
+    ckpt = md.resolve_checkpoint(checkpoint)
+    out = Path(out) if out is not None else md.path / EXPORT_DIR
+    if out.exists() and not (out.is_dir() and not any(out.iterdir())):
+        if not force:
+            raise OutputExistsError(f"{out}: an export is already there; pass --force to replace it")
+        if not out.is_dir():
+            raise PlateOCRError(f"{out}: exists and is not a folder")
+        if not ((out / INFO_FILE).is_file() or (out / "saved_model.pb").is_file()):
+            # --force replaces an earlier export, never an unrelated folder.
+            raise PlateOCRError(f"{out}: not an earlier export (no {INFO_FILE}); choose another --out")
+    h, w, _ = md.config.image_shape
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with _quiet_tensorflow():
+        return _export(md, ckpt, out, h, w, tflite)
+
+
+@contextlib.contextmanager
+def _quiet_tensorflow():
+    """The v1 SavedModel and converter APIs log deprecation notices users cannot act on."""
+    from plateocr.model.compat import tf
+
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _export(md: ModelDir, ckpt: str, out: Path, h: int, w: int, tflite: bool) -> ExportResult:
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        target = work / "export"
+        _write_saved_model(target, md, ckpt)
+        _check_saved_model(target, h, w)
+        md.charset.write(target / "charset.txt")
+        result = ExportResult(out, ckpt, (h, w), [SERVING_SIGNATURE, IMAGES_SIGNATURE])
+        if tflite:
+            result.notes += _write_tflite(target / TFLITE_FILE, md, ckpt)
+            result.tflite = out / TFLITE_FILE
+            result.tflite_bytes = (target / TFLITE_FILE).stat().st_size
+        info = {
+            "checkpoint": ckpt,
+            "input_size": [h, w],
+            "keep_aspect": bool(md.spec.keep_aspect),
+            "max_sequence_length": md.config.max_sequence_length,
+            "signatures": result.signatures,
+            "outputs": ["text", *NUMERIC_OUTPUTS],
+            "tflite": TFLITE_FILE if tflite else None,
+        }
+        (target / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(target, out)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return result

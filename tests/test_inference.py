@@ -1,0 +1,111 @@
+"""PlateReader: paths, arrays and bytes read alike; any size prepared as training prepared crops."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from conftest import make_crops
+from tiny_model import random_model_dir
+
+from plateocr.errors import PlateOCRError
+from plateocr.imaging import fit, read_rgb
+
+SIZE = (32, 96)
+TEXTS = ["AB12", "CD345", "EF6", "K9"]
+
+
+@pytest.fixture(scope="module")
+def stretch_model(tmp_path_factory):
+    return random_model_dir(tmp_path_factory.mktemp("infer") / "model", TEXTS, size=SIZE).path
+
+
+@pytest.fixture(scope="module")
+def reader(stretch_model):
+    from plateocr import PlateReader
+
+    with PlateReader(stretch_model) as r:
+        yield r
+
+
+@pytest.fixture(scope="module")
+def crops(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("crops")
+    make_crops(folder, TEXTS, size=SIZE)
+    return sorted(folder.glob("*.png"))
+
+
+def same(a, b):
+    assert a.text == b.text
+    assert a.confidence == pytest.approx(b.confidence, rel=1e-4)
+    assert a.char_confidences == pytest.approx(b.char_confidences, rel=1e-4)
+
+
+def test_a_path_an_rgb_array_and_png_bytes_read_the_same(reader, crops):
+    by_path = reader.read(crops[0])
+    assert len(by_path.char_confidences) == len(by_path.text)
+    assert 0 < by_path.confidence <= 1
+    same(reader.read(read_rgb(crops[0])), by_path)
+    same(reader.read(crops[0].read_bytes()), by_path)
+    same(reader.read(str(crops[0])), by_path)
+    # BGR by mistake is a different image: the reader really takes RGB
+    assert reader.read(cv2.imread(str(crops[1]))).confidence != pytest.approx(reader.read(crops[1]).confidence, rel=1e-4)
+
+
+def test_read_batch_keeps_order_and_equals_single_reads(reader, crops):
+    items = [crops[2], read_rgb(crops[0]), crops[1], crops[3], crops[0]]
+    batch = reader.read_batch(items, batch_size=2)
+    assert len(batch) == 5
+    for item, r in zip(items, batch):
+        same(r, reader.read(item))
+    # different images give different confidences (the reader does not mix them up)
+    assert len({round(r.confidence, 6) for r in batch[:4]}) == 4
+
+
+def test_any_size_is_fitted_like_training_crops(reader, crops):
+    big = cv2.resize(read_rgb(crops[1]), (300, 170), interpolation=cv2.INTER_CUBIC)
+    prepared = reader.prepare(big)
+    assert prepared.shape == (*SIZE, 3) and np.array_equal(prepared, fit(big, SIZE, False))
+    same(reader.read(big), reader.read(fit(big, SIZE, False)))
+    grey = cv2.cvtColor(read_rgb(crops[1]), cv2.COLOR_RGB2GRAY)
+    same(reader.read(grey), reader.read(cv2.cvtColor(grey, cv2.COLOR_GRAY2RGB)))
+
+
+def test_keep_aspect_models_pad_like_crop_does(tmp_path, crops):
+    from plateocr import PlateReader
+
+    model = random_model_dir(tmp_path / "model", TEXTS, size=SIZE, keep_aspect=True).path
+    square = np.random.default_rng(0).integers(0, 256, (50, 50, 3), dtype=np.uint8)
+    with PlateReader(model) as r:
+        assert r.keep_aspect
+        assert np.array_equal(r.prepare(square), fit(square, SIZE, keep_aspect=True))
+
+
+def test_attention_masks_come_per_character(reader, crops):
+    r = reader.read(crops[0], attention=True)
+    assert r.attention.shape[0] == len(r.text)
+    assert np.allclose(r.attention.reshape(len(r.text), -1).sum(axis=1), 1, atol=1e-4)
+
+
+def test_unreadable_images_are_clear_errors(reader, crops, tmp_path):
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a png")
+    with pytest.raises(PlateOCRError, match="broken.png: not a readable image"):
+        reader.read_batch([crops[0], broken])
+    with pytest.raises(PlateOCRError, match="missing.png: image not found"):
+        reader.read(tmp_path / "missing.png")
+    with pytest.raises(PlateOCRError, match="uint8"):
+        reader.read(np.zeros((10, 10, 3), np.float32))
+    # read_many goes on past a bad one
+    results = list(reader.read_many(reader.loaders([crops[0], broken, crops[1]]), batch_size=2))
+    assert [type(x).__name__ for _, x in results] == ["Reading", "PlateOCRError", "Reading"]
+    assert results[1][0] is None and results[0][0].shape == (*SIZE, 3)
+
+
+def test_missing_model_or_checkpoint(tmp_path, stretch_model):
+    from plateocr import PlateReader
+
+    with pytest.raises(PlateOCRError, match="model directory not found"):
+        PlateReader(tmp_path / "nothing")
+    with pytest.raises(PlateOCRError, match="checkpoint not found"):
+        PlateReader(stretch_model, checkpoint=str(tmp_path / "ckpt-9"))
