@@ -1,0 +1,121 @@
+"""The exported SavedModel and TFLite model read plates as `predict` does, without plateocr code."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import make_crops
+from tiny_model import random_model_dir
+from typer.testing import CliRunner
+
+from plateocr.errors import OutputExistsError, PlateOCRError
+
+SIZE = (32, 96)
+TEXTS = ["AB12", "CD345", "EF6", "K9", "XY77"]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """A random-weight model, exported with --tflite, and crops at the model's size."""
+    from plateocr.model.export import export_model
+
+    root = tmp_path_factory.mktemp("export")
+    model = random_model_dir(root / "model", TEXTS, size=SIZE, seed=3).path
+    make_crops(root / "crops", TEXTS, size=SIZE)
+    result = export_model(model, tflite=True)
+    return root, model, result
+
+
+def _saved_model_outputs(path, signature, **inputs):
+    import tensorflow as tf  # plain TensorFlow: what a serving user has
+
+    loaded = tf.saved_model.load(str(path))
+    out = loaded.signatures[signature](**{k: tf.constant(v) for k, v in inputs.items()})
+    return {k: v.numpy() for k, v in out.items()}
+
+
+@pytest.mark.slow
+def test_saved_model_signatures_agree_with_predict(exported):
+    from plateocr import PlateReader
+    from plateocr.imaging import read_rgb
+
+    root, model, result = exported
+    assert result.out == model / "export" and (result.out / "saved_model.pb").is_file()
+    crops = sorted((root / "crops").glob("*.png"))
+    with PlateReader(model) as reader:
+        expected = reader.read_batch(crops)
+    assert len({round(r.confidence, 6) for r in expected}) == len(crops)  # distinct, so the check bites
+
+    by_bytes = _saved_model_outputs(result.out, "serving_default", image_bytes=[p.read_bytes() for p in crops])
+    images = np.stack([read_rgb(p) for p in crops])
+    by_images = _saved_model_outputs(result.out, "images", images=images)
+    for out in (by_bytes, by_images):
+        assert [t.decode("utf-8") for t in out["text"]] == [r.text for r in expected]
+        assert out["confidence"] == pytest.approx([r.confidence for r in expected], rel=1e-4)
+        for r, ids, probs in zip(expected, out["char_ids"], out["char_probabilities"]):
+            assert probs[: len(r.text)] == pytest.approx(r.char_confidences, rel=1e-4)
+            assert ids.shape == (6,)
+        assert out["attention_masks"].shape[:2] == (len(crops), 6)
+
+
+@pytest.mark.slow
+def test_bytes_of_other_sizes_are_fitted_in_the_graph(exported):
+    import cv2
+
+    root, model, result = exported
+    img = cv2.imread(str(sorted((root / "crops").glob("*.png"))[0]))
+    bigger = cv2.resize(img, (SIZE[1] * 2, SIZE[0] * 2), interpolation=cv2.INTER_NEAREST)
+    out = _saved_model_outputs(
+        result.out, "serving_default",
+        image_bytes=[cv2.imencode(".png", img)[1].tobytes(), cv2.imencode(".jpg", bigger)[1].tobytes()],
+    )
+    assert out["char_ids"].shape == (2, 6)  # a JPEG twice the size goes through the same graph
+
+
+@pytest.mark.slow
+def test_tflite_reads_the_same_texts(exported):
+    from plateocr import PlateReader
+    from plateocr.charset import Charset
+    from plateocr.imaging import read_rgb
+    from plateocr.model.export import run_tflite
+
+    root, model, result = exported
+    assert result.tflite.is_file() and result.tflite_bytes > 0
+    crops = sorted((root / "crops").glob("*.png"))
+    out = run_tflite(result.tflite, np.stack([read_rgb(p) for p in crops]))
+    charset = Charset.read(result.out / "charset.txt")
+    with PlateReader(model) as reader:
+        expected = reader.read_batch(crops)
+    assert [charset.decode(ids) for ids in out["char_ids"]] == [r.text for r in expected]
+    assert out["confidence"] == pytest.approx([r.confidence for r in expected], rel=1e-3)
+    info = json.loads((result.out / "export.json").read_text())
+    assert info["input_size"] == list(SIZE) and info["tflite"] == "plateocr.tflite"
+
+
+@pytest.mark.slow
+def test_cli_refuses_to_overwrite_and_replaces_with_force(exported, tmp_path):
+    from plateocr.cli import app
+    from plateocr.model.export import export_model
+
+    root, model, result = exported
+    with pytest.raises(OutputExistsError, match="--force"):
+        export_model(model)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "keep.txt").write_text("user data")
+    with pytest.raises(PlateOCRError, match="not an earlier export"):
+        export_model(model, tmp_path / "mine", force=True)
+    assert (tmp_path / "mine" / "keep.txt").read_text() == "user data"
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["export", "--model-dir", str(model), "--out", str(tmp_path / "exp")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "exp" / "saved_model.pb").is_file() and "serving_default" in res.output
+    res = runner.invoke(app, ["export", "--model-dir", str(model), "--out", str(tmp_path / "exp")])
+    assert res.exit_code != 0 and "--force" in str(res.exception) + res.output
+    stamp = (tmp_path / "exp" / "saved_model.pb").stat().st_mtime_ns
+    res = runner.invoke(app, ["export", "--model-dir", str(model), "--out", str(tmp_path / "exp"), "--force"])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "exp" / "saved_model.pb").stat().st_mtime_ns != stamp
+    assert not list(tmp_path.glob(".exp.*"))  # no temporary folder left behind
