@@ -60,8 +60,8 @@ def to_csv(result: PredictResult) -> str:
     w.writerow(cols)
     for row in result.rows:
         d = row_dict(row, result.annotated)
-        d["confidence"] = "" if row.confidence is None else f"{row.confidence:.6f}"
-        d["char_confidences"] = " ".join(f"{c:.6f}" for c in row.char_confidences)
+        d["confidence"] = "" if row.confidence is None else f"{row.confidence:.6g}"
+        d["char_confidences"] = " ".join(f"{c:.6g}" for c in row.char_confidences)
         d["text"] = row.text
         d["error"] = row.error
         if result.annotated:
