@@ -79,8 +79,8 @@ def test_a_coloured_box_fills_the_crop(tmp_path):
 
 def test_several_plates_per_photo_each_photo_decoded_once(tmp_path, photo_set, monkeypatch):
     decoded = []
-    real_read = cropping.read_bgr
-    monkeypatch.setattr(cropping, "read_bgr", lambda p: decoded.append(p) or real_read(p))
+    real_decode = cropping.decode_image
+    monkeypatch.setattr(cropping, "decode_image", lambda data, name: decoded.append(name) or real_decode(data, name))
     result = crop_annotations(photo_set.csv, out_dir=tmp_path / "crops", workers=1)
     rows = read_manifest(result.manifest)
     assert [(r["files"], r["text"], r["line"]) for r in rows] == [
