@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import csv
 import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from plateocr.errors import PlateOCRError
 from plateocr.problems import Problem
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 COLUMNS = ("files", "text", "xmin", "xmax", "ymin", "ymax")
 BOX_COLUMNS = ("xmin", "xmax", "ymin", "ymax")
@@ -26,6 +29,8 @@ class Annotation:
 
 def read_csv_strings(path: str | os.PathLike, required: tuple[str, ...]) -> pd.DataFrame:
     """A CSV as strings (no NaN guessing), checked for the required columns."""
+    import pandas as pd  # here: `crop` reads its CSV without pandas and starts faster
+
     path = Path(path)
     if not path.is_file():
         raise PlateOCRError(f"{path}: file not found")
@@ -37,24 +42,61 @@ def read_csv_strings(path: str | os.PathLike, required: tuple[str, ...]) -> pd.D
         msg = str(e).strip().splitlines()[0]
         raise PlateOCRError(f"{path}: not a readable CSV ({msg})") from None
     df.columns = [str(c).strip() for c in df.columns]
-    missing = [c for c in required if c not in df.columns]
+    _check_columns(path, list(df.columns), required)
+    return df
+
+
+def _check_columns(path: Path, found: list[str], required: tuple[str, ...]) -> None:
+    missing = [c for c in required if c not in found]
     if missing:
         raise PlateOCRError(
             f"{path}: missing column(s) {', '.join(missing)} "
-            f"(expected {','.join(required)}; found {','.join(df.columns)})"
+            f"(expected {','.join(required)}; found {','.join(found)})"
         )
-    return df
+
+
+def read_csv_records(
+    path: str | os.PathLike, required: tuple[str, ...]
+) -> tuple[list[tuple[int, dict[str, str]]], list[Problem]]:
+    """Rows of a CSV as (line, {column: text}) with their exact 1-based line in the file (blank
+    lines are skipped but counted), checked for the required columns; rows whose number of fields
+    differs from the header's are returned as problems, not silently shifted."""
+    path = Path(path)
+    if not path.is_file():
+        raise PlateOCRError(f"{path}: file not found")
+    records: list[tuple[int, dict[str, str]]] = []
+    problems: list[Problem] = []
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh, skipinitialspace=True)
+            header = next(reader, None)
+            if not header:
+                raise PlateOCRError(f"{path}: the file is empty (expected columns {','.join(required)})")
+            header = [c.strip() for c in header]
+            _check_columns(path, header, required)
+            end = reader.line_num
+            for fields in reader:
+                line, end = end + 1, reader.line_num  # a quoted field may span lines
+                if not any(f.strip() for f in fields):
+                    continue
+                if len(fields) != len(header):
+                    problems.append(
+                        Problem(str(path), line, fields[0].strip(), f"{len(fields)} fields, the header has {len(header)}")
+                    )
+                    continue
+                records.append((line, dict(zip(header, fields))))
+    except (csv.Error, UnicodeDecodeError) as e:
+        msg = str(e).strip().splitlines()[0]
+        raise PlateOCRError(f"{path}: not a readable CSV ({msg})") from None
+    return records, problems
 
 
 def read_annotations(path: str | os.PathLike) -> tuple[list[Annotation], list[Problem]]:
     """Good rows, and the rows skipped with why. Photo-dependent checks happen when cropping."""
-    df = read_csv_strings(path, COLUMNS)
+    records, problems = read_csv_records(path, COLUMNS)
     source = str(path)
     good: list[Annotation] = []
-    problems: list[Problem] = []
-    for i, row in enumerate(df.itertuples(index=False)):
-        line = i + 2
-        rec = row._asdict()
+    for line, rec in records:
         file = rec["files"].strip()
         text = rec["text"].strip()
         if not file:
@@ -84,4 +126,5 @@ def read_annotations(path: str | os.PathLike) -> tuple[list[Annotation], list[Pr
             )
             continue
         good.append(Annotation(line, file, text, (xmin, xmax, ymin, ymax)))
+    problems.sort(key=lambda p: p.line)
     return good, problems

@@ -65,3 +65,51 @@ def test_missing_empty_or_unreadable_csv_is_one_line_error(tmp_path):
     (tmp_path / "bin.csv").write_bytes(b"files,text\n\xff\xfe\x00garbage,\x81\n")
     with pytest.raises(PlateOCRError, match="not a readable CSV"):
         read_csv_strings(tmp_path / "bin.csv", ("files", "text"))
+
+
+def test_line_numbers_stay_exact_across_blank_lines_and_multiline_fields(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text(
+        "files,text,xmin,xmax,ymin,ymax\n"
+        "a.jpg,AB1,1,2,3,4\n"
+        "\n"
+        'b.jpg,"AB\n2",1,2,3,4\n'  # a quoted field over two lines (lines 4-5)
+        "c.jpg,AB3,1,2,3,4\n"
+    )
+    good, problems = read_annotations(path)
+    assert problems == []
+    assert [(a.line, a.file) for a in good] == [(2, "a.jpg"), (4, "b.jpg"), (6, "c.jpg")]
+
+
+def test_rows_with_the_wrong_number_of_fields_are_skipped_not_shifted(tmp_path):
+    csv_path = write_csv(tmp_path / "a.csv", [
+        ("a.jpg", "AB1", 1, 2, 3, 4, "extra", "more"),
+        ("b.jpg", "AB2", 1, 2),
+        ("c.jpg", "AB3", 1, 2, 3, 4),
+    ])
+    good, problems = read_annotations(csv_path)
+    assert [(a.line, a.file, a.text) for a in good] == [(4, "c.jpg", "AB3")]
+    assert [(p.line, p.image, p.reason) for p in problems] == [
+        (2, "a.jpg", "8 fields, the header has 6"),
+        (3, "b.jpg", "4 fields, the header has 6"),
+    ]
+
+
+def test_a_byte_order_mark_from_excel_is_ignored(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_bytes("files,text,xmin,xmax,ymin,ymax\na.jpg,ÄB1,1,2,3,4\n".encode("utf-8-sig"))
+    good, problems = read_annotations(path)
+    assert problems == [] and good[0].text == "ÄB1"
+
+
+def test_annotations_that_are_not_text_are_one_line_errors(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_bytes(b"files,text,xmin,xmax,ymin,ymax\n\xff\xfe\x00garbage,\x81\n")
+    with pytest.raises(PlateOCRError, match="not a readable CSV") as e:
+        read_annotations(path)
+    assert "\n" not in str(e.value)
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(PlateOCRError, match="empty"):
+        read_annotations(tmp_path / "empty.csv")
+    with pytest.raises(PlateOCRError, match="file not found"):
+        read_annotations(tmp_path / "nope.csv")
