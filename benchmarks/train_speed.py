@@ -143,8 +143,12 @@ def jobs(args) -> list[tuple[str, dict]]:
         if not args.no_naive:
             plan.append(("naive 200x200", dict(naive, config=REFERENCE, batch=batch)))
         plan.append(("plateocr 200x200", dict(base, config=REFERENCE, batch=batch)))
-        if batch >= 16:
-            plan.append(("plateocr 200x200, 2 micro-batches", dict(base, config=REFERENCE, batch=batch, micro_batches=2)))
+        for parts in args.micro_batches:
+            if parts > 1 and batch >= 16 and batch % parts == 0:
+                plan.append((
+                    f"plateocr 200x200, {parts} micro-batches",
+                    dict(base, config=REFERENCE, batch=batch, micro_batches=parts),
+                ))
         if args.variants:
             plan.append(("plateocr 200x200, inter-op 2", dict(base, config=REFERENCE, batch=batch, inter_op=2)))
             plan.append(("plateocr 200x200, oneDNN off", dict(base, config=REFERENCE, batch=batch, onednn=False)))
@@ -166,6 +170,8 @@ def main(argv=None) -> int:
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps after the first")
     parser.add_argument("--variants", action="store_true", help="also inter-op 2, oneDNN off, XLA")
     parser.add_argument("--no-naive", action="store_true", help="skip the naive rows")
+    parser.add_argument("--micro-batches", type=int, nargs="*", default=[2, 4],
+                        help="micro-batch rows for batches >= 16")
     parser.add_argument("--quick", action="store_true", help="3 timed steps, 1 warm-up")
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args(argv)

@@ -93,7 +93,11 @@ def build_model(images, config: ModelConfig, is_training: bool, labels=None) -> 
     if is_training and labels is None:
         raise ValueError("build_model: training (teacher forcing) needs labels")
     height, width, channels = config.image_shape
-    images.shape.assert_is_compatible_with([None, height, width, channels])
+    if not images.shape.is_compatible_with([None, height, width, channels]):
+        raise ValueError(
+            f"build_model: images must be [batch, {height}, {width}, {channels}] for this config, "
+            f"got {images.shape}"
+        )
     images = tf.ensure_shape(images, [None, height, width, channels])
     num_classes = config.num_classes
     num_steps = config.max_sequence_length
