@@ -400,6 +400,31 @@ def _images_seen_from(out_dir: Path, images_dir: Path) -> str:
         return os.path.abspath(images_dir)
 
 
+def _take_over(out_dir: Path, journal: Journal, settings: CropSettings, force: bool, resume: bool) -> dict[str, dict]:
+    """Make `out_dir` ours, refusing an earlier run's output without force/resume; the journal
+    entries --resume may reuse. Drops any old manifest first, so that an interrupted run never
+    leaves one that looks finished."""
+    earlier = _earlier_output(out_dir)
+    if earlier and not (force or resume):
+        raise OutputExistsError(
+            f"{out_dir}: holds crops of an earlier run ({earlier[0].name}); "
+            "pass --force to replace them, or --resume to finish an interrupted run"
+        )
+    previous: dict[str, dict] = {}
+    if resume:
+        old_settings, previous = journal.read()
+        if old_settings is not None and old_settings != settings:
+            if not force:
+                raise OutputExistsError(
+                    f"{out_dir}: earlier crops were made with {old_settings.describe()}, not "
+                    f"{settings.describe()}; pass --force to redo them"
+                )
+            previous = {}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / LABELS_FILE).unlink(missing_ok=True)
+    return previous
+
+
 def write_manifest(path: Path, rows: list[list]) -> None:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -437,28 +462,8 @@ def crop_annotations(
     if not images_dir.is_dir():
         raise PlateOCRError(f"{images_dir}: images folder not found")
     out_dir = Path(out_dir)
-    earlier = _earlier_output(out_dir)
-    if earlier and not (force or resume):
-        raise OutputExistsError(
-            f"{out_dir}: holds crops of an earlier run ({earlier[0].name}); "
-            "pass --force to replace them, or --resume to finish an interrupted run"
-        )
-
     journal = Journal(out_dir / JOURNAL_FILE)
-    previous: dict[str, dict] = {}
-    if resume:
-        old_settings, previous = journal.read()
-        if old_settings is not None and old_settings != settings:
-            if not force:
-                raise OutputExistsError(
-                    f"{out_dir}: earlier crops were made with {old_settings.describe()}, not "
-                    f"{settings.describe()}; pass --force to redo them"
-                )
-            previous = {}
-    # From here on the folder is ours: drop the old manifest first, so an interrupted run
-    # never leaves one that looks finished.
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / LABELS_FILE).unlink(missing_ok=True)
+    previous = _take_over(out_dir, journal, settings, force, resume)
 
     jobs = group_by_photo(annotations, images_dir)
     reused = [j for j in jobs if _reusable(previous.get(j.path), j, out_dir)]
@@ -466,10 +471,10 @@ def crop_annotations(
     todo = [j for j in jobs if j.path not in reused_paths]
     journal.start(settings, (previous[j.path] for j in reused))
 
-    made: dict[int, tuple[str, str, Box]] = {}  # line -> crop name, photo, region
+    made: dict[int, tuple[str, Box]] = {}  # line -> crop name, region
     for j in reused:
         for line, name, region in previous[j.path]["crops"]:
-            made[line] = (name, j.path, tuple(region))
+            made[line] = (name, tuple(region))
     by_line = {a.line: a for a in annotations}
     done_photos = len(reused)
     if progress:
@@ -477,7 +482,7 @@ def crop_annotations(
     try:
         for done in run_jobs(todo, settings, out_dir, workers or default_workers()):
             for line, name, region in done.crops:
-                made[line] = (name, done.job.path, region)
+                made[line] = (name, region)
             for a, reason in done.failures:
                 problems.append(Problem(str(annot_csv), a.line, a.file, reason))
             if not done.failures:
@@ -508,11 +513,11 @@ def crop_annotations(
 
     write_text_atomic(out_dir / SETTINGS_FILE, json.dumps(settings.to_dict(), indent=2) + "\n")
     if force or resume:  # the folder then holds only what the manifest lists
-        _remove_stale(out_dir, {name for name, _, _ in made.values()})
+        _remove_stale(out_dir, {name for name, _ in made.values()})
     images_rel = _images_seen_from(out_dir, images_dir)
     manifest_rows = []
     for line in sorted(made):
-        name, _, (x0, x1, y0, y1) = made[line]
+        name, (x0, x1, y0, y1) = made[line]
         a = by_line[line]
         source = os.path.normpath(os.path.join(images_rel, a.file)).replace(os.sep, "/")
         manifest_rows.append([name, a.text, source, line, x0, x1, y0, y1])

@@ -7,7 +7,7 @@ import sys
 import cv2
 import pytest
 
-from conftest import REPO_ROOT, make_photos, write_csv
+from conftest import REPO_ROOT, write_csv
 from plateocr.cli import main
 
 
