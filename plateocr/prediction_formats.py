@@ -29,13 +29,19 @@ def choose_format(fmt: str | None, output: str | os.PathLike | None) -> str:
     return suffix if suffix in ("csv", "json") else "table"
 
 
-def _columns(annotated: bool) -> list[str]:
+def _columns(annotated: bool, with_truth: bool = False) -> list[str]:
     if annotated:
         return ["photo", "line", "truth", "text", "correct", "confidence", "char_confidences", "error"]
+    if with_truth:
+        return ["path", "truth", "text", "correct", "confidence", "char_confidences", "error"]
     return ["path", "text", "confidence", "char_confidences", "error"]
 
 
-def row_dict(row: PredictionRow, annotated: bool) -> dict:
+def _with_truth(result: PredictResult) -> bool:
+    return any(r.truth is not None for r in result.rows)
+
+
+def row_dict(row: PredictionRow, annotated: bool, with_truth: bool = False) -> dict:
     """The row as plain JSON-able values (confidences as floats, a list per character)."""
     d = {
         "path": row.path,
@@ -46,40 +52,46 @@ def row_dict(row: PredictionRow, annotated: bool) -> dict:
     }
     if annotated:
         d = {"photo": d.pop("path"), "line": row.line, "truth": row.truth, **d, "correct": row.correct}
+    elif with_truth:
+        d = {"path": d.pop("path"), "truth": row.truth, **d, "correct": row.correct}
     if row.attention:
         d["attention"] = row.attention
     return d
 
 
 def to_csv(result: PredictResult) -> str:
-    cols = _columns(result.annotated)
+    with_truth = _with_truth(result)
+    cols = _columns(result.annotated, with_truth)
     if any(r.attention for r in result.rows):
         cols.append("attention")
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(cols)
     for row in result.rows:
-        d = row_dict(row, result.annotated)
+        d = row_dict(row, result.annotated, with_truth)
         d["confidence"] = "" if row.confidence is None else f"{row.confidence:.6g}"
         d["char_confidences"] = " ".join(f"{c:.6g}" for c in row.char_confidences)
         d["text"] = row.text
         d["error"] = row.error
-        if result.annotated:
+        if result.annotated or with_truth:
             d["correct"] = "" if row.correct is None else int(row.correct)
         w.writerow(["" if d.get(c) is None else d.get(c) for c in cols])
     return buf.getvalue()
 
 
 def to_json(result: PredictResult) -> str:
-    return json.dumps([row_dict(r, result.annotated) for r in result.rows], indent=2, ensure_ascii=False) + "\n"
+    with_truth = _with_truth(result)
+    rows = [row_dict(r, result.annotated, with_truth) for r in result.rows]
+    return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
 
 
 def to_table(result: PredictResult, max_rows: int | None = None) -> Table:
-    annotated = result.annotated
+    annotated, with_truth = result.annotated, result.annotated or _with_truth(result)
     table = Table(title=f"{len(result.read)} of {len(result.rows)} plates read", title_justify="left")
     table.add_column("photo" if annotated else "image", overflow="fold")
     if annotated:
         table.add_column("line", justify="right")
+    if with_truth:
         table.add_column("truth")
     table.add_column("text", style="bold")
     table.add_column("conf", justify="right")
@@ -88,7 +100,9 @@ def to_table(result: PredictResult, max_rows: int | None = None) -> Table:
     for row in rows:
         cells = [row.path]
         if annotated:
-            cells += ["" if row.line is None else str(row.line), row.truth or ""]
+            cells.append("" if row.line is None else str(row.line))
+        if with_truth:
+            cells.append(row.truth or "")
         if row.ok:
             mark = {True: "[green]", False: "[red]"}.get(row.correct, "")
             cells += [f"{mark}{row.text}" if mark else row.text, f"{row.confidence:.3f}",

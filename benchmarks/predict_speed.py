@@ -1,0 +1,184 @@
+"""Prediction speed and accuracy of plateocr beside Tesseract 5, in the same run, on the same crops.
+
+Rows (each system on the same plate crops):
+- batched: plates/s reading 1,000 crop files (the labelled crops repeated), decode included;
+  plateocr with one PlateReader (batch 64, loader threads); Tesseract with one process per crop
+  (`tesseract IMG stdout --psm 7 -c tessedit_char_whitelist=A-Z0-9`), as many at once as cores.
+- cold single image: wall time of one `plateocr predict one.png` (a fresh process: Python,
+  TensorFlow start-up, graph, checkpoint restore, one read) and of one `tesseract` call.
+- sequence accuracy on the labelled crops the model did not train on (the test split's texts
+  when the crops come from the model's data; otherwise all crops, said in the notes).
+
+Targets: >= 100 plates/s batched on 2 cores; a cold single image under 5 s.
+
+The model: --model-dir (default model/). If none is there, a short one is trained first with
+`plateocr demo`'s library workflow on the data (--train-minutes) and the table says so.
+Crops: cut from --data (default data/sample if present, else ../shared/realplates/eu).
+Tesseract is optional: `apt-get install -y tesseract-ocr` (Debian/Ubuntu); absent, its rows are
+skipped with that hint.
+
+    /work/venv/bin/python benchmarks/predict_speed.py
+    /work/venv/bin/python benchmarks/predict_speed.py --model-dir model --data data/sample
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+REAL_PLATES = REPO.parent / "shared" / "realplates" / "eu"
+WHITELIST = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+PLATEOCR = Path(sys.executable).parent / "plateocr"
+
+
+def default_data() -> Path:
+    sample = REPO / "data" / "sample"
+    return sample if (sample / "annot.csv").is_file() else REAL_PLATES
+
+
+def tesseract_read(path: Path) -> str:
+    out = subprocess.run(
+        ["tesseract", str(path), "stdout", "--psm", "7", "-c", f"tessedit_char_whitelist={WHITELIST}"],
+        capture_output=True, text=True, check=False,
+    )
+    return "".join(out.stdout.split()).upper()
+
+
+def timed_cold(cmd: list[str], repeat: int) -> float:
+    """Median wall seconds of `cmd` run `repeat` times as a fresh process."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        res = subprocess.run(cmd, capture_output=True, text=True)
+        times.append(time.perf_counter() - t0)
+        if res.returncode != 0:
+            raise SystemExit(f"{' '.join(cmd)} failed:\n{res.stderr[-2000:]}")
+    return statistics.median(times)
+
+
+def prepare(args, work: Path) -> tuple[Path, list[tuple[Path, str]], list[str]]:
+    """(model dir, labelled crops to score, notes)."""
+    from plateocr.cropping import crop_annotations
+    from plateocr.demo import crops_with_texts, run_demo
+    from plateocr.model.evaluate import evaluate
+    from plateocr.model.modeldir import ModelDir
+
+    notes = []
+    data = args.data or default_data()
+    if not ModelDir.exists(args.model_dir):
+        print(f"no model in {args.model_dir}: training one for {args.train_minutes:g} min on {data} ...",
+              file=sys.stderr, flush=True)
+        demo = run_demo(data, work / "demo", minutes=args.train_minutes)
+        notes.append(f"model trained here for {args.train_minutes:g} min ({demo.steps} steps) on {data}")
+        model = work / "demo" / "model"
+        manifest = work / "demo" / "crops" / "labels.csv"
+    else:
+        model = Path(args.model_dir)
+        md = ModelDir(model)
+        spec = md.spec
+        crops = crop_annotations(
+            (data / "annot.csv") if data.is_dir() else data, None, work / "crops",
+            size=(spec.height, spec.width), keep_aspect=spec.keep_aspect,
+        )
+        manifest = crops.manifest
+    texts = None
+    try:
+        texts = {e.truth for e in evaluate(model, split="test").examples}
+    except Exception as e:  # records moved or gone: score all crops instead
+        notes.append(f"no test split to pick unseen plates from ({str(e).splitlines()[0]})")
+    labelled = crops_with_texts(manifest, texts) if texts else []
+    if not labelled:
+        import csv
+
+        with open(manifest, newline="", encoding="utf-8") as fh:
+            labelled = [(manifest.parent / r["files"], r["text"]) for r in csv.DictReader(fh)]
+        notes.append("accuracy over all crops: some may be plates the model trained on")
+    return model, labelled, notes
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model-dir", type=Path, default=REPO / "model")
+    ap.add_argument("--data", type=Path, default=None, help="annot.csv or its folder [data/sample, else ../shared/realplates/eu]")
+    ap.add_argument("--plates", type=int, default=1000, help="crops read in the batched rows")
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--cold-repeats", type=int, default=3)
+    ap.add_argument("--train-minutes", type=float, default=6.0, help="when no model is there")
+    ap.add_argument("--tesseract-plates", type=int, default=None, help="crops for Tesseract's batched row [--plates]")
+    args = ap.parse_args()
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from plateocr.model.compat import cpu_count
+
+    work = Path(tempfile.mkdtemp(prefix="plateocr-predict-speed-"))
+    try:
+        model, labelled, notes = prepare(args, work)
+        paths = [p for p, _ in labelled]
+        repeated = [paths[i % len(paths)] for i in range(args.plates)]
+        rows = []
+
+        # plateocr, batched
+        from plateocr.model.inference import PlateReader
+
+        with PlateReader(model) as reader:
+            reader.read_batch(paths[: args.batch_size], args.batch_size)  # warm-up: first-run graph costs
+            t0 = time.perf_counter()
+            readings = reader.read_batch(repeated, args.batch_size)
+            batched = len(readings) / (time.perf_counter() - t0)
+            texts = reader.read_batch(paths, args.batch_size)
+        acc = sum(r.text == t for r, (_, t) in zip(texts, labelled)) / len(labelled)
+        cold = timed_cold([str(PLATEOCR), "predict", str(paths[0]), "--model-dir", str(model), "--format", "csv"],
+                          args.cold_repeats)
+        rows.append(("plateocr", batched, cold, acc, f"batch {args.batch_size}"))
+
+        # Tesseract, side by side
+        if shutil.which("tesseract"):
+            version = subprocess.run(["tesseract", "--version"], capture_output=True, text=True).stdout.split("\n")[0]
+            n = args.tesseract_plates or args.plates
+            workers = cpu_count()
+            tesseract_read(paths[0])  # warm the page cache and traineddata
+            t0 = time.perf_counter()
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(tesseract_read, repeated[:n]))
+            t_batched = n / (time.perf_counter() - t0)
+            with ThreadPoolExecutor(workers) as pool:
+                t_texts = list(pool.map(tesseract_read, paths))
+            t_acc = sum(r == t for r, (_, t) in zip(t_texts, labelled)) / len(labelled)
+            t_cold = timed_cold(["tesseract", str(paths[0]), "stdout", "--psm", "7"], args.cold_repeats)
+            rows.append((version, t_batched, t_cold, t_acc, f"{workers} processes at once, {n} crops"))
+        else:
+            notes.append("Tesseract not installed, its row skipped: apt-get install -y tesseract-ocr")
+
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        table = Table(
+            title=f"Prediction on {len(labelled)} labelled crops ({args.plates} reads batched), "
+            f"{cpu_count()} cores, load {load:.1f}",
+            title_justify="left",
+        )
+        for col in ("system", "plates/s batched", "cold single image s", "sequence accuracy", "how"):
+            table.add_column(col, justify="left" if col in ("system", "how") else "right")
+        for name, rate, cold_s, accuracy, how in rows:
+            table.add_row(name, f"{rate:.1f}", f"{cold_s:.2f}", f"{accuracy:.3f}", how)
+        table.add_row("target (plateocr)", ">= 100", "< 5", "", "2 cores")
+        if len(rows) == 2:
+            table.add_row("plateocr / Tesseract", f"{rows[0][1] / rows[1][1]:.1f}x", f"{rows[0][2] / rows[1][2]:.1f}x",
+                          f"{rows[0][3] - rows[1][3]:+.3f}", "")
+        table.caption = "; ".join(notes) if notes else None
+        Console().print(table)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,202 @@
+"""`plateocr demo`: the whole workflow on the bundled sample, through the library functions.
+
+crop -> tfrecords -> a short, time-boxed training -> eval -> predict (with attention pictures)
+on the test plates, all inside one work folder. Settings are chosen so a 2-core machine finishes
+in under 10 minutes and the model visibly learns (see DEMO_TRAINING).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from plateocr.errors import PlateOCRError
+
+SAMPLE_DIR = Path("data") / "sample"
+DEFAULT_MINUTES = 6.0
+# Short CPU runs learn fastest with Adam, a higher rate decayed to 0 by the time limit
+# (cosine over the steps that fit), light augmentation and batch-norm averages that settle
+# within a few hundred steps (ModelConfig.batch_norm_decay 0.99).
+DEMO_TRAINING = {
+    "batch_size": 16,
+    "optimizer": "adam",
+    "learning_rate": 0.001,
+    "schedule": "constant",
+    "augment": True,
+    "save_every_secs": 60.0,
+    "seed": 0,
+}
+DEMO_MODEL: dict = {}
+SPLIT = 0.83
+
+
+class DemoListener:
+    """What the demo tells its caller; the CLI shows it with rich. Defaults do nothing."""
+
+    def stage(self, name: str, detail: str) -> None: ...
+
+    def done(self, name: str, summary: str, seconds: float) -> None: ...
+
+    def progress(self, done: int, total: int) -> None: ...
+
+    def training_listener(self):
+        return None
+
+
+@dataclass
+class DemoStage:
+    name: str
+    output: Path
+    summary: str
+    seconds: float
+
+
+@dataclass
+class DemoResult:
+    workdir: Path
+    stages: list[DemoStage] = field(default_factory=list)
+    sequence_accuracy: float = 0.0
+    character_accuracy: float = 0.0
+    steps: int = 0
+    seconds: float = 0.0
+
+
+def find_sample(data: str | os.PathLike | None) -> Path:
+    """The annotation CSV of the sample: a CSV, or a folder holding annot.csv (photos are found
+    as `crop` finds them: images/ beside the CSV, else its folder)."""
+    folder = Path(data) if data is not None else SAMPLE_DIR
+    csv_path = folder if folder.is_file() else folder / "annot.csv"
+    if not csv_path.is_file():
+        hint = " (create it with `plateocr synth`, or pass --data)" if data is None else ""
+        raise PlateOCRError(f"{csv_path}: sample annotations not found{hint}")
+    return csv_path
+
+
+def _steps_for(minutes: float) -> int:
+    # An upper bound: the time limit stops training first on any machine we know of.
+    return max(50, int(minutes * 60 * 10))
+
+
+def run_demo(
+    data: str | os.PathLike | None = None,
+    workdir: str | os.PathLike | None = None,
+    minutes: float = DEFAULT_MINUTES,
+    force: bool = False,
+    listener: DemoListener | None = None,
+    training: dict | None = None,
+    model_overrides: dict | None = None,
+) -> DemoResult:
+    """Run the workflow; returns where everything is and the test accuracy reached.
+
+    workdir: a folder for crops/, records/, model/, predictions.csv, attention/ (default: a new
+    temporary folder, kept afterwards so the results can be looked at).
+    """
+    from plateocr.cropping import crop_annotations
+    from plateocr.model.evaluate import evaluate
+    from plateocr.model.train import train
+    from plateocr.prediction import predict_sources, sources_from_paths
+    from plateocr.prediction_formats import write_result
+    from plateocr.records import RecordsOptions, write_records
+
+    if minutes <= 0:
+        raise PlateOCRError(f"--minutes {minutes:g}: must be positive")
+    listener = listener or DemoListener()
+    annot_csv = find_sample(data)
+    if workdir is None:
+        work = Path(tempfile.mkdtemp(prefix="plateocr-demo-"))
+    else:
+        work = Path(workdir)
+        if work.exists() and any(work.iterdir()) and not force:
+            from plateocr.errors import OutputExistsError
+
+            raise OutputExistsError(f"{work}: not empty; pass --force to run the demo in it again")
+        work.mkdir(parents=True, exist_ok=True)
+    result = DemoResult(work)
+    started = time.monotonic()
+
+    def stage(name: str, detail: str):
+        listener.stage(name, detail)
+        return time.monotonic()
+
+    def done(name: str, output: Path, summary: str, t0: float) -> None:
+        s = DemoStage(name, output, summary, time.monotonic() - t0)
+        result.stages.append(s)
+        listener.done(name, summary, s.seconds)
+
+    # 1. crop
+    t0 = stage("crop", f"cutting the plates of {annot_csv} out of their photos")
+    crops = crop_annotations(annot_csv, None, work / "crops", force=force, progress=listener.progress)
+    skipped = f", {len(crops.problems)} rows skipped" if crops.problems else ""
+    done("crop", crops.out_dir, f"{crops.written} crops from {crops.photos} photos{skipped}", t0)
+
+    # 2. tfrecords
+    t0 = stage("tfrecords", f"writing FSNS records, {SPLIT:.0%} for training")
+    records = write_records(crops.out_dir, work / "records", RecordsOptions(split=SPLIT), force=force,
+                            progress=listener.progress)
+    sizes = {s.name: s.size for s in records.splits}
+    if not sizes.get("test"):
+        raise PlateOCRError(f"{annot_csv}: too few distinct plates for a test split; the demo needs more")
+    done("tfrecords", records.out, f"{sizes['train']} train / {sizes['test']} test examples", t0)
+
+    # 3. train
+    t0 = stage("train", f"training from scratch for {minutes:g} minutes")
+    options = {**DEMO_TRAINING, **(training or {})}
+    options.setdefault("steps", _steps_for(minutes))
+    trained = train(
+        records.out,
+        work / "model",
+        options,
+        config_overrides={**DEMO_MODEL, **(model_overrides or {})},
+        force=force,
+        listener=listener.training_listener(),
+        time_limit=minutes * 60,
+    )
+    result.steps = trained.last_step
+    loss = f", final loss {trained.final_loss:.3f}" if trained.final_loss is not None else ""
+    done("train", trained.model_dir, f"{trained.last_step} steps in {trained.seconds / 60:.1f} min{loss}", t0)
+
+    # 4. eval
+    t0 = stage("eval", "scoring the test split")
+    ev = evaluate(trained.model_dir, records.out, split="test", progress=listener.progress)
+    result.sequence_accuracy = ev.sequence_accuracy
+    result.character_accuracy = ev.character_accuracy
+    ev.write_errors_csv(work / "eval_errors.csv")
+    done("eval", work / "eval_errors.csv",
+         f"sequence accuracy {ev.sequence_accuracy:.3f}, character accuracy {ev.character_accuracy:.3f} "
+         f"on {ev.num_examples} test plates", t0)
+
+    # 5. predict the test plates (never seen in training: a text is in one split only)
+    t0 = stage("predict", "reading the test plates, with attention pictures")
+    test_texts = {e.truth for e in ev.examples}
+    labelled = crops_with_texts(crops.manifest, test_texts)
+    sources = [dataclasses.replace(s, truth=t) for s, t in zip(sources_from_paths(p for p, _ in labelled),
+                                                               (t for _, t in labelled))]
+    from plateocr.model.inference import PlateReader
+
+    with PlateReader(trained.model_dir) as reader:
+        pred = predict_sources(reader, sources, attention_dir=work / "attention", progress=listener.progress)
+    write_result(pred, work / "predictions.csv", "csv", force=True)
+    acc = pred.sequence_accuracy
+    done("predict", work / "predictions.csv",
+         f"{len(pred.read)} plates read, sequence accuracy {acc:.3f}; attention pictures in {work / 'attention'}"
+         if acc is not None else f"{len(pred.read)} plates read", t0)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def crops_with_texts(manifest: Path | None, texts: set[str]) -> list[tuple[Path, str]]:
+    """(crop path, text) of the crops whose text is in the test split, in manifest order."""
+    if manifest is None:
+        return []
+    out = []
+    with open(manifest, newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            if row["text"] in texts:
+                out.append((manifest.parent / row["files"], row["text"]))
+    return out

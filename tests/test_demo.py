@@ -1,0 +1,64 @@
+"""`plateocr demo`: the whole workflow in a work folder, every stage's output there."""
+
+from __future__ import annotations
+
+import csv
+import random
+
+import cv2
+import pytest
+from conftest import make_photos
+from typer.testing import CliRunner
+
+from plateocr.cli import app
+from plateocr.errors import OutputExistsError, PlateOCRError
+
+
+def sample(root, n=24, seed=0):
+    """A small annotated sample like data/sample: photos with one plate each, distinct texts."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        text = f"{rng.choice('ABCDEFGH')}{rng.choice('KLMNPRST')}{i:02d}"
+        x0, y0 = rng.randint(5, 100), rng.randint(5, 150)
+        rows.append((f"p{i:03d}.png", text, (x0, x0 + 150, y0, y0 + 40)))
+    return make_photos(root, rows, seed=seed)
+
+
+@pytest.mark.slow
+def test_demo_runs_every_stage_and_leaves_the_outputs(tmp_path):
+    photos = sample(tmp_path / "sample")
+    work = tmp_path / "work"
+    # a few seconds of training: this checks the plumbing, not the accuracy
+    res = CliRunner().invoke(app, ["demo", "--data", str(photos.root), "--workdir", str(work), "--minutes", "0.1"])
+    assert res.exit_code == 0, res.output
+    for name in ("crops/labels.csv", "records/dataset.json", "model/config.json", "model/checkpoint",
+                 "eval_errors.csv", "predictions.csv"):
+        assert (work / name).is_file(), name
+    rows = list(csv.DictReader(open(work / "predictions.csv", encoding="utf-8")))
+    crops = list(csv.DictReader(open(work / "crops" / "labels.csv", encoding="utf-8")))
+    test_texts = {r["truth"] for r in rows}
+    # predict reads exactly the test plates: texts the training split never had
+    assert 0 < len(rows) < len(crops) and len(test_texts) == len(rows)
+    assert all(r["error"] == "" and r["correct"] in ("0", "1") for r in rows)
+    pictures = sorted((work / "attention").glob("*.png"))
+    assert len(pictures) == len(rows) and cv2.imread(str(pictures[0])) is not None
+    for stage in ("crop", "tfrecords", "train", "eval", "predict"):
+        assert stage in res.stdout
+    assert "sequence accuracy" in res.stdout
+
+    # the folder is not reused by accident
+    with pytest.raises(OutputExistsError, match="--force"):
+        from plateocr.demo import run_demo
+
+        run_demo(photos.root, work, minutes=0.1)
+
+
+def test_missing_sample_is_a_clear_error(tmp_path, monkeypatch):
+    from plateocr.demo import run_demo
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(PlateOCRError, match="plateocr synth"):
+        run_demo(None, tmp_path / "w")
+    with pytest.raises(PlateOCRError, match="--minutes"):
+        run_demo(sample(tmp_path / "s", n=3).root, tmp_path / "w", minutes=0)
