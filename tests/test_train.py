@@ -153,8 +153,11 @@ def test_fine_tune_restores_what_fits_and_reports_the_rest(tmp_path, records):
     rec = Recorder()
     result = train(
         tmp_path / "other", tmp_path / "tuned", {**FAST, "steps": 1, "learning_rate": 1e-9},
-        config_overrides=TINY, checkpoint=tmp_path / "base", listener=rec,
+        checkpoint=tmp_path / "base", listener=rec,
     )
+    # the new model has the base model's architecture, the new records' charset
+    assert ModelDir(tmp_path / "tuned").config.final_endpoint == TINY["final_endpoint"]
+    assert ModelDir(tmp_path / "tuned").config.num_classes == other.num_classes
     softmax = "AttentionOcr_v1/sequence_logit_fn/SQLR/softmax_w"
     assert any(s.startswith(softmax + " (shape") for s in result.skipped)
     assert any(n.startswith(INCEPTION_SCOPE) for n in result.restored)

@@ -47,6 +47,10 @@ def run(
     endpoint: Optional[str] = typer.Option(
         None, "--endpoint", help="Last InceptionV3 block of the conv tower, for a new model (e.g. Mixed_5b)."
     ),
+    coordinates: Optional[bool] = typer.Option(
+        None, "--coordinates/--no-coordinates",
+        help="Give attention one-hot positions, for a new model (upstream checkpoints have none). [default: on]",
+    ),
     force: bool = typer.Option(False, "--force", help="Start a new model even if MODEL_DIR holds one (its checkpoints are deleted)."),
 ) -> None:
     from rich.console import Console
@@ -71,7 +75,7 @@ def run(
             data,
             model_dir,
             given,
-            config_overrides={"final_endpoint": endpoint},
+            config_overrides={"final_endpoint": endpoint, "use_coordinates": coordinates},
             checkpoint=checkpoint,
             checkpoint_inception=checkpoint_inception,
             force=force,

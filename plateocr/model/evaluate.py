@@ -138,7 +138,7 @@ class Evaluator:
         split: str = "test",
         batch_size: int = DEFAULT_BATCH_SIZE,
     ):
-        from plateocr.model.compat import tf, tf1
+        from plateocr.model.compat import session_config, tf, tf1
         from plateocr.model.data import eval_dataset, split_files
         from plateocr.model.network import build_model
 
@@ -163,7 +163,7 @@ class Evaluator:
             }
             self._saver = tf1.train.Saver(tf1.global_variables())
         self.graph.finalize()
-        self.session = tf1.Session(graph=self.graph)
+        self.session = tf1.Session(graph=self.graph, config=session_config())
 
     def evaluate(self, checkpoint: str, progress: Progress | None = None) -> EvalResult:
         with self.graph.as_default():  # a v1 Saver/Session outside it would act eagerly

@@ -211,6 +211,16 @@ def _resolve_checkpoint_arg(path: str | os.PathLike) -> str:
     raise PlateOCRError(f"{p}: checkpoint not found")
 
 
+def base_architecture(checkpoint: str) -> dict:
+    """The ModelConfig settings (not the data-given ones) of the plateocr model dir holding
+    `checkpoint`; empty for a foreign checkpoint (e.g. upstream's)."""
+    for folder in (Path(checkpoint).parent, Path(checkpoint).parent.parent):
+        if ModelDir.exists(folder):
+            data_given = {"image_shape", "num_of_views", "max_sequence_length", "num_classes", "null_code", "version"}
+            return {k: v for k, v in ModelDir(folder).config_dict.items() if k not in data_given}
+    return {}
+
+
 # --- the loop ------------------------------------------------------------------------------
 
 
@@ -275,6 +285,10 @@ def train(
     split_files(records_dir, spec, "train")
     ckpt_arg = _resolve_checkpoint_arg(checkpoint) if checkpoint else None
     incep_arg = _resolve_checkpoint_arg(checkpoint_inception) if checkpoint_inception else None
+    if ckpt_arg and (force or not ModelDir.exists(model_dir)):
+        # a new model takes the architecture of the plateocr model it starts from
+        given_config = {k: v for k, v in (config_overrides or {}).items() if v is not None}
+        config_overrides = {**base_architecture(ckpt_arg), **given_config}
     md, opts, resumed = open_model_dir(model_dir, records_dir, spec, charset, options or {}, config_overrides, force)
     evaluate_on = None
     if opts.eval_every:
@@ -398,9 +412,9 @@ def _initialize(g: _TrainGraph, session, listener: TrainListener) -> tuple[list[
 def _loop(
     g: _TrainGraph, md: ModelDir, records_dir, spec, opts: TrainOptions, evaluate_on, listener, time_limit
 ) -> TrainResult:
-    from plateocr.model.compat import tf, tf1
+    from plateocr.model.compat import session_config, tf, tf1
 
-    session = tf1.Session(graph=g.graph)
+    session = tf1.Session(graph=g.graph, config=session_config())
     scorer = _BestKeeper(md, records_dir, spec, opts, evaluate_on, listener, g.writer)
     try:
         restored, skipped = _initialize(g, session, listener)
