@@ -21,10 +21,12 @@ _DEFAULT_SIZE = f"{defaults.CROP_SIZE[0]}x{defaults.CROP_SIZE[1]}"
 
 
 def run(
-    annotations: Annotated[Path, typer.Argument(help="Annotation CSV: files,text,xmin,xmax,ymin,ymax.")],
+    annotations: Annotated[Path, typer.Argument(metavar="ANNOT.csv", help="Annotation CSV: files,text,xmin,xmax,ymin,ymax.")],
     images: Annotated[
         Optional[Path],
-        typer.Option("--images", help="Folder of the photos [default: images/ beside the CSV, else its folder]."),
+        typer.Option(
+            "--images", help="Folder of the photos.", show_default="images/ beside the CSV, else the CSV's folder"
+        ),
     ] = None,
     out: Annotated[Path, typer.Option("--out", help="Output folder for crops and labels.csv.")] = Path(
         defaults.CROPS_DIR
@@ -38,7 +40,8 @@ def run(
         float, typer.Option("--margin", help="Fraction of the box's width/height added on each side.")
     ] = defaults.MARGIN,
     workers: Annotated[
-        Optional[int], typer.Option("--workers", min=1, help="Processes [default: number of CPUs]; 1 runs in-process.")
+        Optional[int],
+        typer.Option("--workers", min=1, help="Processes; 1 runs in-process.", show_default="number of CPUs"),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace the crops of an earlier run.")] = False,
     resume: Annotated[
