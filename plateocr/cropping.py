@@ -404,6 +404,8 @@ def _take_over(out_dir: Path, journal: Journal, settings: CropSettings, force: b
     """Make `out_dir` ours, refusing an earlier run's output without force/resume; the journal
     entries --resume may reuse. Drops any old manifest first, so that an interrupted run never
     leaves one that looks finished."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise PlateOCRError(f"{out_dir}: exists and is not a folder")
     earlier = _earlier_output(out_dir)
     if earlier and not (force or resume):
         raise OutputExistsError(

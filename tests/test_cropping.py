@@ -275,3 +275,9 @@ def test_real_plates_all_crop(tmp_path, real_plates):
     for row in rows[:10]:
         assert read_png(tmp_path / "crops" / row["files"]).shape == (64, 256, 3)
         assert (tmp_path / "crops" / row["source"]).is_file()
+
+
+def test_an_out_path_that_is_a_file_is_a_one_line_error(tmp_path, photo_set):
+    (tmp_path / "taken").write_text("not a folder")
+    with pytest.raises(PlateOCRError, match="taken: exists and is not a folder"):
+        crop_annotations(photo_set.csv, out_dir=tmp_path / "taken", workers=1)

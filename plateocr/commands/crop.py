@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from plateocr import defaults
+from plateocr.errors import PlateOCRError
 
 _DEFAULT_SIZE = f"{defaults.CROP_SIZE[0]}x{defaults.CROP_SIZE[1]}"
 
@@ -81,6 +82,8 @@ def run(
             bar.stop()
             _summary(console, e.result)
             raise
+        except OSError as e:  # disk full, permissions: one line, not a traceback
+            raise PlateOCRError(f"{e.filename or out}: {e.strerror or e}") from None
     _summary(console, result)
     console.print(f"wrote {result.manifest}")
 
