@@ -44,7 +44,7 @@ SETTINGS_FILE = "crop.json"
 REPORT_FILE = "skipped.csv"
 JOURNAL_FILE = ".progress.jsonl"
 MANIFEST_COLUMNS = ("files", "text", "source", "line", "xmin", "xmax", "ymin", "ymax")
-# Files this stage may delete with --force: its own crops and interrupted atomic writes.
+# Files this stage may delete (with --force or --resume): its crops and interrupted writes.
 _CROP_NAME = re.compile(r"_L\d+\.png$")
 _TEMP_NAME = re.compile(r"^\..*_L\d+\.png\.tmp$")
 # Stored PNGs: deflate at level 1 costs as much CPU as decoding the photo (and the benchmark
