@@ -15,13 +15,10 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from plateocr.annotations import read_annotations
 from plateocr.attention_view import attention_picture, save_attention_picture
-from plateocr.cropping import crop_name, crop_one, default_images_dir
 from plateocr.defaults import MARGIN
 from plateocr.errors import PlateOCRError
 from plateocr.imaging import read_bgr
-from plateocr.problems import Problem
 
 Progress = Callable[[int, int], None]  # (plates done, plates in total)
 
@@ -123,6 +120,8 @@ class _PhotoCache:
 
 
 def _cut(photos: _PhotoCache, photo: str, box, size, keep_aspect: bool, margin: float, line: int) -> np.ndarray:
+    from plateocr.cropping import crop_one
+
     crop = crop_one(photos.get(photo), box, size, keep_aspect, margin)
     if crop is None:
         raise PlateOCRError(f"{photo} (line {line}): the box lies outside the photo")
@@ -135,10 +134,14 @@ def sources_from_annotations(
     keep_aspect: bool,
     margin: float | None = None,
     images_dir: str | os.PathLike | None = None,
-) -> tuple[list[PlateSource], list[Problem]]:
+) -> tuple[list[PlateSource], list]:
     """One source per good annotation row, cut from its photo in memory the way `crop` cuts it,
     and the rows skipped (empty text, bad box...). Photos are looked up like `crop` does:
     `images/` beside the CSV if present, else the CSV's folder."""
+    # Imported here: pandas and the crop stage cost a cold `predict IMAGE` time it does not need.
+    from plateocr.annotations import read_annotations
+    from plateocr.cropping import crop_name, default_images_dir
+
     annotations, problems = read_annotations(annot_csv)
     folder = Path(images_dir) if images_dir is not None else default_images_dir(annot_csv)
     margin = MARGIN if margin is None else margin

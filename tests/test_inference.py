@@ -109,3 +109,27 @@ def test_missing_model_or_checkpoint(tmp_path, stretch_model):
         PlateReader(tmp_path / "nothing")
     with pytest.raises(PlateOCRError, match="checkpoint not found"):
         PlateReader(stretch_model, checkpoint=str(tmp_path / "ckpt-9"))
+
+
+def test_the_cached_graph_reads_like_the_built_one(tmp_path, crops):
+    from plateocr import PlateReader
+    from plateocr.model.graph_cache import CACHE_DIR, cache_key
+
+    md = random_model_dir(tmp_path / "model", TEXTS, size=SIZE, seed=5)
+    with PlateReader(md.path, cache_graph=False) as built:
+        expected = built.read_batch(crops)
+    assert not (md.path / CACHE_DIR).exists()
+    with PlateReader(md.path) as first:  # builds and writes the cache
+        same_all = first.read_batch(crops)
+    cached = list((md.path / CACHE_DIR).glob("inference-*.meta"))
+    assert [p.name for p in cached] == [f"inference-{cache_key(md.config)}.meta"]
+    with PlateReader(md.path) as second:  # imports it
+        again = second.read_batch(crops)
+    for a, b, c in zip(expected, same_all, again):
+        same(a, b)
+        same(a, c)
+    cached[0].write_bytes(b"truncated")  # a broken cache is rebuilt, not fatal
+    with PlateReader(md.path) as third:
+        same(third.read(crops[0]), expected[0])
+    assert cached[0].stat().st_size > 1000
+    assert cache_key(md.config.replace(lstm_units=16)) != cache_key(md.config)

@@ -27,6 +27,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # InceptionV3 tower ~2x faster (conv filter gradients ~6x). Must be set before TensorFlow is
 # imported; set TF_ENABLE_ONEDNN_OPTS=0 to opt out (benchmarks/train_speed.py measures both).
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+# plateocr uses no Keras 3; with this, `import tensorflow` maps tf.keras to tf_keras (which
+# tf-slim needs anyway) instead of also importing Keras 3: ~0.5 s CPU off every cold start.
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 _LEGACY_LAYER_MODULES = (
     "base",
@@ -55,13 +58,23 @@ def _alias_legacy_tf_layers() -> None:
         sys.modules.setdefault(f"tf_keras.legacy_tf_layers.{name}", module)
 
 
-_alias_legacy_tf_layers()
+# tf_keras imports pandas (~0.7 s of CPU) only to accept DataFrames in Keras' fit(), which
+# plateocr never calls; hiding it during these imports makes a cold `predict` that much faster.
+# Code that imports pandas later gets it as usual.
+_hide_pandas = "pandas" not in sys.modules
+if _hide_pandas:
+    sys.modules["pandas"] = None  # `import pandas` raises ImportError; tf_keras copes
+try:
+    _alias_legacy_tf_layers()
+    import tensorflow as tf  # noqa: E402
+    import tf_slim as slim  # noqa: E402
+    from tf_slim.nets import inception_v3  # noqa: E402
+finally:
+    if _hide_pandas and sys.modules.get("pandas", 0) is None:
+        del sys.modules["pandas"]
+
 # tf-slim calls the Keras-2 layers' deprecated ``apply``; the warning is not actionable here.
 warnings.filterwarnings("ignore", message="`layer.apply` is deprecated", category=UserWarning)
-
-import tensorflow as tf  # noqa: E402
-import tf_slim as slim  # noqa: E402
-from tf_slim.nets import inception_v3  # noqa: E402
 
 tf1 = tf.compat.v1
 

@@ -58,6 +58,8 @@ class PlateReader:
 
     read(image) -> Reading(text, confidence, char_confidences); read_batch(images) -> list.
     An image is a path, an RGB uint8 numpy array of any size, or encoded image bytes.
+    threads: CPU threads for TensorFlow (default: all this process may use). cache_graph: keep
+    a serialized copy of the graph in the model directory so the next start is faster.
     """
 
     def __init__(
@@ -65,10 +67,11 @@ class PlateReader:
         model_dir: str | os.PathLike = "model",
         checkpoint: str | os.PathLike | None = None,
         threads: int | None = None,
+        cache_graph: bool = True,
     ):
         from plateocr.model.compat import session_config, tf, tf1
         from plateocr.model.evaluate import tf_error_message
-        from plateocr.model.network import build_model
+        from plateocr.model.graph_cache import inference_graph
 
         md = ModelDir(model_dir)
         self.model_dir = md.path
@@ -80,22 +83,20 @@ class PlateReader:
         self.size = (h, w)
         self.keep_aspect = bool(self.spec.keep_aspect)
 
-        self.graph = tf.Graph()
-        with self.graph.as_default():
-            self._images = tf1.placeholder(tf.uint8, [None, h, w, 3], name="images")
-            ep = build_model(self._images, self.config, is_training=False)
-            self._fetches = {
-                "chars": ep.predicted_chars,
-                "scores": ep.predicted_scores,
-                "confidence": ep.sequence_confidence,
-            }
-            self._attention = ep.attention_masks
-            saver = tf1.train.Saver(tf1.global_variables())
+        g = inference_graph(md.path, self.config, use_cache=cache_graph)
+        self.graph = g.graph
+        self._images = g.images
+        self._fetches = {
+            "chars": g.predicted_chars,
+            "scores": g.predicted_scores,
+            "confidence": g.sequence_confidence,
+        }
+        self._attention = g.attention_masks
         self.graph.finalize()
         self.session = tf1.Session(graph=self.graph, config=session_config(threads))
         try:
             with self.graph.as_default():
-                saver.restore(self.session, self.checkpoint)
+                g.saver.restore(self.session, self.checkpoint)
         except (tf.errors.OpError, ValueError) as e:
             self.session.close()
             raise PlateOCRError(

@@ -1,0 +1,100 @@
+"""A cached copy of the inference graph, so a cold `plateocr predict` skips rebuilding it.
+
+Building InceptionV3 + the decoder through tf-slim's Python layers takes seconds on a small
+CPU; importing the same graph from a serialized MetaGraph takes a few hundred milliseconds. The
+first reader of a model directory writes ``.cache/inference-<key>.meta`` there (when it may);
+later ones import it. The key covers everything that shapes the graph: the model config, the
+TensorFlow version and the source of the modules that build it, so an upgraded plateocr or a
+retrained model with another config never picks up a stale graph.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import NamedTuple
+
+CACHE_DIR = ".cache"
+_COLLECTION = "plateocr_inference"
+_FETCHES = ("images", "predicted_chars", "predicted_scores", "sequence_confidence", "attention_masks")
+# Modules whose code decides the inference graph.
+_GRAPH_MODULES = ("network.py", "decoder.py", "compat.py", "config.py", "graph_cache.py")
+
+
+class InferenceGraph(NamedTuple):
+    graph: object
+    images: object  # uint8 placeholder [None, H, W, 3]
+    predicted_chars: object
+    predicted_scores: object
+    sequence_confidence: object
+    attention_masks: object
+    saver: object
+
+
+def cache_key(config) -> str:
+    from plateocr.model.compat import tf
+
+    h = hashlib.sha256()
+    h.update(json.dumps(config.to_dict(), sort_keys=True).encode())
+    h.update(tf.__version__.encode())
+    here = Path(__file__).parent
+    for name in _GRAPH_MODULES:
+        h.update((here / name).read_bytes())
+    return h.hexdigest()[:20]
+
+
+def build_inference_graph(config) -> InferenceGraph:
+    """The graph from the network code: uint8 images placeholder -> greedy decoding."""
+    from plateocr.model.compat import tf, tf1
+    from plateocr.model.network import build_model
+
+    h, w, _ = config.image_shape
+    graph = tf.Graph()
+    with graph.as_default():
+        images = tf1.placeholder(tf.uint8, [None, h, w, 3], name="images")
+        ep = build_model(images, config, is_training=False)
+        tensors = (images, ep.predicted_chars, ep.predicted_scores, ep.sequence_confidence, ep.attention_masks)
+        for name, t in zip(_FETCHES, tensors):
+            tf1.add_to_collection(f"{_COLLECTION}/{name}", t)
+        saver = tf1.train.Saver(tf1.global_variables())
+    return InferenceGraph(graph, *tensors, saver)
+
+
+def _import(path: Path) -> InferenceGraph:
+    from plateocr.model.compat import tf, tf1
+
+    graph = tf.Graph()
+    with graph.as_default():
+        saver = tf1.train.import_meta_graph(str(path), clear_devices=True)
+        tensors = [tf1.get_collection(f"{_COLLECTION}/{name}")[0] for name in _FETCHES]
+    if saver is None:
+        raise ValueError("no saver in the cached graph")
+    return InferenceGraph(graph, *tensors, saver)
+
+
+def _export(g: InferenceGraph, path: Path) -> None:
+    from plateocr.model.compat import tf1
+    from plateocr.outputs import atomic_path
+
+    with g.graph.as_default(), atomic_path(path) as tmp:
+        tf1.train.export_meta_graph(str(tmp), graph=g.graph, saver_def=g.saver.as_saver_def(), clear_devices=True)
+
+
+def inference_graph(model_dir: str | Path, config, use_cache: bool = True) -> InferenceGraph:
+    """The inference graph of `config`: imported from the model directory's cache when there,
+    else built (and cached when the directory is writable). A broken cache is rebuilt."""
+    if not use_cache:
+        return build_inference_graph(config)
+    path = Path(model_dir) / CACHE_DIR / f"inference-{cache_key(config)}.meta"
+    if path.is_file():
+        try:
+            return _import(path)
+        except Exception:  # truncated or foreign file: fall through and rebuild it
+            pass
+    g = build_inference_graph(config)
+    try:
+        _export(g, path)
+    except OSError:
+        pass  # a read-only model directory just does not get the speed-up
+    return g
