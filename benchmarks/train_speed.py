@@ -105,15 +105,34 @@ def measure(job: dict) -> dict:
         cpu = (time.process_time() - cpu0) / job["steps"]
         if not np.isfinite(value):
             raise RuntimeError(f"loss is {value}")
-    median = float(np.median(times))
     return {
         "first_step_s": first,
-        "step_s": median,
-        "step_min_s": float(min(times)),
-        "images_per_s": batch / median,
+        "times": times,
         "cpu_s": cpu,
         "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,  # KiB on Linux
         "load": os.getloadavg()[0],
+    }
+
+
+def merge(runs: list[dict], batch: int) -> dict:
+    """One row from the rounds of one configuration."""
+    import statistics
+
+    ok = [r for r in runs if "error" not in r]
+    if not ok:
+        return runs[-1]
+    times = [t for r in ok for t in r["times"]]
+    median, best = statistics.median(times), min(times)
+    return {
+        "step_s": median,
+        "step_best_s": best,
+        "images_per_s": batch / median,
+        "images_per_s_best": batch / best,
+        "cpu_s": statistics.median(r["cpu_s"] for r in ok),
+        "peak_rss": max(r["peak_rss"] for r in ok),
+        "first_step_s": statistics.median(r["first_step_s"] for r in ok),
+        "load": statistics.mean(r["load"] for r in ok),
+        "steps": len(times),
     }
 
 
@@ -172,6 +191,7 @@ def main(argv=None) -> int:
     parser.add_argument("--no-naive", action="store_true", help="skip the naive rows")
     parser.add_argument("--micro-batches", type=int, nargs="*", default=[2, 4],
                         help="micro-batch rows for batches >= 16")
+    parser.add_argument("--rounds", type=int, default=1, help="run every row this many times, in turn")
     parser.add_argument("--quick", action="store_true", help="3 timed steps, 1 warm-up")
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args(argv)
@@ -186,36 +206,42 @@ def main(argv=None) -> int:
     from rich.table import Table
 
     console = Console(width=None if sys.stdout.isatty() else 150)
-    results = []
-    for name, job in jobs(args):
-        with console.status(f"{name}, batch {job['batch']} ..."):
-            result = run_child(job, timeout=900)
-        results.append((name, job, result))
-        if "error" in result:
-            console.print(f"[red]{name} batch {job['batch']}: {result['error']}")
+    plan = jobs(args)
+    runs: list[list[dict]] = [[] for _ in plan]
+    # Rounds run every configuration in turn, so load from other users spreads over all rows.
+    for round_no in range(args.rounds):
+        for (name, job), row_runs in zip(plan, runs):
+            with console.status(f"round {round_no + 1}/{args.rounds}: {name}, batch {job['batch']} ..."):
+                result = run_child(job, timeout=900)
+            row_runs.append(result)
+            if "error" in result:
+                console.print(f"[red]{name} batch {job['batch']}: {result['error']}")
+    results = [(name, job, merge(row_runs, job["batch"])) for (name, job), row_runs in zip(plan, runs)]
 
     table = Table(
-        title=f"Training step, attention OCR, {os.cpu_count()} CPU cores (median of {args.steps} steps)",
-        caption="x up: ratio to the upstream figure at the same batch (images/s: higher is better; "
-        "RSS: lower is better). CPU s/step: CPU time of all threads per step, less sensitive to "
-        "other load than wall time.",
+        title=f"Training step, attention OCR, {os.cpu_count()} CPU cores "
+        f"({args.rounds} round(s) x {args.steps} timed steps per row)",
+        caption="best: the fastest step (least disturbed by other processes); x up: ratio to the "
+        "upstream figure at the same batch, on best steps (images/s: higher is better; RSS: lower "
+        "is better). CPU s/step: CPU time of all threads per step. load: 1-min load average.",
     )
-    for col in ("configuration", "batch", "s/step", "images/s", "x up", "CPU s/step",
-                "peak RSS", "x up RSS", "1st step", "load"):
+    for col in ("configuration", "batch", "s/step", "best s/step", "images/s", "best images/s",
+                "x up", "CPU s/step", "peak RSS", "x up RSS", "1st step", "load"):
         table.add_column(col, justify="left" if col == "configuration" else "right")
     for batch in args.batches:
         if batch in UPSTREAM:
             s, rss = UPSTREAM[batch]
-            table.add_row("upstream 200x200 (reference doc)", str(batch), f"{s:.2f}", f"{batch / s:.1f}",
-                          "1.00", "", gib(rss), "1.00", "", "")
+            table.add_row("upstream 200x200 (reference doc)", str(batch), f"{s:.2f}", "",
+                          f"{batch / s:.1f}", "", "1.00", "", gib(rss), "1.00", "", "")
     for name, job, r in results:
         if "error" in r:
-            table.add_row(name, str(job["batch"]), "error", "", "", "", "", "", "", "")
+            table.add_row(name, str(job["batch"]), "error", *[""] * 9)
             continue
         up = UPSTREAM.get(job["batch"])
         table.add_row(
-            name, str(job["batch"]), f"{r['step_s']:.3f}", f"{r['images_per_s']:.1f}",
-            f"{r['images_per_s'] / (job['batch'] / up[0]):.2f}" if up else "",
+            name, str(job["batch"]), f"{r['step_s']:.3f}", f"{r['step_best_s']:.3f}",
+            f"{r['images_per_s']:.1f}", f"{r['images_per_s_best']:.1f}",
+            f"{r['images_per_s_best'] / (job['batch'] / up[0]):.2f}" if up else "",
             f"{r['cpu_s']:.2f}", gib(r["peak_rss"]), f"{r['peak_rss'] / up[1]:.2f}" if up else "",
             f"{r['first_step_s']:.1f} s", f"{r['load']:.1f}",
         )
