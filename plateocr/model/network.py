@@ -67,7 +67,8 @@ def attention_states(images, config: ModelConfig, is_training: bool):
     views = config.num_of_views
     if views > 1:
         # All views in one tower call (batch [views*B]) rather than one call per view: same
-        # weights, one set of ops. Order of positions: view, row, column (upstream's).
+        # weights, one set of ops (batch-norm statistics then pool all views, where upstream
+        # takes them per view). Order of positions: view, row, column (upstream's).
         stacked = tf.concat(tf.split(images, views, axis=2), axis=0)
     else:
         stacked = images
@@ -75,8 +76,9 @@ def attention_states(images, config: ModelConfig, is_training: bool):
     if config.use_coordinates:
         net = encode_coordinates(net)
     _, h, w, depth = net.shape.as_list()
-    net = tf.reshape(net, tf.stack([views, -1, h, w, depth]))
-    net = tf.transpose(net, [1, 0, 2, 3, 4])
+    if views > 1:
+        net = tf.reshape(net, tf.stack([views, -1, h, w, depth]))
+        net = tf.transpose(net, [1, 0, 2, 3, 4])
     return tf.reshape(net, [-1, views * h * w, depth]), (h, w)
 
 
