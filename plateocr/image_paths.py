@@ -5,7 +5,7 @@ from __future__ import annotations
 import glob
 import os
 from pathlib import Path
-from typing import Iterable, TextIO
+from typing import Iterable, NamedTuple, TextIO
 
 from plateocr.errors import PlateOCRError
 
@@ -19,9 +19,17 @@ def is_image_name(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
 
+class Unmatched(NamedTuple):
+    """A name that gave no image: shown as an error row where it stood among the arguments."""
+
+    name: str
+    reason: str
+    before: int  # how many image paths the arguments before it gave
+
+
 def expand_image_args(
     args: Iterable[str], stdin: TextIO | None = None
-) -> tuple[list[Path], list[tuple[str, str]]]:
+) -> tuple[list[Path], list[Unmatched]]:
     """The image paths named by `args`, in order, each once, and the names that gave none.
 
     - a file is taken as given (even without an image extension: the user named it, so a
@@ -31,10 +39,10 @@ def expand_image_args(
       the matching image files, sorted; `**` recurses;
     - `-` reads one path per line from `stdin` (blank lines and `#` comments skipped), each
       expanded by the same rules.
-    A name that gives nothing is returned as (name, reason) so the caller reports it and goes on.
+    A name that gives nothing is returned as Unmatched so the caller reports it and goes on.
     """
     out: list[Path] = []
-    missing: list[tuple[str, str]] = []
+    missing: list[Unmatched] = []
     seen: set[str] = set()
 
     def add(p: Path) -> None:
@@ -48,7 +56,7 @@ def expand_image_args(
         if path.is_dir():
             images = [p for p in sorted(path.iterdir()) if p.is_file() and is_image_name(p)]
             if not images:
-                missing.append((arg, f"{where}no image files in this directory"))
+                missing.append(Unmatched(arg, f"{where}no image files in this directory", len(out)))
             for p in images:
                 add(p)
         elif path.exists():
@@ -57,11 +65,11 @@ def expand_image_args(
             matches = sorted(glob.glob(os.path.expanduser(arg), recursive=True))
             images = [Path(m) for m in matches if Path(m).is_file() and is_image_name(m)]
             if not images:
-                missing.append((arg, f"{where}no image files match this pattern"))
+                missing.append(Unmatched(arg, f"{where}no image files match this pattern", len(out)))
             for p in images:
                 add(p)
         else:
-            missing.append((arg, f"{where}no such file or directory"))
+            missing.append(Unmatched(arg, f"{where}no such file or directory", len(out)))
 
     for arg in args:
         if arg == "-":

@@ -243,22 +243,32 @@ def predict(
 
         reader = PlateReader(model_dir, checkpoint)
     try:
-        early: list[PredictionRow] = []
+        early: list[tuple[int, PredictionRow]] = []  # (rows before it, error row)
         if annotations is not None:
             margin = reader.spec.margin
             sources, problems = sources_from_annotations(
                 annotations, reader.size, reader.keep_aspect, margin, images_dir
             )
-            early = [PredictionRow(p.image, error=p.reason, line=p.line) for p in problems]
+            early = [(0, PredictionRow(p.image, error=p.reason, line=p.line)) for p in problems]
         else:
             paths, missing = expand_image_args(images, stdin)
             sources = sources_from_paths(paths)
-            early = [PredictionRow(name, error=reason) for name, reason in missing]
+            early = [(u.before, PredictionRow(u.name, error=u.reason)) for u in missing]
         result = predict_sources(reader, sources, batch_size, attention_dir, progress, annotated=annotations is not None)
     finally:
         if own_reader:
             reader.close()
-    result.rows = early + result.rows
+    result.rows = _merge(result.rows, early)
     if result.annotated:
         result.rows.sort(key=lambda r: r.line or 0)
     return result
+
+
+def _merge(rows: list[PredictionRow], inserts: list[tuple[int, PredictionRow]]) -> list[PredictionRow]:
+    """`rows` with each insert placed after the first `n` of them, keeping the inserts' order."""
+    merged, taken = [], 0
+    for n, row in inserts:
+        merged += rows[taken:n]
+        taken = max(taken, n)
+        merged.append(row)
+    return merged + rows[taken:]

@@ -39,15 +39,17 @@ def invoke(*args, input=None):
 
 def test_glob_folder_and_stdin_give_one_row_per_image_with_error_rows(model, crops):
     (crops / "broken.png").write_bytes(b"junk")
-    res = invoke("crops/*", "nothere.png", "--model-dir", model, "--format", "csv")
+    res = invoke("crops/plate0003.png", "nothere.png", "crops/*", "--model-dir", model, "--format", "csv")
     assert res.exit_code == 0, res.output
     rows = list(csv.DictReader(io.StringIO(res.stdout)))
-    assert [r["path"] for r in rows] == ["nothere.png", "crops/broken.png"] + [
-        f"crops/plate{i:04d}.png" for i in range(4)
+    # in argument order; the glob gives images only (not labels.csv), each image once
+    assert [r["path"] for r in rows] == ["crops/plate0003.png", "nothere.png", "crops/broken.png"] + [
+        f"crops/plate{i:04d}.png" for i in range(3)
     ]
-    assert rows[0]["error"] == "no such file or directory" and rows[0]["text"] == ""
-    assert "not a readable image" in rows[1]["error"]
-    for r in rows[2:]:
+    assert rows[1]["error"] == "no such file or directory" and rows[1]["text"] == ""
+    assert "not a readable image" in rows[2]["error"]
+    rows = [rows[3], rows[4], rows[5], rows[0]]  # plate0000..0003
+    for r in rows:
         assert r["error"] == "" and r["text"]
         chars = [float(c) for c in r["char_confidences"].split()]
         assert len(chars) == len(r["text"]) and all(0 < c <= 1 for c in chars)
@@ -58,7 +60,7 @@ def test_glob_folder_and_stdin_give_one_row_per_image_with_error_rows(model, cro
     by_stdin = json.loads(invoke("-", "--model-dir", model, "--format", "json",
                                  input="crops/plate0000.png\ncrops/plate0001.png\n").stdout)
     assert [d["path"] for d in by_dir] == ["crops/broken.png"] + [f"crops/plate{i:04d}.png" for i in range(4)]
-    assert by_dir[1]["text"] == rows[2]["text"] and by_dir[1]["confidence"] == pytest.approx(float(rows[2]["confidence"]), rel=1e-5)
+    assert by_dir[1]["text"] == rows[0]["text"] and by_dir[1]["confidence"] == pytest.approx(float(rows[0]["confidence"]), rel=1e-5)
     assert [d["path"] for d in by_stdin] == [d["path"] for d in by_dir[1:3]]
     assert [d["text"] for d in by_stdin] == [d["text"] for d in by_dir[1:3]]
     # batch composition moves floats by ~1e-6 only
@@ -154,7 +156,7 @@ def test_predict_on_the_crops_reproduces_eval(tmp_path, monkeypatch):
           {"steps": 60, "batch_size": 6, "optimizer": "adam", "learning_rate": 0.003, "augment": False, "seed": 1},
           config_overrides=TINY)
     ev = evaluate(tmp_path / "model", tmp_path / "records", split="train")
-    res = invoke("crops/*.png", "--model-dir", "model", "--format", "json")
+    res = invoke("crops/*.png", "--format", "json")  # as written: model/ is the default
     assert res.exit_code == 0, res.output
     labels = {r["files"]: r["text"] for r in csv.DictReader(open(tmp_path / "crops" / "labels.csv"))}
     by_truth = {labels[Path(d["path"]).name]: d for d in json.loads(res.stdout)}

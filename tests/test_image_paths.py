@@ -43,15 +43,15 @@ def test_named_files_are_kept_in_order_once_even_without_an_image_extension(tree
 def test_names_that_give_nothing_are_reported_not_fatal(tree):
     paths, missing = expand_image_args(["nope.png", "crops/*.gif", "crops/sub/../../other", "crops/b.png"])
     assert names(paths) == ["crops/sub/../../other/e.jpeg", "crops/b.png"]
-    assert missing == [("nope.png", "no such file or directory"), ("crops/*.gif", "no image files match this pattern")]
+    assert missing == [("nope.png", "no such file or directory", 0), ("crops/*.gif", "no image files match this pattern", 0)]
     (tree / "empty").mkdir()
-    assert expand_image_args(["empty"]) == ([], [("empty", "no image files in this directory")])
+    assert expand_image_args(["empty"]) == ([], [("empty", "no image files in this directory", 0)])
 
 
 def test_dash_reads_paths_from_stdin(tree):
     stdin = io.StringIO("crops/c.jpg\n\n# a comment\nother\nmissing.png\n")
     paths, missing = expand_image_args(["crops/b.png", "-"], stdin)
     assert names(paths) == ["crops/b.png", "crops/c.jpg", "other/e.jpeg"]
-    assert missing == [("missing.png", "stdin line 5: no such file or directory")]
+    assert missing == [("missing.png", "stdin line 5: no such file or directory", 3)]  # after 3 paths
     with pytest.raises(PlateOCRError, match="standard input"):
         expand_image_args(["-"], None)
