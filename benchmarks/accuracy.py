@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
+import subprocess
 import sys
 import time
 from dataclasses import fields
@@ -94,6 +96,7 @@ def run_one(name: str, settings: dict, work: Path, minutes: float, seed: int, da
         time_limit=minutes * 60,
     )
     train_minutes = (time.monotonic() - t0) / 60
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # training's (Linux: kB)
     test = evaluate(folder / "model", split="test", checkpoint="latest")
     seen = evaluate(folder / "model", split="train", checkpoint="latest")
     return {
@@ -104,6 +107,8 @@ def run_one(name: str, settings: dict, work: Path, minutes: float, seed: int, da
         "train_minutes": round(train_minutes, 2),
         "s_per_step": round(result.seconds / max(1, result.last_step), 3),
         "final_loss": result.final_loss,
+        "first_step_s": round(result.first_step_seconds or 0.0, 2),
+        "peak_rss_gib": round(peak_rss / 2**30, 2),
         "test_examples": test.num_examples,
         "test_sequence_accuracy": test.sequence_accuracy,
         "test_character_accuracy": test.character_accuracy,
@@ -122,7 +127,13 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=DATA, help="folder with annot.csv and images/")
     ap.add_argument("--work", type=Path, default=Path("/tmp/plateocr-accuracy"), help="scratch folder")
     ap.add_argument("--json", type=Path, help="also write the rows to this JSON file")
+    ap.add_argument("--child", help=argparse.SUPPRESS)  # one configuration, in its own process
     args = ap.parse_args()
+    if args.child:
+        name, settings = json.loads(args.child)
+        row = run_one(name, settings, args.work, args.minutes, args.seed, args.data)
+        print("ROW " + json.dumps(row), flush=True)
+        return
     if not (args.data / "annot.csv").is_file():
         raise SystemExit(f"{args.data}: no annot.csv (the real plates live in ../shared/realplates/eu)")
 
@@ -133,20 +144,29 @@ def main() -> None:
     rows = []
     for name, settings in configs:
         print(f"== {name}: {args.minutes:g} min of training", file=sys.stderr, flush=True)
-        rows.append(run_one(name, settings, args.work, args.minutes, args.seed, args.data))
+        # Each configuration in its own process, so its peak memory is its own.
+        cmd = [sys.executable, __file__, "--child", json.dumps([name, settings]), "--minutes", str(args.minutes),
+               "--seed", str(args.seed), "--data", str(args.data), "--work", str(args.work)]
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+        found = [line[4:] for line in proc.stdout.splitlines() if line.startswith("ROW ")]
+        if proc.returncode or not found:
+            raise SystemExit(f"configuration {name} failed (exit {proc.returncode})")
+        rows.append(json.loads(found[-1]))
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
 
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"Real EU plates ({args.data.name}), {args.minutes:g} min CPU training each, seed {args.seed}")
-    cols = ["config", "input", "training", "steps", "min", "s/step", "test seq", "test char", "train seq", "train char"]
+    cols = ["config", "input", "training", "steps", "min", "s/step", "1st step s", "peak GiB",
+            "test seq", "test char", "train seq", "train char"]
     for c in cols:
         table.add_column(c, justify="left" if c in ("config", "input", "training") else "right")
     base = next((r for r in rows if r["name"] == "baseline"), None)
     for r in rows:
         table.add_row(
             r["name"], r["input"], r["training"], str(r["steps"]), f"{r['train_minutes']:.1f}", f"{r['s_per_step']:.2f}",
+            f"{r['first_step_s']:.1f}", f"{r['peak_rss_gib']:.2f}",
             f"{r['test_sequence_accuracy']:.3f}", f"{r['test_character_accuracy']:.3f}",
             f"{r['train_sequence_accuracy']:.3f}", f"{r['train_character_accuracy']:.3f}",
         )

@@ -54,6 +54,16 @@ def read_checkpoint(prefix):
     return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
 
 
+def summary_tags(folder) -> set[str]:
+    from plateocr.model.compat import tf1
+
+    tags = set()
+    for events in folder.glob("events.out.tfevents.*"):
+        for event in tf1.train.summary_iterator(str(events)):
+            tags |= {v.tag for v in event.summary.value}
+    return tags
+
+
 @pytest.fixture
 def records(tmp_path):
     texts = TEXTS[:5]
@@ -73,7 +83,9 @@ def test_memorises_a_handful_of_plates_and_keeps_the_best(tmp_path, records):
     assert md.latest_checkpoint().endswith("ckpt-80")
     assert md.config.final_endpoint == "MaxPool_5a_3x3"  # the model dir describes the model
     assert md.options["steps"] == 80 and md.records_dir == records.resolve()
-    assert list(md.path.glob("events.out.tfevents.*"))  # TensorBoard summaries
+    tags = summary_tags(md.path)  # TensorBoard: losses, accuracies, sample readings, test scores
+    assert {"loss/total", "train/character_accuracy", "train/learning_rate", "test/sequence_accuracy"} <= tags
+    assert any(t.startswith("train/truth_vs_prediction") for t in tags)
     # --eval-every scored steps 40 and 80 on the test split and kept the best in best/
     assert [s for s, _, _ in rec.evals] == [40, 80]
     best = md.best_metrics()

@@ -1,8 +1,6 @@
 """Evaluate a trained model on a records split: every example once, read as `predict` reads it.
 
-Prints character accuracy, full-sequence accuracy and mean confidence, and the worst errors.
-The records default to those the model was trained on; the checkpoint to the best one kept by
---eval-every, else the latest.
+Prints character accuracy, full-sequence accuracy, mean confidence and the worst errors. The records default to those the model was trained on; the checkpoint to the best one kept by --eval-every, else the latest.
 """
 
 from __future__ import annotations
@@ -19,11 +17,11 @@ from plateocr import defaults
 def run(
     model_dir: Path = typer.Option(Path(defaults.MODEL_DIR), "--model-dir", help="Model folder `plateocr train` wrote."),
     data: Optional[Path] = typer.Option(
-        None, "--data", help="Records folder. [default: the one the model was trained on, else records/]"
+        None, "--data", help="Records folder. \\[default: the one the model was trained on, else records/]"
     ),
     split: str = typer.Option("test", "--split", help="Split to evaluate (test or train)."),
     checkpoint: Optional[str] = typer.Option(
-        None, "--checkpoint", help="best, latest, or a checkpoint path. [default: best, else latest]"
+        None, "--checkpoint", help="best, latest, or a checkpoint path. \\[default: best, else latest]"
     ),
     batch_size: int = typer.Option(32, "--batch-size", help="Images per batch (does not change the result)."),
     errors: Optional[Path] = typer.Option(None, "--errors", help="Write every mistake to this CSV."),

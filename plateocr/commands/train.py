@@ -1,9 +1,8 @@
 """Train the attention OCR model on the FSNS records `plateocr tfrecords` wrote.
 
-Checkpoints go to the model dir every few minutes, at the end and on Ctrl-C; running again on
-the same model dir resumes (--steps is the total to reach, so a larger value continues).
-Options not given on a resumed run are those it was started with. TensorBoard: `tensorboard
---logdir model/`.
+Checkpoints go to the model dir every few minutes, at the end and on Ctrl-C. Running again on the same model dir resumes: --steps is the total to reach, so a larger value continues, and options not given are those the model was started with.
+
+TensorBoard: tensorboard --logdir model/
 """
 
 from __future__ import annotations
@@ -15,20 +14,23 @@ from typing import Optional
 import typer
 
 from plateocr import defaults
+from plateocr.model.train import OPTIMIZERS, TrainOptions
+
+_D = TrainOptions()  # the defaults shown in --help
 
 
 def run(
     data: Path = typer.Option(Path(defaults.RECORDS_DIR), "--data", help="Records folder (dataset.json, shards)."),
     model_dir: Path = typer.Option(Path(defaults.MODEL_DIR), "--model-dir", help="Model folder to create or resume."),
-    steps: Optional[int] = typer.Option(None, "--steps", help="Total training steps to reach. [default: 3000]"),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Images per step. [default: 32]"),
-    learning_rate: Optional[float] = typer.Option(None, "--learning-rate", help="Initial learning rate. [default: 0.004]"),
-    optimizer: Optional[str] = typer.Option(None, "--optimizer", help="momentum, adam, rmsprop or sgd. [default: momentum]"),
+    steps: Optional[int] = typer.Option(None, "--steps", help=f"Total training steps to reach. \\[default: {_D.steps}]"),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help=f"Images per step. \\[default: {_D.batch_size}]"),
+    learning_rate: Optional[float] = typer.Option(None, "--learning-rate", help=f"Learning rate. \\[default: {_D.learning_rate:g}]"),
+    optimizer: Optional[str] = typer.Option(None, "--optimizer", help=f"{', '.join(OPTIMIZERS)} (momentum 0.9: the reference's). \\[default: {_D.optimizer}]"),
     schedule: Optional[str] = typer.Option(
-        None, "--schedule", help="Learning rate schedule: constant, or cosine (to 0 at --steps). [default: constant]"
+        None, "--schedule", help=f"Learning rate schedule: constant, or cosine (to 0 at --steps). \\[default: {_D.schedule}]"
     ),
     augment: Optional[bool] = typer.Option(
-        None, "--augment/--no-augment", help="Random crop, resize method and colour changes. [default: on]"
+        None, "--augment/--no-augment", help="Random crop, resize method and colour changes. \\[default: on]"
     ),
     checkpoint: Optional[Path] = typer.Option(
         None, "--checkpoint", help="Start from this attention OCR checkpoint (or model dir): variables that fit by name and shape."
@@ -39,7 +41,7 @@ def run(
     eval_every: Optional[int] = typer.Option(
         None, "--eval-every", help="Evaluate on the test split every N steps; keep the best checkpoint in MODEL_DIR/best/."
     ),
-    save_every: Optional[float] = typer.Option(None, "--save-every", help="Seconds between checkpoints. [default: 300]"),
+    save_every: Optional[float] = typer.Option(None, "--save-every", help=f"Seconds between checkpoints. \\[default: {_D.save_every_secs:g}]"),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for initialisation, shuffling and augmentation."),
     time_limit: Optional[float] = typer.Option(
         None, "--time-limit", help="Stop (and save) after this many minutes even if --steps is not reached."
@@ -49,7 +51,7 @@ def run(
     ),
     coordinates: Optional[bool] = typer.Option(
         None, "--coordinates/--no-coordinates",
-        help="Give attention one-hot positions, for a new model (upstream checkpoints have none). [default: on]",
+        help="Give attention one-hot positions, for a new model (upstream checkpoints have none). \\[default: on]",
     ),
     force: bool = typer.Option(False, "--force", help="Start a new model even if MODEL_DIR holds one (its checkpoints are deleted)."),
 ) -> None:
