@@ -200,7 +200,7 @@ def main() -> None:
         notes.append("the machine is shared: wall figures fall as the load rises; CPU figures (and the idle-core "
                      "estimate, cores / CPU per plate) move much less")
         table.caption = "; ".join(notes)
-        Console().print(table)
+        Console(width=max(Console().width, 150)).print(table)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

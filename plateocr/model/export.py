@@ -13,6 +13,12 @@ Both return ``text`` (string [B]), ``confidence`` [B], ``char_ids`` [B, L], ``ch
 enlarging); TensorFlow's filters differ from OpenCV's by a grey level or so, so texts agree with
 `predict` exactly only for images already at the model's size.
 
+Serving it, e.g. ``tensorflow_model_server --rest_api_port=8501 --model_name=plates
+--model_base_path=/models/plates`` with the export copied to ``/models/plates/1/``::
+
+    POST /v1/models/plates:predict
+    {"instances": [{"image_bytes": {"b64": "<base64 of a PNG or JPEG>"}}]}
+
 The TFLite model (``plateocr.tflite``) takes uint8 [1, H, W, 3] RGB and returns the numeric
 outputs (char_ids, char_probabilities, confidence, attention_masks); map ids to text with
 ``charset.txt`` (written beside it). It is checked against the TensorFlow graph when written.
