@@ -1,0 +1,144 @@
+"""Writing a synthetic dataset: OUT/images/*.jpg and OUT/annot.csv (the input `plateocr crop` reads)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import multiprocessing
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import cv2
+import numpy as np
+
+from plateocr.annotations import COLUMNS
+from plateocr.errors import PlateOCRError
+from plateocr.outputs import check_can_write, write_bytes_atomic, write_text_atomic
+from plateocr.synth.scene import render_scene
+
+IMAGES_DIR = "images"
+ANNOT_FILE = "annot.csv"
+JPEG_QUALITY = 85
+NAME_PATTERN = "synth_{:06d}.jpg"
+
+Row = tuple[str, str, int, int, int, int]
+
+
+@dataclass
+class SynthResult:
+    out_dir: Path
+    annot: Path
+    photos: int
+    plates: int
+    elapsed: float
+
+
+def image_rng(seed: int, index: int) -> np.random.Generator:
+    """The generator for photo `index`: independent of the order or process that renders it."""
+    return np.random.default_rng([seed, index])
+
+
+@dataclass(frozen=True)
+class _Job:
+    out_dir: str
+    seed: int
+    width: int
+    height: int
+    quality: int
+
+
+def render_photo(job: _Job, index: int) -> list[Row]:
+    """Render, encode and write photo `index`; return its annotation rows."""
+    photo, plates = render_scene(image_rng(job.seed, index), job.width, job.height)
+    ok, jpeg = cv2.imencode(".jpg", photo, [cv2.IMWRITE_JPEG_QUALITY, job.quality])
+    if not ok:
+        raise PlateOCRError(f"photo {index}: JPEG encoding failed")
+    name = NAME_PATTERN.format(index)
+    path = Path(job.out_dir) / IMAGES_DIR / name
+    try:
+        write_bytes_atomic(path, jpeg.tobytes())
+    except OSError as e:
+        raise PlateOCRError(f"{path}: cannot write photo ({e.strerror or e})") from None
+    return [(name, text, *box) for text, box in plates]
+
+
+_job: _Job | None = None
+
+
+def _init_worker(job: _Job) -> None:
+    global _job
+    cv2.setNumThreads(1)  # one process per core already
+    _job = job
+
+
+def _work(index: int) -> list[Row]:
+    return render_photo(_job, index)
+
+
+def _render_all(job: _Job, count: int, workers: int) -> Iterator[list[Row]]:
+    """Rows of every photo, in index order."""
+    if workers <= 1 or count < 2:
+        before = cv2.getNumThreads()
+        cv2.setNumThreads(1)
+        try:
+            for i in range(count):
+                yield render_photo(job, i)
+        finally:
+            cv2.setNumThreads(before)
+        return
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
+    with ctx.Pool(min(workers, count), initializer=_init_worker, initargs=(job,)) as pool:
+        yield from pool.imap(_work, range(count), chunksize=4)
+
+
+def annot_csv(rows: list[Row]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def write_dataset(
+    out_dir: str | Path,
+    count: int,
+    seed: int,
+    workers: int = 1,
+    force: bool = False,
+    width: int = 640,
+    height: int = 480,
+    quality: int = JPEG_QUALITY,
+    progress: Callable[[int, int], None] | None = None,
+) -> SynthResult:
+    """Render `count` photos into out_dir/images and write out_dir/annot.csv last.
+
+    The output depends only on (count, seed, width, height, quality), not on `workers`.
+    """
+    if count < 1:
+        raise PlateOCRError(f"--count must be at least 1 (got {count})")
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise PlateOCRError(f"{out_dir}: exists and is not a folder")
+    check_can_write(out_dir, force)
+    start = time.monotonic()
+    annot = out_dir / ANNOT_FILE
+    # A rerun over an old dataset: drop its index first, so an interrupted run never pairs
+    # the old annot.csv with new photos.
+    annot.unlink(missing_ok=True)
+    (out_dir / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
+    job = _Job(str(out_dir), int(seed), int(width), int(height), int(quality))
+    rows: list[Row] = []
+    for i, photo_rows in enumerate(_render_all(job, count, workers), 1):
+        rows.extend(photo_rows)
+        if progress:
+            progress(i, count)
+    # Photos of an earlier, larger run with the same names would otherwise linger unlisted.
+    keep = {NAME_PATTERN.format(i) for i in range(count)}
+    for old in (out_dir / IMAGES_DIR).glob("synth_*.jpg"):
+        if old.name not in keep:
+            old.unlink()
+    write_text_atomic(annot, annot_csv(rows))
+    return SynthResult(out_dir, annot, count, len(rows), time.monotonic() - start)

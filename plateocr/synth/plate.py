@@ -1,0 +1,208 @@
+"""One synthetic number plate, independent of any photo: random text, layout, font and colours.
+
+render_plate is the unit a streaming crop generator can call in a loop (about 60x250 px each);
+render_scene puts the same plates into street photos.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from plateocr.defaults import BASE_ALPHABET
+from plateocr.synth import font
+from plateocr.synth.effects import blur, shade
+
+DIGITS = BASE_ALPHABET[:10]
+LETTERS = BASE_ALPHABET[10:]
+MIN_CHARS, MAX_CHARS = 5, 8
+
+HERSHEY_FONTS = (
+    cv2.FONT_HERSHEY_SIMPLEX,
+    cv2.FONT_HERSHEY_DUPLEX,
+    cv2.FONT_HERSHEY_COMPLEX,
+    cv2.FONT_HERSHEY_TRIPLEX,
+    cv2.FONT_HERSHEY_PLAIN,
+)
+_WORK_H = 40  # text is drawn at about this cap height, then resized into the plate's text box
+
+
+def _run(rng: np.random.Generator, alphabet: str, n: int) -> str:
+    return "".join(alphabet[i] for i in rng.integers(0, len(alphabet), n))
+
+
+def random_groups(rng: np.random.Generator) -> list[str]:
+    """Plate text as the groups a plate shows apart (e.g. ['AB', '123', 'CD']); 5-8 chars in all."""
+    n = int(rng.integers(MIN_CHARS, MAX_CHARS + 1))
+    style = rng.random()
+    if style < 0.3:  # letters then digits: AB 1234
+        k = int(rng.integers(1, min(3, n - 2) + 1))
+        return [_run(rng, LETTERS, k), _run(rng, DIGITS, n - k)]
+    if style < 0.6:  # letters, digits, letters: M 123 AB
+        k = int(rng.integers(1, 3))
+        m = int(rng.integers(1, n - k))
+        return [_run(rng, LETTERS, k), _run(rng, DIGITS, m), _run(rng, LETTERS, n - k - m)]
+    if style < 0.7:  # British: AB12 CDE
+        return [_run(rng, LETTERS, 2) + _run(rng, DIGITS, 2), _run(rng, LETTERS, 3)]
+    if style < 0.8:  # digits then letters: 123 ABC
+        k = int(rng.integers(2, n - 1))
+        return [_run(rng, DIGITS, k), _run(rng, LETTERS, n - k)]
+    # anything goes, in two or three groups
+    text = _run(rng, BASE_ALPHABET, n)
+    cuts = sorted(rng.choice(np.arange(1, n), size=int(rng.integers(1, 3)), replace=False).tolist())
+    return [text[a:b] for a, b in zip([0, *cuts], [*cuts, n])]
+
+
+def random_text(rng: np.random.Generator) -> str:
+    """A plate text: 5-8 characters of 0-9A-Z in a plausible plate pattern."""
+    return "".join(random_groups(rng))
+
+
+def _split_groups(rng: np.random.Generator, text: str) -> list[str]:
+    """Groups for a given text: split where letters and digits change."""
+    groups = [text[0]]
+    for c in text[1:]:
+        if c.isdigit() == groups[-1][-1].isdigit():
+            groups[-1] += c
+        else:
+            groups.append(c)
+    return groups
+
+
+# --- the text layer -------------------------------------------------------------------------
+
+
+def _stroke_text_mask(rng: np.random.Generator, display: str) -> np.ndarray:
+    h = _WORK_H
+    char_w = h * rng.uniform(0.5, 0.72)
+    spacing = char_w * rng.uniform(0.12, 0.35)
+    thickness = max(2, int(round(h * rng.uniform(0.08, 0.16))))
+    slant = rng.uniform(0.04, 0.18) if rng.random() < 0.2 else 0.0
+    pad = thickness + 2
+    width = int(np.ceil(font.text_width(display, char_w, spacing) + slant * h)) + 2 * pad
+    mask = np.zeros((h + 2 * pad, width), np.uint8)
+    font.draw_text(mask, display, (pad, pad), h, char_w, spacing, thickness, slant)
+    return mask
+
+
+def _hershey_text_mask(rng: np.random.Generator, display: str) -> np.ndarray:
+    face = int(HERSHEY_FONTS[rng.integers(len(HERSHEY_FONTS))])
+    if rng.random() < 0.15:
+        face |= cv2.FONT_ITALIC
+    scale = cv2.getFontScaleFromHeight(face, _WORK_H)
+    thickness = int(rng.integers(2, 6))
+    (w, h), base = cv2.getTextSize(display, face, scale, thickness)
+    pad = 2 * thickness + 4
+    mask = np.zeros((h + base + 2 * pad, w + 2 * pad), np.uint8)
+    cv2.putText(mask, display, (pad, pad + h), face, scale, 255, thickness, cv2.LINE_AA)
+    return mask
+
+
+def _ink_crop(mask: np.ndarray) -> np.ndarray:
+    rows = np.flatnonzero(mask.max(axis=1))
+    cols = np.flatnonzero(mask.max(axis=0))
+    return mask[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
+def text_mask(rng: np.random.Generator, display: str) -> np.ndarray:
+    """The text's ink (uint8, 255 = ink), cropped to the ink, in one of the fonts."""
+    if rng.random() < 0.45:
+        return _ink_crop(_stroke_text_mask(rng, display))
+    return _ink_crop(_hershey_text_mask(rng, display))
+
+
+# --- colours --------------------------------------------------------------------------------
+
+
+def _jitter(rng: np.random.Generator, bgr, amount: float = 12.0) -> np.ndarray:
+    return np.clip(np.asarray(bgr, np.float32) + rng.normal(0, amount, 3), 0, 255)
+
+
+def plate_colours(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(background, text) BGR colours as float32."""
+    dark = _jitter(rng, [(20, 20, 20), (60, 20, 10), (20, 20, 90), (40, 40, 40)][rng.integers(4)], 8)
+    light = _jitter(rng, (235, 235, 235), 10)
+    r = rng.random()
+    if r < 0.42:  # white
+        return _jitter(rng, (238, 240, 240), 10), dark
+    if r < 0.64:  # yellow
+        return _jitter(rng, (30, 200, 240), 15), dark
+    if r < 0.74:  # blue, white text
+        return _jitter(rng, (170, 80, 20), 15), light
+    if r < 0.82:  # black, white or silver text
+        return _jitter(rng, (25, 25, 25), 8), _jitter(rng, (210, 210, 210), 20)
+    if r < 0.9:  # light other colour, dark text
+        return rng.uniform(150, 255, 3).astype(np.float32), dark
+    # strong other colour (green, red, ...), light text
+    bg = rng.uniform(0, 140, 3).astype(np.float32)
+    bg[rng.integers(3)] = rng.uniform(120, 200)
+    return bg, light
+
+
+# --- the plate ------------------------------------------------------------------------------
+
+
+def _eu_strip(rng: np.random.Generator, plate: np.ndarray, strip_w: int) -> None:
+    h = plate.shape[0]
+    plate[:, :strip_w] = _jitter(rng, (150, 55, 5), 12)
+    if rng.random() < 0.7:  # the ring of stars, as yellow dots
+        cx, cy, r = strip_w / 2, h * 0.3, strip_w * 0.3
+        for a in np.linspace(0, 2 * np.pi, 12, endpoint=False):
+            cv2.circle(plate, (int(cx + r * np.cos(a)), int(cy + r * np.sin(a))), max(1, h // 40),
+                       (0, 210, 255), -1, cv2.LINE_AA)
+    if rng.random() < 0.7:  # country code: drawn on the plate, not part of the label
+        code = _run(rng, LETTERS, int(rng.integers(1, 3)))
+        face = cv2.FONT_HERSHEY_SIMPLEX
+        scale = cv2.getFontScaleFromHeight(face, max(6, int(h * 0.2)))
+        (tw, _), _ = cv2.getTextSize(code, face, scale, 1)
+        ink = np.zeros((h, strip_w), np.uint8)  # putText draws on 8-bit images only
+        cv2.putText(ink, code, (int((strip_w - tw) / 2), int(h * 0.85)), face, scale, 255, 1, cv2.LINE_AA)
+        alpha = ink.astype(np.float32)[..., None] / 255.0
+        plate[:, :strip_w] += alpha * (235.0 - plate[:, :strip_w])
+
+
+def render_plate(
+    rng: np.random.Generator, text: str | None = None, height: int | None = None, degrade: bool = True
+) -> tuple[np.ndarray, str]:
+    """A plate image (uint8 BGR, about `height` x 3-5.5 x height) and its label text.
+
+    The label is the characters only: separators ('-') and gaps drawn between groups are not in it.
+    degrade=True adds the blur, noise and uneven light a photo would; render_scene passes False
+    and degrades the whole photo instead.
+    """
+    groups = random_groups(rng) if text is None else _split_groups(rng, text)
+    label = "".join(groups)
+    sep = ["", " ", "-"][rng.choice(3, p=[0.35, 0.4, 0.25])]
+    display = sep.join(groups)
+
+    h = int(height or rng.integers(52, 72))
+    ink = text_mask(rng, display)
+    text_h = int(round(h * rng.uniform(0.56, 0.72)))
+    text_w = ink.shape[1] * text_h / ink.shape[0] * rng.uniform(0.85, 1.2)
+    strip_w = int(round(h * rng.uniform(0.24, 0.32))) if rng.random() < 0.35 else 0
+    margin = h * rng.uniform(0.12, 0.35)
+    # Keep the plate's shape plausible: squeeze long texts, pad short ones.
+    max_w, min_w = h * 5.4, h * 2.8
+    text_w = min(text_w, max_w - strip_w - 2 * margin)
+    w = int(round(max(min_w, strip_w + 2 * margin + text_w)))
+    text_w = int(round(text_w))
+
+    bg, fg = plate_colours(rng)
+    plate = np.empty((h, w, 3), np.float32)
+    plate[:] = bg
+    alpha = cv2.resize(ink, (text_w, text_h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    x0 = strip_w + (w - strip_w - text_w) // 2
+    y0 = (h - text_h) // 2 + int(rng.integers(-1, 2))
+    region = plate[y0 : y0 + text_h, x0 : x0 + text_w]
+    region += alpha[..., None] * (fg - region)
+    if strip_w:
+        _eu_strip(rng, plate, strip_w)
+    if rng.random() < 0.5:
+        inset = int(rng.integers(1, 4))
+        cv2.rectangle(plate, (inset, inset), (w - 1 - inset, h - 1 - inset), fg.tolist(), int(rng.integers(1, 3)),
+                      cv2.LINE_AA)
+    shade(rng, plate, 0.25)
+    if degrade:
+        plate = blur(rng, plate)
+        plate += rng.normal(0, rng.uniform(0, 6), plate.shape).astype(np.float32)
+    return np.clip(plate, 0, 255).astype(np.uint8), label
