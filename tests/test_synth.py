@@ -1,0 +1,180 @@
+"""Synthetic plates and photos: determinism, labels, boxes that really hold the plate, and the CLI."""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import REPO_ROOT
+from plateocr.annotations import COLUMNS, read_annotations
+from plateocr.cli import main
+from plateocr.defaults import BASE_ALPHABET
+from plateocr.synth import random_text, render_plate, render_scene, write_dataset
+from plateocr.synth import font
+
+LABEL = re.compile(r"^[0-9A-Z]{5,8}$")
+
+
+def _files(folder):
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _rows(annot):
+    with open(annot, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_same_seed_gives_identical_files_for_any_workers(tmp_path):
+    one = write_dataset(tmp_path / "one", count=5, seed=3, workers=1)
+    two = write_dataset(tmp_path / "two", count=5, seed=3, workers=2)
+    a, b = _files(one.out_dir), _files(two.out_dir)
+    assert len(a) == 6 and a.keys() == b.keys()  # 5 photos + annot.csv
+    assert a == b
+    assert one.plates == two.plates == len(_rows(one.annot))
+
+
+def test_different_seeds_give_different_photos_and_labels(tmp_path):
+    a = write_dataset(tmp_path / "a", count=3, seed=3)
+    b = write_dataset(tmp_path / "b", count=3, seed=4)
+    assert a.annot.read_text() != b.annot.read_text()
+    for name in ("synth_000000.jpg", "synth_000001.jpg", "synth_000002.jpg"):
+        assert (a.out_dir / "images" / name).read_bytes() != (b.out_dir / "images" / name).read_bytes()
+
+
+def test_annot_csv_columns_and_rows_fit_their_photos(tmp_path):
+    result = write_dataset(tmp_path / "out", count=4, seed=7)
+    with open(result.annot, newline="") as fh:
+        assert next(csv.reader(fh)) == list(COLUMNS)
+    annotations, problems = read_annotations(result.annot)
+    assert problems == []
+    assert len(annotations) == result.plates >= 4
+    for a in annotations:
+        photo = cv2.imread(str(tmp_path / "out" / "images" / a.file))
+        assert photo.shape == (480, 640, 3)
+        xmin, xmax, ymin, ymax = a.box
+        assert 0 <= xmin < xmax <= 640 and 0 <= ymin < ymax <= 480
+        assert LABEL.match(a.text)
+
+
+def test_scene_boxes_are_the_plates_mask_bounding_boxes():
+    counts = []
+    for i in range(25):
+        photo, plates, labels = render_scene(np.random.default_rng([11, i]), with_mask=True)
+        assert photo.shape == (480, 640, 3) and photo.dtype == np.uint8
+        assert labels.shape == (480, 640) and set(np.unique(labels)) == set(range(len(plates) + 1))
+        counts.append(len(plates))
+        for k, (text, (xmin, xmax, ymin, ymax)) in enumerate(plates, 1):
+            assert LABEL.match(text)
+            ys, xs = np.nonzero(labels == k)
+            assert (xmin, xmax, ymin, ymax) == (xs.min(), xs.max() + 1, ys.min(), ys.max() + 1)
+            assert 0 <= xmin and xmax <= 640 and 0 <= ymin and ymax <= 480
+            # slight perspective only: the plate fills most of its box, and is readable size
+            assert len(xs) > 0.6 * (xmax - xmin) * (ymax - ymin)
+            assert 80 <= xmax - xmin <= 280 and ymax - ymin >= 12
+        boxes = [b for _, b in plates]
+        for j, a in enumerate(boxes):
+            for b in boxes[j + 1 :]:
+                assert a[1] <= b[0] or b[1] <= a[0] or a[3] <= b[2] or b[3] <= a[2], (a, b)
+    assert 1 in counts and max(counts) >= 2 and max(counts) <= 3
+
+
+def test_scene_plate_pixels_are_the_rendered_plate():
+    # The mask marks the warped plate: ink on a plate background, so strong contrast inside it.
+    photo, plates, labels = render_scene(np.random.default_rng(5), with_mask=True)
+    for k, (_, (xmin, xmax, ymin, ymax)) in enumerate(plates, 1):
+        inside = labels[ymin:ymax, xmin:xmax] == k
+        grey = cv2.cvtColor(photo[ymin:ymax, xmin:xmax], cv2.COLOR_BGR2GRAY)[inside]
+        assert np.percentile(grey, 95) - np.percentile(grey, 5) > 40
+
+
+def test_random_texts_are_5_to_8_plate_characters_of_many_patterns():
+    rng = np.random.default_rng(0)
+    texts = [random_text(rng) for _ in range(500)]
+    assert all(LABEL.match(t) for t in texts)
+    assert {len(t) for t in texts} == {5, 6, 7, 8}
+    assert set("".join(texts)) == set(BASE_ALPHABET)
+    assert any(t[0].isdigit() for t in texts) and any(t[0].isalpha() for t in texts)
+
+
+def test_render_plate_keeps_a_given_text_and_has_plate_shape():
+    rng = np.random.default_rng(1)
+    plate, text = render_plate(rng, "AB123CD")
+    assert text == "AB123CD"
+    for _ in range(40):
+        plate, text = render_plate(rng)
+        h, w, c = plate.shape
+        assert c == 3 and plate.dtype == np.uint8 and 50 <= h <= 72 and 2.7 <= w / h <= 5.6
+        assert LABEL.match(text)
+        assert plate.std() > 20  # text drawn on the plate
+
+
+def test_render_plate_is_deterministic():
+    a, ta = render_plate(np.random.default_rng([2, 9]))
+    b, tb = render_plate(np.random.default_rng([2, 9]))
+    assert ta == tb and np.array_equal(a, b)
+
+
+def test_stroke_font_draws_every_character_differently():
+    masks = {}
+    for c in BASE_ALPHABET:
+        assert c in font.GLYPHS
+        img = np.zeros((60, 60), np.uint8)
+        font.draw_text(img, c, (10, 10), 40, 30, 0, 4)
+        assert img.max() == 255
+        masks[c] = img > 127
+    chars = list(masks)
+    for i, a in enumerate(chars):
+        for b in chars[i + 1 :]:
+            union = (masks[a] | masks[b]).sum()
+            assert (masks[a] & masks[b]).sum() / union < 0.85, (a, b)
+
+
+def _plateocr(*args, cwd):
+    return subprocess.run(
+        [sys.executable, "-m", "plateocr", *args], cwd=cwd, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "COLUMNS": "120"},
+    )
+
+
+def test_cli_synth_then_crop(tmp_path):
+    run = _plateocr("synth", "OUT", "--count", "3", "--seed", "1", "--workers", "1", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    plates = _rows(tmp_path / "OUT" / "annot.csv")
+    assert len(plates) >= 3 and "wrote" in run.stdout
+    run = _plateocr("crop", "OUT/annot.csv", "--out", "OUT2", "--workers", "1", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    crops = _rows(tmp_path / "OUT2" / "labels.csv")
+    assert [r["text"] for r in crops] == [r["text"] for r in plates]
+    assert all(cv2.imread(str(tmp_path / "OUT2" / r["files"])).shape == (64, 256, 3) for r in crops)
+
+
+def _cli(args, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["plateocr", *args])
+    with pytest.raises(SystemExit) as e:
+        main()
+    out = capsys.readouterr()
+    return e.value.code, out.out, out.err
+
+
+def test_cli_refuses_to_overwrite_without_force(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "OUT"
+    code, _, err = _cli(["synth", str(out), "--count", "2", "--seed", "1", "--workers", "1"], monkeypatch, capsys)
+    assert code == 0, err
+    before = _files(out)
+    code, _, err = _cli(["synth", str(out), "--count", "1", "--seed", "2", "--workers", "1"], monkeypatch, capsys)
+    assert code != 0 and "already exists" in err and "--force" in err
+    assert _files(out) == before
+    code, _, err = _cli(
+        ["synth", str(out), "--count", "1", "--seed", "2", "--workers", "1", "--force"], monkeypatch, capsys
+    )
+    assert code == 0, err
+    # the forced rerun replaces the old dataset: one photo, listed in annot.csv
+    assert sorted(p.name for p in (out / "images").iterdir()) == ["synth_000000.jpg"]
+    assert {r["files"] for r in _rows(out / "annot.csv")} == {"synth_000000.jpg"}
