@@ -18,9 +18,9 @@ from plateocr.demo import DEFAULT_MINUTES, DemoListener
 
 def run(
     data: Optional[Path] = typer.Option(
-        None, "--data", help="Annotation CSV or a folder with annot.csv and images/. [default: data/sample]"
+        None, "--data", help="Annotation CSV or a folder with annot.csv and images/. \\[default: data/sample]"
     ),
-    workdir: Optional[Path] = typer.Option(None, "--workdir", help="Folder for all outputs. [default: a new temporary folder]"),
+    workdir: Optional[Path] = typer.Option(None, "--workdir", help="Folder for all outputs. \\[default: a new temporary folder]"),
     minutes: float = typer.Option(DEFAULT_MINUTES, "--minutes", help="Training time budget in minutes."),
     force: bool = typer.Option(False, "--force", help="Reuse a non-empty --workdir, replacing earlier demo outputs."),
 ) -> None:

@@ -20,9 +20,9 @@ from plateocr import defaults
 
 def run(
     model_dir: Path = typer.Option(Path(defaults.MODEL_DIR), "--model-dir", help="Model folder `plateocr train` wrote."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Export folder. [default: <model-dir>/export]"),
+    out: Optional[Path] = typer.Option(None, "--out", help="Export folder. \\[default: <model-dir>/export]"),
     checkpoint: Optional[str] = typer.Option(
-        None, "--checkpoint", help="best, latest, or a checkpoint path. [default: best, else latest]"
+        None, "--checkpoint", help="best, latest, or a checkpoint path. \\[default: best, else latest]"
     ),
     tflite: bool = typer.Option(False, "--tflite", help="Also write a TensorFlow Lite model (plateocr.tflite)."),
     force: bool = typer.Option(False, "--force", help="Replace an earlier export in --out."),

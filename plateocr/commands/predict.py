@@ -27,14 +27,14 @@ def run(
         None, "--annotations", help="Annotation CSV (files,text,xmin,xmax,ymin,ymax): read the boxed plates of its photos."
     ),
     images_dir: Optional[Path] = typer.Option(
-        None, "--images", help="Folder of the annotated photos. [default: images/ beside the CSV, else its folder]"
+        None, "--images", help="Folder of the annotated photos. \\[default: images/ beside the CSV, else its folder]"
     ),
     checkpoint: Optional[str] = typer.Option(
-        None, "--checkpoint", help="best, latest, or a checkpoint path. [default: best, else latest]"
+        None, "--checkpoint", help="best, latest, or a checkpoint path. \\[default: best, else latest]"
     ),
     batch_size: int = typer.Option(64, "--batch-size", help="Images per batch (does not change the result)."),
     fmt: Optional[str] = typer.Option(
-        None, "--format", help="table, csv or json. [default: from --output's extension, else table]"
+        None, "--format", help="table, csv or json. \\[default: from --output's extension, else table]"
     ),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the rows to this file instead of stdout."),
     attention: Optional[Path] = typer.Option(
