@@ -75,8 +75,8 @@ def test_scene_boxes_are_the_plates_mask_bounding_boxes():
             ys, xs = np.nonzero(labels == k)
             assert (xmin, xmax, ymin, ymax) == (xs.min(), xs.max() + 1, ys.min(), ys.max() + 1)
             assert 0 <= xmin and xmax <= 640 and 0 <= ymin and ymax <= 480
-            # slight perspective only: the plate fills most of its box, and is readable size
-            assert len(xs) > 0.6 * (xmax - xmin) * (ymax - ymin)
+            # slight rotation and perspective only: the plate fills much of its box; readable size
+            assert len(xs) > 0.5 * (xmax - xmin) * (ymax - ymin)
             assert 80 <= xmax - xmin <= 280 and ymax - ymin >= 12
         boxes = [b for _, b in plates]
         for j, a in enumerate(boxes):

@@ -204,5 +204,5 @@ def render_plate(
     shade(rng, plate, 0.25)
     if degrade:
         plate = blur(rng, plate)
-        plate += rng.normal(0, rng.uniform(0, 6), plate.shape).astype(np.float32)
+        plate += rng.standard_normal(plate.shape, dtype=np.float32) * np.float32(rng.uniform(0, 6))
     return np.clip(plate, 0, 255).astype(np.uint8), label

@@ -52,7 +52,7 @@ def background(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
         word = "".join(chr(c) for c in rng.integers(65, 91, int(rng.integers(3, 9))))
         cv2.putText(img, word, org, cv2.FONT_HERSHEY_SIMPLEX, rng.uniform(0.4, 1.2), _colour(rng), 2, cv2.LINE_AA)
     # texture: coarse noise, upsampled
-    noise = rng.normal(0, rng.uniform(4, 16), (height // 8 + 1, width // 8 + 1, 3)).astype(np.float32)
+    noise = rng.normal(0, rng.uniform(3, 12), (height // 8 + 1, width // 8 + 1, 3)).astype(np.float32)
     noise = cv2.resize(noise, (width, height), interpolation=cv2.INTER_LINEAR)
     return np.clip(img.astype(np.float32) + noise, 0, 255).astype(np.uint8)
 
@@ -79,8 +79,8 @@ def _car_body(rng: np.random.Generator, img: np.ndarray, quad: np.ndarray, pw: f
     bw, top, bottom = pw * rng.uniform(1.5, 2.1), ph * rng.uniform(1.8, 3.0), ph * rng.uniform(1.0, 1.8)
     x0, x1, y0, y1 = int(cx - bw), int(cx + bw), int(cy - top), int(cy + bottom)
     glass = tuple(int(c) for c in rng.uniform(20, 90, 3))
-    cv2.fillPoly(img, [np.array([(x0 + bw * 0.3, y0), (x1 - bw * 0.3, y0), (x1 - bw * 0.15, y0 - top * 1.2),
-                                 (x0 + bw * 0.15, y0 - top * 1.2)], np.int32)], glass, cv2.LINE_AA)
+    cv2.fillPoly(img, [np.array([(x0 + bw * 0.15, y0), (x1 - bw * 0.15, y0), (x1 - bw * 0.4, y0 - top * 0.9),
+                                 (x0 + bw * 0.4, y0 - top * 0.9)], np.int32)], glass, cv2.LINE_AA)  # rear window
     for wx in (x0 + bw * 0.3, x1 - bw * 0.3):  # wheels
         cv2.rectangle(img, (int(wx - pw * 0.2), y1 - 5), (int(wx + pw * 0.2), int(y1 + ph * 0.6)), (20, 20, 20), -1)
     radius = int(min(bw * 0.25, top * 0.4))
@@ -141,7 +141,8 @@ def render_scene(
     """
     photo = background(rng, width, height)
     n = int(rng.choice(PLATES_PER_PHOTO[0], p=PLATES_PER_PHOTO[1]))
-    max_w = min(PLATE_WIDTHS[1], width - 8)
+    # Several cars in one photo stand further away: smaller plates, less crowding.
+    max_w = min(PLATE_WIDTHS[1] - (n - 1) * 50, width - 8)
     placed: list[tuple[np.ndarray, np.ndarray, float, float, str]] = []  # plate, quad, w, h, text
     boxes: list[Box] = []
     for _ in range(n):
@@ -186,5 +187,5 @@ def _finish(rng: np.random.Generator, photo: np.ndarray) -> np.ndarray:
         img = cv2.filter2D(img, -1, kernel)
     else:
         img = blur(rng, img)
-    img += rng.normal(0, rng.uniform(0.5, 3.5), img.shape).astype(np.float32)
+    img += rng.standard_normal(img.shape, dtype=np.float32) * np.float32(rng.uniform(0.5, 3.5))
     return np.clip(img, 0, 255).astype(np.uint8)
