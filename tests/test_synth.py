@@ -107,6 +107,8 @@ def test_render_plate_keeps_a_given_text_and_has_plate_shape():
     rng = np.random.default_rng(1)
     plate, text = render_plate(rng, "AB123CD")
     assert text == "AB123CD"
+    with pytest.raises(ValueError, match="plate text"):
+        render_plate(rng, "AB-12")
     for _ in range(40):
         plate, text = render_plate(rng)
         h, w, c = plate.shape

@@ -58,7 +58,7 @@ def random_text(rng: np.random.Generator) -> str:
     return "".join(random_groups(rng))
 
 
-def _split_groups(rng: np.random.Generator, text: str) -> list[str]:
+def _split_groups(text: str) -> list[str]:
     """Groups for a given text: split where letters and digits change."""
     groups = [text[0]]
     for c in text[1:]:
@@ -170,7 +170,9 @@ def render_plate(
     degrade=True adds the blur, noise and uneven light a photo would; render_scene passes False
     and degrades the whole photo instead.
     """
-    groups = random_groups(rng) if text is None else _split_groups(rng, text)
+    if text is not None and not (text and set(text) <= set(BASE_ALPHABET)):
+        raise ValueError(f"plate text must be characters of {BASE_ALPHABET} (got {text!r})")
+    groups = random_groups(rng) if text is None else _split_groups(text)
     label = "".join(groups)
     sep = ["", " ", "-"][rng.choice(3, p=[0.35, 0.4, 0.25])]
     display = sep.join(groups)
