@@ -293,7 +293,7 @@ def train(
         # a new model takes the architecture of the plateocr model it starts from
         given_config = {k: v for k, v in (config_overrides or {}).items() if v is not None}
         config_overrides = {**base_architecture(ckpt_arg), **given_config}
-    md, opts, resumed = open_model_dir(model_dir, records_dir, spec, charset, options or {}, config_overrides, force)
+    md, opts, _resumed = open_model_dir(model_dir, records_dir, spec, charset, options or {}, config_overrides, force)
     evaluate_on = None
     if opts.eval_every:
         if "test" in spec.splits and spec.splits["test"].size > 0:
