@@ -16,7 +16,7 @@ from conftest import REPO_ROOT
 from plateocr.annotations import COLUMNS, read_annotations
 from plateocr.cli import main
 from plateocr.defaults import BASE_ALPHABET
-from plateocr.synth import random_text, render_plate, render_scene, write_dataset
+from plateocr.synth import image_rng, random_text, render_plate, render_scene, write_dataset
 from plateocr.synth import font
 
 LABEL = re.compile(r"^[0-9A-Z]{5,8}$")
@@ -180,3 +180,56 @@ def test_cli_refuses_to_overwrite_without_force(tmp_path, monkeypatch, capsys):
     # the forced rerun replaces the old dataset: one photo, listed in annot.csv
     assert sorted(p.name for p in (out / "images").iterdir()) == ["synth_000000.jpg"]
     assert {r["files"] for r in _rows(out / "annot.csv")} == {"synth_000000.jpg"}
+
+
+SAMPLE = REPO_ROOT / "data" / "sample"
+needs_sample = pytest.mark.skipif(not (SAMPLE / "annot.csv").is_file(), reason="data/sample not checked out")
+
+
+def _ink_stats(crop):
+    """(grey-level spread, fraction of the minority tone): text on a plate is a second tone of 5-50%."""
+    grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+    _, tone = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    light = float((tone > 0).mean())
+    return float(np.percentile(grey, 95) - np.percentile(grey, 5)), min(light, 1 - light)
+
+
+@needs_sample
+def test_committed_sample_is_small_readable_and_well_formed():
+    files = [p for p in SAMPLE.rglob("*") if p.is_file()]
+    assert sum(p.stat().st_size for p in files) <= 8 * 1024 * 1024
+    rows = _rows(SAMPLE / "annot.csv")
+    photos = sorted((SAMPLE / "images").glob("*.jpg"))
+    assert 150 <= len(rows) <= 400 and {r["files"] for r in rows} == {p.name for p in photos}
+    per_photo = {}
+    for r in rows:
+        per_photo[r["files"]] = per_photo.get(r["files"], 0) + 1
+    assert max(per_photo.values()) >= 2
+    for r in rows:
+        assert LABEL.match(r["text"]), r
+        img = cv2.imread(str(SAMPLE / "images" / r["files"]))
+        assert img.shape == (480, 640, 3)
+        x0, x1, y0, y1 = (int(r[k]) for k in ("xmin", "xmax", "ymin", "ymax"))
+        assert 0 <= x0 < x1 <= 640 and 0 <= y0 < y1 <= 480 and 85 <= x1 - x0 <= 280, r
+        dx, dy = (x1 - x0) // 10, (y1 - y0) // 10
+        spread, ink = _ink_stats(img[y0 + dy : y1 - dy, x0 + dx : x1 - dx])
+        assert spread >= 50 and 0.05 <= ink <= 0.5, (r, spread, ink)
+
+
+@needs_sample
+def test_committed_sample_is_what_its_readme_command_makes():
+    # `plateocr synth data/sample --count 200 --seed 0`: photo i comes from image_rng(0, i) alone.
+    # Pixels and boxes get a little slack: another OpenCV build may encode/warp a hair differently.
+    assert "--seed 0" in (SAMPLE / "README.md").read_text()
+    rows = _rows(SAMPLE / "annot.csv")
+    for i in range(3):
+        name = f"synth_{i:06d}.jpg"
+        photo, plates = render_scene(image_rng(0, i))
+        committed = cv2.imread(str(SAMPLE / "images" / name)).astype(np.float32)
+        _, jpeg = cv2.imencode(".jpg", photo, [cv2.IMWRITE_JPEG_QUALITY, 85])
+        assert np.abs(committed - cv2.imdecode(jpeg, cv2.IMREAD_COLOR)).mean() < 1
+        mine = [r for r in rows if r["files"] == name]
+        assert [r["text"] for r in mine] == [text for text, _ in plates]
+        for r, (_, box) in zip(mine, plates):
+            got = [int(r[k]) for k in ("xmin", "xmax", "ymin", "ymax")]
+            assert np.abs(np.subtract(got, box)).max() <= 1
