@@ -269,12 +269,16 @@ def train(
     force: bool = False,
     listener: TrainListener | None = None,
     time_limit: float | None = None,
+    train_input=None,
 ) -> TrainResult:
     """Train (or resume) the model in `model_dir` on the records in `records_dir`.
 
     options: TrainOptions fields given by the user (None values mean "not given").
     config_overrides: ModelConfig fields for a new model (e.g. final_endpoint).
     time_limit: seconds of training after which to stop (and save) before `steps` is reached.
+    train_input: optional ``fn(TrainOptions) -> tf.data.Dataset`` of {"images", "labels", "texts"}
+    batches (e.g. synthetic_data.synthetic_train_dataset) used instead of the records' train
+    split; records_dir then supplies the spec, the charset and the test split for --eval-every.
     """
     from plateocr.model.data import split_files
 
@@ -286,7 +290,8 @@ def train(
         raise PlateOCRError(
             f"{records_dir}: dataset spec says {spec.num_classes} classes, charset has {charset.num_classes}"
         )
-    split_files(records_dir, spec, "train")
+    if train_input is None:
+        split_files(records_dir, spec, "train")
     ckpt_arg = _resolve_checkpoint_arg(checkpoint) if checkpoint else None
     incep_arg = _resolve_checkpoint_arg(checkpoint_inception) if checkpoint_inception else None
     if ckpt_arg and (force or not ModelDir.exists(model_dir)):
@@ -301,7 +306,7 @@ def train(
         else:
             listener.message("--eval-every: the records have no test examples; not evaluating")
     md.update(options=asdict(opts), records_dir=records_dir)
-    g = _build_graph(md, records_dir, spec, opts, ckpt_arg, incep_arg)
+    g = _build_graph(md, records_dir, spec, opts, ckpt_arg, incep_arg, train_input)
     with g.graph.as_default():  # v1 Saver/Session calls outside it would act eagerly
         return _loop(g, md, records_dir, spec, opts, evaluate_on, listener, time_limit)
 
@@ -321,7 +326,9 @@ class _TrainGraph:
     asked_restore: bool
 
 
-def _build_graph(md: ModelDir, records_dir, spec, opts: TrainOptions, ckpt_arg, incep_arg) -> _TrainGraph:
+def _build_graph(
+    md: ModelDir, records_dir, spec, opts: TrainOptions, ckpt_arg, incep_arg, train_input=None
+) -> _TrainGraph:
     from plateocr.model.compat import tf, tf1
     from plateocr.model.data import train_dataset
     from plateocr.model.losses import model_loss
@@ -334,9 +341,13 @@ def _build_graph(md: ModelDir, records_dir, spec, opts: TrainOptions, ckpt_arg, 
     with graph.as_default():
         if opts.seed is not None:
             tf1.set_random_seed(opts.seed)
-        ds = train_dataset(
-            records_dir, spec, opts.batch_size, augment=opts.augment, shuffle_buffer=opts.shuffle_buffer, seed=opts.seed
-        )
+        if train_input is not None:
+            ds = train_input(opts)
+        else:
+            ds = train_dataset(
+                records_dir, spec, opts.batch_size, augment=opts.augment, shuffle_buffer=opts.shuffle_buffer,
+                seed=opts.seed,
+            )
         batch = tf1.data.make_one_shot_iterator(ds).get_next()
         global_step = tf1.train.get_or_create_global_step()
         endpoints = build_model(batch["images"], config, is_training=True, labels=batch["labels"])
