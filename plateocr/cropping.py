@@ -22,7 +22,6 @@ import contextlib
 import csv
 import io
 import json
-import multiprocessing
 import os
 import re
 import time
@@ -39,6 +38,7 @@ from plateocr.errors import OutputExistsError, PlateOCRError
 from plateocr.imaging import clip_box, decode_image, encode_png, expand_box, fit
 from plateocr.outputs import write_text_atomic
 from plateocr.problems import Problem, write_report
+from plateocr.workers import pool_context
 
 SETTINGS_FILE = "crop.json"
 REPORT_FILE = "skipped.csv"
@@ -245,10 +245,7 @@ def run_jobs(
             for job in jobs:
                 yield cropper(job)
         return
-    # fork starts workers in milliseconds with everything already imported; spawn would
-    # re-import OpenCV and pandas in each worker.
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
+    ctx = pool_context()
     chunk = max(1, min(16, len(jobs) // (workers * 8)))
     with ctx.Pool(workers, initializer=_init_worker, initargs=(settings, str(out_dir))) as pool:
         yield from pool.imap_unordered(_work, jobs, chunk)

@@ -11,7 +11,6 @@ interrupted run never looks finished.
 from __future__ import annotations
 
 import math
-import multiprocessing
 import os
 import random
 import threading
@@ -31,6 +30,7 @@ from plateocr.outputs import atomic_path, check_can_write
 from plateocr.png_check import is_png, plain_rgb_png_size
 from plateocr.problems import Problem, write_report
 from plateocr.spec import DatasetSpec, SplitSpec
+from plateocr.workers import pool_context
 
 LABEL_COLUMNS = ("files", "text")
 SKIPPED_FILE = "skipped.csv"
@@ -216,8 +216,7 @@ def _ordered_map(func, items: Iterable, workers: int, window: int = 256) -> Iter
         for it in items:
             yield func(it)
         return
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
+    ctx = pool_context()
     slots = threading.Semaphore(window)
     stop = threading.Event()
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import multiprocessing
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from plateocr.annotations import COLUMNS
 from plateocr.errors import PlateOCRError
 from plateocr.outputs import check_can_write, write_bytes_atomic, write_text_atomic
 from plateocr.synth.scene import render_scene
+from plateocr.workers import pool_context
 
 IMAGES_DIR = "images"
 ANNOT_FILE = "annot.csv"
@@ -88,8 +88,7 @@ def _render_all(job: _Job, count: int, workers: int) -> Iterator[list[Row]]:
         finally:
             cv2.setNumThreads(before)
         return
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
+    ctx = pool_context()
     with ctx.Pool(min(workers, count), initializer=_init_worker, initargs=(job,)) as pool:
         yield from pool.imap(_work, range(count), chunksize=4)
 
