@@ -1,3 +1,3 @@
-from plateocr.cli import main
+from plateocr.cli import console
 
-main()
+console()

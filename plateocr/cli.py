@@ -46,16 +46,26 @@ for _module, _name in COMMANDS:
 
 
 def main() -> None:
+    """Run the CLI; exits through SystemExit like any Typer app (safe to call in-process)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        try:
-            app()
-        except PlateOCRError as e:
-            typer.secho(f"error: {e}", err=True, fg=typer.colors.RED)
-            sys.exit(e.exit_code)
-        except KeyboardInterrupt:
-            typer.secho("interrupted", err=True)
-            sys.exit(130)
+        app()
+    except PlateOCRError as e:
+        typer.secho(f"error: {e}", err=True, fg=typer.colors.RED)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        typer.secho("interrupted", err=True)
+        sys.exit(130)
+
+
+def console() -> None:
+    """The installed `plateocr` script and `python -m plateocr`: main() with a fast exit.
+
+    Only here, never in main(): os._exit inside a caller's process (a test session, a notebook)
+    would end that process on the spot.
+    """
+    try:
+        main()
     except SystemExit as done:
         _exit(done.code)
 
