@@ -30,16 +30,23 @@ def test_demo_runs_every_stage_and_leaves_the_outputs(tmp_path):
     photos = sample(tmp_path / "sample")
     work = tmp_path / "work"
     # a few seconds of training: this checks the plumbing, not the accuracy
-    res = CliRunner().invoke(app, ["demo", "--data", str(photos.root), "--workdir", str(work), "--minutes", "0.1"])
+    res = CliRunner().invoke(
+        app, ["demo", "--data", str(photos.root), "--workdir", str(work), "--minutes", "0.1", "--synthetic", "20"]
+    )
     assert res.exit_code == 0, res.output
-    for name in ("crops/labels.csv", "records/dataset.json", "model/config.json", "model/checkpoint",
-                 "eval_errors.csv", "predictions.csv"):
+    for name in ("crops/labels.csv", "records/dataset.json", "records_train/dataset.json", "synth_crops/labels.csv",
+                 "model/config.json", "model/checkpoint", "eval_errors.csv", "predictions.csv"):
         assert (work / name).is_file(), name
+    # training saw the sample's train split and the synthetic crops, never a test plate
+    trained_on = list(csv.DictReader(open(work / "train_labels.csv", encoding="utf-8")))
+    assert sum(r["files"].startswith("synth_crops") for r in trained_on) == 20
     rows = list(csv.DictReader(open(work / "predictions.csv", encoding="utf-8")))
     crops = list(csv.DictReader(open(work / "crops" / "labels.csv", encoding="utf-8")))
     test_texts = {r["truth"] for r in rows}
     # predict reads exactly the test plates: texts the training split never had
     assert 0 < len(rows) < len(crops) and len(test_texts) == len(rows)
+    assert not test_texts & {r["text"] for r in trained_on if r["files"].startswith("crops")}
+    assert len(trained_on) == len(crops) - len(rows) + 20
     assert all(r["error"] == "" and r["correct"] in ("0", "1") for r in rows)
     pictures = sorted((work / "attention").glob("*.png"))
     assert len(pictures) == len(rows) and cv2.imread(str(pictures[0])) is not None

@@ -1,7 +1,8 @@
 """Run the whole workflow on the sample data: crop, tfrecords, a short training, eval, predict.
 
 Uses data/sample/ (annot.csv + images/, made by `plateocr synth`) unless --data names another
-annotation CSV or folder. Everything goes into --workdir (default: a new temporary folder, kept).
+annotation CSV or folder; the training split also gets --synthetic generated plate crops (the
+test split is the sample's own plates). Everything goes into --workdir (default: a new temporary folder, kept).
 Training is time-boxed by --minutes so the whole demo takes under 10 minutes on 2 CPU cores;
 at the end a table shows where each stage's output is and the test accuracy reached.
 """
@@ -13,7 +14,7 @@ from typing import Optional
 
 import typer
 
-from plateocr.demo import DEFAULT_MINUTES, DemoListener
+from plateocr.demo import DEFAULT_MINUTES, DEFAULT_SYNTHETIC, DemoListener
 
 
 def run(
@@ -22,6 +23,9 @@ def run(
     ),
     workdir: Optional[Path] = typer.Option(None, "--workdir", help="Folder for all outputs. \\[default: a new temporary folder]"),
     minutes: float = typer.Option(DEFAULT_MINUTES, "--minutes", help="Training time budget in minutes."),
+    synthetic: int = typer.Option(
+        DEFAULT_SYNTHETIC, "--synthetic", help="Synthetic plate crops added to the training split (0: sample only)."
+    ),
     force: bool = typer.Option(False, "--force", help="Reuse a non-empty --workdir, replacing earlier demo outputs."),
 ) -> None:
     from rich.console import Console
@@ -30,7 +34,7 @@ def run(
     from plateocr.demo import run_demo
 
     err = Console(stderr=True)
-    result = run_demo(data, workdir, minutes, force=force, listener=_RichDemoListener(err))
+    result = run_demo(data, workdir, minutes, force=force, listener=_RichDemoListener(err), synthetic=synthetic)
     table = Table(title=f"plateocr demo in {result.workdir} ({result.seconds / 60:.1f} min)", title_justify="left")
     table.add_column("stage")
     table.add_column("output", overflow="fold")
