@@ -7,6 +7,11 @@ files,text,xmin,xmax,ymin,ymax, the box tight around the plate as it appears in 
 (xmax/ymax exclusive), ready for `plateocr crop OUT/annot.csv`. Separators drawn on a plate
 ('-' or a gap between groups) are NOT part of the label text. The same --seed and --count give
 identical files for any --workers.
+
+With --crops, OUT gets plate crops instead, as `plateocr crop` would cut them from photos
+(perspective, shadows, glare, dirt, blur, low resolution, JPEG loss, imprecise boxes; some
+two-line plates, frames and small state/slogan text that is not in the label): OUT/*.png,
+OUT/labels.csv (files,text) and OUT/crop.json, ready for `plateocr tfrecords OUT`.
 """
 
 from __future__ import annotations
@@ -29,20 +34,25 @@ def run(
         typer.Option("--workers", min=1, help="Processes; 1 runs in-process.", show_default="number of CPUs"),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Write into a non-empty OUT.")] = False,
+    crops: Annotated[
+        bool, typer.Option("--crops", help="Write plate crops (labels.csv, crop.json) instead of photos.")
+    ] = False,
+    size: Annotated[
+        Optional[str], typer.Option("--size", help="Crop size HEIGHTxWIDTH (with --crops).", show_default="64x256")
+    ] = None,
 ) -> None:
     from plateocr.cropping import default_workers
-    from plateocr.synth import write_dataset
 
     console = Console()
-    with Progress(
-        TextColumn("rendering"), BarColumn(), MofNCompleteColumn(), TextColumn("photos"),
-        TimeRemainingColumn(), console=Console(stderr=True), transient=True,
-    ) as bar:
-        task = bar.add_task("synth", total=count)
-        result = write_dataset(
-            out, count, seed, workers=workers or default_workers(), force=force,
-            progress=lambda done, total: bar.update(task, completed=done),
-        )
+    if crops:
+        _run_crops(console, out, count, seed, workers or default_workers(), force, size)
+        return
+    if size is not None:
+        raise typer.BadParameter("--size applies to --crops only", param_hint="--size")
+    from plateocr.synth import write_dataset
+
+    result = _with_progress("photos", count, lambda progress: write_dataset(
+        out, count, seed, workers=workers or default_workers(), force=force, progress=progress))
     table = Table(title=f"synth -> {result.out_dir}")
     for name in ("photos", "plates", "time", "photos/s"):
         table.add_column(name, justify="right")
@@ -50,3 +60,29 @@ def run(
                   f"{result.photos / max(result.elapsed, 1e-9):.1f}")
     console.print(table)
     console.print(f"wrote {result.annot}")
+
+
+def _run_crops(console: Console, out: Path, count: int, seed: int, workers: int, force: bool, size: str | None):
+    from plateocr.defaults import CROP_SIZE
+    from plateocr.imaging import parse_size
+    from plateocr.synth.crop_dataset import write_crops
+
+    result = _with_progress("crops", count, lambda progress: write_crops(
+        out, count, seed, workers=workers, force=force, size=parse_size(size) if size else CROP_SIZE,
+        progress=progress))
+    table = Table(title=f"synth --crops -> {result.out_dir}")
+    for name in ("crops", "time", "crops/s"):
+        table.add_column(name, justify="right")
+    table.add_row(str(result.crops), f"{result.elapsed:.1f} s", f"{result.crops / max(result.elapsed, 1e-9):.1f}")
+    console.print(table)
+    console.print(f"wrote {result.labels}")
+
+
+def _with_progress(unit: str, count: int, work):
+    """work(progress) under a transient progress bar of `count` `unit` on stderr."""
+    with Progress(
+        TextColumn("rendering"), BarColumn(), MofNCompleteColumn(), TextColumn(unit),
+        TimeRemainingColumn(), console=Console(stderr=True), transient=True,
+    ) as bar:
+        task = bar.add_task("synth", total=count)
+        return work(lambda done, total: bar.update(task, completed=done))

@@ -64,33 +64,40 @@ def render_photo(job: _Job, index: int) -> list[Row]:
     return [(name, text, *box) for text, box in plates]
 
 
-_job: _Job | None = None
+_fn: Callable | None = None
+_job = None
 
 
-def _init_worker(job: _Job) -> None:
-    global _job
+def _init_worker(fn: Callable, job) -> None:
+    global _fn, _job
     cv2.setNumThreads(1)  # one process per core already
-    _job = job
+    _fn, _job = fn, job
 
 
-def _work(index: int) -> list[Row]:
-    return render_photo(_job, index)
+def _work(index: int):
+    return _fn(_job, index)
 
 
-def _render_all(job: _Job, count: int, workers: int) -> Iterator[list[Row]]:
-    """Rows of every photo, in index order."""
+def map_indices(fn: Callable, job, count: int, workers: int, chunksize: int = 4) -> Iterator:
+    """fn(job, i) for i in range(count), in index order, in `workers` processes (fn and job must
+    pickle: a module-level function and a plain dataclass)."""
     if workers <= 1 or count < 2:
         before = cv2.getNumThreads()
         cv2.setNumThreads(1)
         try:
             for i in range(count):
-                yield render_photo(job, i)
+                yield fn(job, i)
         finally:
             cv2.setNumThreads(before)
         return
     ctx = pool_context()
-    with ctx.Pool(min(workers, count), initializer=_init_worker, initargs=(job,)) as pool:
-        yield from pool.imap(_work, range(count), chunksize=4)
+    with ctx.Pool(min(workers, count), initializer=_init_worker, initargs=(fn, job)) as pool:
+        yield from pool.imap(_work, range(count), chunksize=chunksize)
+
+
+def _render_all(job: _Job, count: int, workers: int) -> Iterator[list[Row]]:
+    """Rows of every photo, in index order."""
+    return map_indices(render_photo, job, count, workers)
 
 
 def annot_csv(rows: list[Row]) -> str:

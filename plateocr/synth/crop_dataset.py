@@ -1,0 +1,95 @@
+"""Writing synthetic crops as a crops folder (`plateocr synth OUT --crops`): OUT/*.png, labels.csv
+(files,text) and crop.json, the layout `plateocr crop` writes, so `plateocr tfrecords OUT` reads it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import cv2
+
+from plateocr.cropping import SETTINGS_FILE, CropSettings
+from plateocr.defaults import CROP_SIZE, KEEP_ASPECT, LABELS_FILE
+from plateocr.errors import PlateOCRError
+from plateocr.imaging import encode_png
+from plateocr.outputs import check_can_write, write_bytes_atomic, write_text_atomic
+from plateocr.synth.crops import crop_rng, render_crop
+from plateocr.synth.dataset import map_indices
+
+CROP_NAME_PATTERN = "synth_crop_{:07d}.png"
+PNG_COMPRESSION = 1
+
+
+@dataclass
+class CropsResult:
+    out_dir: Path
+    labels: Path
+    crops: int
+    elapsed: float
+
+
+@dataclass(frozen=True)
+class _CropJob:
+    out_dir: str
+    seed: int
+    settings: CropSettings
+
+
+def write_one_crop(job: _CropJob, index: int) -> tuple[str, str]:
+    """Render crop `index`, write its PNG; return its (file, text) row."""
+    rgb, text = render_crop(crop_rng(job.seed, index), size=job.settings.size, keep_aspect=job.settings.keep_aspect,
+                            margin=job.settings.margin)
+    name = CROP_NAME_PATTERN.format(index)
+    path = Path(job.out_dir) / name
+    try:
+        write_bytes_atomic(path, encode_png(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), PNG_COMPRESSION))
+    except OSError as e:
+        raise PlateOCRError(f"{path}: cannot write crop ({e.strerror or e})") from None
+    return name, text
+
+
+def write_crops(
+    out_dir: str | Path,
+    count: int,
+    seed: int,
+    workers: int = 1,
+    force: bool = False,
+    size: tuple[int, int] = CROP_SIZE,
+    keep_aspect: bool = KEEP_ASPECT,
+    progress: Callable[[int, int], None] | None = None,
+) -> CropsResult:
+    """Write `count` synthetic crops, crop.json and (last) labels.csv into out_dir.
+
+    Crop i depends only on (seed, i, size, keep_aspect), not on `workers`.
+    """
+    if count < 1:
+        raise PlateOCRError(f"--count must be at least 1 (got {count})")
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise PlateOCRError(f"{out_dir}: exists and is not a folder")
+    check_can_write(out_dir, force)
+    start = time.monotonic()
+    labels = out_dir / LABELS_FILE
+    labels.unlink(missing_ok=True)  # written last: its presence means the run finished
+    out_dir.mkdir(parents=True, exist_ok=True)
+    settings = CropSettings(tuple(size), keep_aspect)
+    write_text_atomic(out_dir / SETTINGS_FILE, json.dumps(settings.to_dict(), indent=2) + "\n")
+    job = _CropJob(str(out_dir), int(seed), settings)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(("files", "text"))
+    for i, row in enumerate(map_indices(write_one_crop, job, count, workers, chunksize=32), 1):
+        writer.writerow(row)
+        if progress:
+            progress(i, count)
+    keep = {CROP_NAME_PATTERN.format(i) for i in range(count)}
+    for old in out_dir.glob("synth_crop_*.png"):  # crops of an earlier, larger run
+        if old.name not in keep:
+            old.unlink()
+    write_text_atomic(labels, buf.getvalue())
+    return CropsResult(out_dir, labels, count, time.monotonic() - start)

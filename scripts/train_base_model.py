@@ -1,0 +1,217 @@
+"""Pretrain plateocr's base model on streamed synthetic plate crops, evaluate it, and optionally
+export it into the package (plateocr/assets/base_model/).
+
+    python scripts/train_base_model.py WORK --minutes 600 --seed 0 [--export-base]
+
+WORK (keep it outside the repository) gets:
+  test_crops/, records/  the fixed synthetic test set (its own seed) as a crops folder and records
+                         (test split only); records/ also gives training the spec and charset
+  model/                 the model directory (`plateocr eval/predict WORK/model` work on it)
+  real_crops/, real_records/  zero-shot test on ../shared/realplates/eu when it exists
+  report.json            the figures printed at the end
+
+Training is plateocr's own loop (plateocr.model.train.train) fed by
+plateocr.model.synthetic_data instead of records; running again on the same WORK resumes
+(--steps is the total to reach). The charset is the base one (null + 0-9A-Z), max length 10,
+crops 64x256 stretched, so models fine-tuned from it on real plates share its output layer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from plateocr.charset import Charset  # noqa: E402
+from plateocr.defaults import CHARSET_FILE, CROP_SIZE, KEEP_ASPECT, SPEC_FILE  # noqa: E402
+from plateocr.errors import PlateOCRError  # noqa: E402
+
+MAX_LENGTH = 10  # the longest real plates
+BASE_MODEL_DIR = REPO / "plateocr" / "assets" / "base_model"
+BASE_MODEL_MAX_BYTES = 15 * 1024 * 1024
+REAL_PLATES = REPO.parent / "shared" / "realplates" / "eu"
+TEST_SEED_OFFSET = 1_000_003  # the test crops come from a stream training never reads
+
+
+def base_charset() -> Charset:
+    return Charset.from_texts([])
+
+
+def make_test_records(work: Path, seed: int, count: int, workers: int) -> Path:
+    """WORK/records: the fixed synthetic test set (test split only), made once per WORK."""
+    from plateocr.records import RecordsOptions, write_records
+    from plateocr.synth.crop_dataset import write_crops
+
+    records = work / "records"
+    if (records / SPEC_FILE).is_file():
+        return records
+    work.mkdir(parents=True, exist_ok=True)
+    charset_file = work / CHARSET_FILE
+    base_charset().write(charset_file)
+    crops = write_crops(work / "test_crops", count, seed + TEST_SEED_OFFSET, workers=workers, force=True)
+    write_records(crops.out_dir, records, RecordsOptions(split=0.0, max_length=MAX_LENGTH, charset_file=charset_file,
+                                                         workers=workers), force=True)
+    return records
+
+
+def make_real_records(work: Path, real: Path, workers: int) -> Path | None:
+    """WORK/real_records: the real plates cropped as `plateocr crop` does (test split only);
+    rows the base charset or max length cannot hold are skipped (and listed in skipped.csv)."""
+    from plateocr.cropping import crop_annotations
+    from plateocr.records import RecordsOptions, write_records
+
+    if not (real / "annot.csv").is_file():
+        return None
+    records = work / "real_records"
+    if (records / SPEC_FILE).is_file():
+        return records
+    crop_annotations(real / "annot.csv", real / "images", work / "real_crops", force=True)
+    write_records(work / "real_crops", records, RecordsOptions(split=0.0, max_length=MAX_LENGTH,
+                                                               charset_file=work / CHARSET_FILE, workers=workers),
+                  force=True)
+    return records
+
+
+class PrintListener:
+    """Training progress as plain lines (the run is long and usually logged to a file)."""
+
+    def __init__(self, every: int):
+        self.every = max(1, every)
+        self.t0 = time.monotonic()
+
+    def start(self, first_step, total_steps):
+        print(f"training from step {first_step} to {total_steps}", flush=True)
+
+    def step(self, step, loss, images_per_sec):
+        if step % self.every == 0:
+            print(f"step {step:7d}  loss {loss:8.3f}  {images_per_sec:6.1f} img/s  "
+                  f"{(time.monotonic() - self.t0) / 60:6.1f} min", flush=True)
+
+    def message(self, text):
+        print(text, flush=True)
+
+    def evaluated(self, step, metrics, is_best):
+        print(f"eval at {step}: char {metrics['character_accuracy']:.3f} seq {metrics['sequence_accuracy']:.3f}"
+              f"{' (best)' if is_best else ''}", flush=True)
+
+    def finish(self):
+        pass
+
+
+def export_base(model_dir: Path, target: Path = BASE_MODEL_DIR, max_bytes: int = BASE_MODEL_MAX_BYTES) -> int:
+    """Copy the model dir's best (else latest) checkpoint, variables only (no optimizer slots,
+    no global step), with its charset, spec and config, into `target`; returns its size in bytes."""
+    from plateocr.model.compat import tf1
+    from plateocr.model.graph_cache import build_inference_graph
+    from plateocr.model.modeldir import CONFIG_FILE, ModelDir, checkpoint_step, write_checkpoint_state
+
+    md = ModelDir(model_dir)
+    ckpt = md.resolve_checkpoint()
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    g = build_inference_graph(md.config)
+    with g.graph.as_default(), tf1.Session(graph=g.graph) as session:
+        g.saver.restore(session, ckpt)
+        prefix = g.saver.save(session, str(tmp / "ckpt"), global_step=checkpoint_step(ckpt) or 0,
+                              write_meta_graph=False, write_state=False)
+    write_checkpoint_state(tmp, prefix)
+    for name in (CONFIG_FILE, CHARSET_FILE, SPEC_FILE):
+        shutil.copyfile(md.path / name, tmp / name)
+    doc = json.loads((tmp / CONFIG_FILE).read_text(encoding="utf-8"))
+    doc["records_dir"] = None  # a path on the training machine means nothing in the package
+    (tmp / CONFIG_FILE).write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    size = sum(p.stat().st_size for p in tmp.iterdir())
+    if size > max_bytes:
+        shutil.rmtree(tmp)
+        raise PlateOCRError(f"base model is {size / 2**20:.1f} MiB, over the {max_bytes / 2**20:.0f} MiB limit")
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    return size
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("work", type=Path, help="work folder (outside the repository)")
+    p.add_argument("--minutes", type=float, default=None, help="stop training after this long (and save)")
+    p.add_argument("--steps", type=int, default=200_000, help="total global steps to reach")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--seed", type=int, default=0, help="seeds the synthetic stream, the test set and TensorFlow")
+    p.add_argument("--learning-rate", type=float, default=None, help="default: plateocr train's")
+    p.add_argument("--schedule", choices=("constant", "cosine"), default=None)
+    p.add_argument("--endpoint", default=None, help="InceptionV3 final endpoint (default: plateocr's)")
+    p.add_argument("--test-count", type=int, default=1000, help="synthetic test crops")
+    p.add_argument("--eval-every", type=int, default=None, help="score the synthetic test set every N steps")
+    p.add_argument("--shards", type=int, default=None, help="parallel crop generators (default: 4)")
+    p.add_argument("--workers", type=int, default=2, help="processes for writing the test sets")
+    p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--real", type=Path, default=REAL_PLATES, help="real photos + annot.csv for a zero-shot test")
+    p.add_argument("--force", action="store_true", help="start a new model in WORK/model")
+    p.add_argument("--export-base", action="store_true", help=f"copy the model into {BASE_MODEL_DIR}")
+    p.add_argument("--export-dir", type=Path, default=BASE_MODEL_DIR, help="where --export-base writes")
+    args = p.parse_args(argv)
+
+    from plateocr.model.evaluate import evaluate
+    from plateocr.model.modeldir import ModelDir, checkpoint_step
+    from plateocr.model.synthetic_data import DEFAULT_SHARDS, synthetic_train_dataset
+    from plateocr.model.train import train
+
+    work = args.work.resolve()
+    if work == REPO or REPO in work.parents:
+        raise PlateOCRError(f"{work}: keep the work folder outside the repository")
+    # Both test sets are written before TensorFlow starts: forking worker processes from a
+    # process with TensorFlow's threads running can deadlock.
+    records = make_test_records(work, args.seed, args.test_count, args.workers)
+    real_records = make_real_records(work, args.real, args.workers) if args.real else None
+    model_dir = work / "model"
+    charset = base_charset()
+    start = 0  # a resumed run continues the synthetic stream where it stopped
+    if ModelDir.exists(model_dir) and not args.force:
+        latest = ModelDir(model_dir).latest_checkpoint()
+        start = (checkpoint_step(latest) or 0) * args.batch_size if latest else 0
+
+    def train_input(opts):
+        return synthetic_train_dataset(
+            charset, MAX_LENGTH, opts.batch_size, seed=args.seed, size=CROP_SIZE, keep_aspect=KEEP_ASPECT,
+            augment=False, shards=args.shards or DEFAULT_SHARDS, start=start,
+        )
+
+    options = {"steps": args.steps, "batch_size": args.batch_size, "seed": args.seed,
+               "learning_rate": args.learning_rate, "schedule": args.schedule, "eval_every": args.eval_every,
+               "summary_every": 200}
+    result = train(
+        records, model_dir, options, config_overrides={"final_endpoint": args.endpoint}, force=args.force,
+        listener=PrintListener(args.log_every), time_limit=args.minutes * 60 if args.minutes else None,
+        train_input=train_input,
+    )
+    report = {"seed": args.seed, "steps": result.last_step, "train_seconds": round(result.seconds, 1),
+              "final_loss": result.final_loss, "checkpoint": result.checkpoint}
+    synth = evaluate(model_dir, records).metrics()
+    report["synthetic_test"] = synth
+    print(f"synthetic test ({args.test_count}): char {synth['character_accuracy']:.3f} "
+          f"seq {synth['sequence_accuracy']:.3f}", flush=True)
+    if real_records is not None:
+        real = evaluate(model_dir, real_records).metrics()
+        report["real_zero_shot"] = real
+        print(f"real plates zero-shot ({args.real}): char {real['character_accuracy']:.3f} "
+              f"seq {real['sequence_accuracy']:.3f}", flush=True)
+    if args.export_base:
+        size = export_base(model_dir, args.export_dir)
+        report["exported"] = {"path": str(args.export_dir), "bytes": size}
+        print(f"exported the base model to {args.export_dir} ({size / 2**20:.1f} MiB)", flush=True)
+    (work / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except PlateOCRError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
