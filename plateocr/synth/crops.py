@@ -125,7 +125,7 @@ def plate_with_holder(rng: np.random.Generator, text: str) -> np.ndarray:
 
 
 def car_patch(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
-    """A bumper-coloured background (BGR uint8) with a light ramp and a few horizontal edges."""
+    """A bumper-coloured background (BGR uint8) with uneven light and a few horizontal edges."""
     r = rng.random()
     if r < 0.3:
         colour = rng.uniform(10, 60, 1).repeat(3) + rng.normal(0, 4, 3)  # black / dark grey
@@ -133,48 +133,65 @@ def car_patch(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
         colour = rng.uniform(170, 240, 1).repeat(3) + rng.normal(0, 4, 3)  # white / silver
     else:
         colour = rng.uniform(0, 255, 3)
-    patch = np.empty((height, width, 3), np.float32)
-    patch[:] = colour
-    shade(rng, patch, 0.6)
+    # light: a bilinear blend of four random corner gains (a resized 2x2 image costs nothing)
+    corners = np.clip(colour * rng.uniform(0.6, 1.25, (2, 2, 1)), 0, 255).astype(np.uint8)
+    patch = cv2.resize(corners, (width, height), interpolation=cv2.INTER_LINEAR)
     for _ in range(int(rng.integers(0, 4))):  # bumper edges, grille bars, number-plate recess
         y = int(rng.integers(0, height))
-        shade_of = rng.uniform(0.3, 1.6)
-        cv2.line(patch, (0, y), (width - 1, y + int(rng.integers(-3, 4))), (colour * shade_of).tolist(),
+        edge = np.clip(colour * rng.uniform(0.3, 1.6), 0, 255)
+        cv2.line(patch, (0, y), (width - 1, y + int(rng.integers(-3, 4))), edge.tolist(),
                  int(rng.integers(1, max(2, height // 12))), cv2.LINE_AA)
-    return np.clip(patch, 0, 255).astype(np.uint8)
+    return patch
 
 
 def _shadow(rng: np.random.Generator, img: np.ndarray) -> None:
-    """Darken one side of a random straight line (a cast shadow), in place."""
+    """Darken one side of a random straight line (a cast shadow), in place; img float32."""
     h, w = img.shape[:2]
-    p = np.array([rng.uniform(0, w), rng.uniform(0, h)])
+    px, py = rng.uniform(0, w), rng.uniform(0, h)
     a = rng.uniform(0, 2 * np.pi)
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    side = (xs - p[0]) * np.float32(np.cos(a)) + (ys - p[1]) * np.float32(np.sin(a))
-    soft = np.clip(side / max(1.0, rng.uniform(1, 0.05 * w)), 0, 1)
-    gain = 1.0 - rng.uniform(0.3, 0.65) * soft
-    np.multiply(img, gain[..., None], out=img, casting="unsafe")
+    softness = max(1.0, rng.uniform(1, 0.05 * w))
+    xs = ((np.arange(w, dtype=np.float32) - px) * np.float32(np.cos(a) / softness))[None, :]
+    ys = ((np.arange(h, dtype=np.float32) - py) * np.float32(np.sin(a) / softness))[:, None]
+    gain = 1.0 - np.float32(rng.uniform(0.3, 0.65)) * np.clip(xs + ys, 0, 1)
+    img *= gain[..., None]
+
+
+def _soft_mask(h: int, w: int, draw, blur: float) -> np.ndarray:
+    """A float32 [h, w, 1] mask drawn by `draw(mask, scale)` at quarter resolution, blurred and
+    enlarged (blurring big soft shapes at full size is the costly part)."""
+    sh, sw = max(2, h // 4), max(2, w // 4)
+    small = np.zeros((sh, sw), np.float32)
+    draw(small, sw / w)
+    small = cv2.GaussianBlur(small, (0, 0), max(0.5, blur * sw / w))
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)[..., None]
 
 
 def _glare(rng: np.random.Generator, img: np.ndarray) -> None:
     """Add a soft bright ellipse (sun or flash reflection), in place; img float32."""
     h, w = img.shape[:2]
-    mask = np.zeros((h, w), np.float32)
-    centre = (int(rng.uniform(0, w)), int(rng.uniform(0, h)))
-    axes = (max(1, int(rng.uniform(0.05, 0.3) * w)), max(1, int(rng.uniform(0.1, 0.6) * h)))
-    cv2.ellipse(mask, centre, axes, float(rng.uniform(0, 180)), 0, 360, 1.0, -1)
-    mask = cv2.GaussianBlur(mask, (0, 0), max(1.0, axes[1] * 0.5))
-    img += (mask * np.float32(rng.uniform(80, 220)))[..., None]
+    cx, cy = rng.uniform(0, w), rng.uniform(0, h)
+    ax, ay = rng.uniform(0.05, 0.3) * w, rng.uniform(0.1, 0.6) * h
+    angle = float(rng.uniform(0, 180))
+
+    def draw(mask, k):
+        cv2.ellipse(mask, (int(cx * k), int(cy * k)), (max(1, int(ax * k)), max(1, int(ay * k))), angle, 0, 360,
+                    1.0, -1)
+
+    img += _soft_mask(h, w, draw, max(1.0, ay * 0.5)) * np.float32(rng.uniform(80, 220))
 
 
 def _dirt(rng: np.random.Generator, img: np.ndarray) -> None:
     """Brownish blotches of dust and mud, in place; img float32."""
     h, w = img.shape[:2]
-    mask = np.zeros((h, w), np.float32)
-    for _ in range(int(rng.integers(3, 15))):
-        r = max(1, int(rng.uniform(0.01, 0.06) * w))
-        cv2.circle(mask, (int(rng.uniform(0, w)), int(rng.uniform(0, h))), r, float(rng.uniform(0.2, 0.7)), -1)
-    mask = cv2.GaussianBlur(mask, (0, 0), max(1.0, 0.01 * w))[..., None]
+    n = int(rng.integers(3, 15))
+    spots = np.column_stack([rng.uniform(0, w, n), rng.uniform(0, h, n), rng.uniform(0.01, 0.06, n) * w,
+                             rng.uniform(0.2, 0.7, n)])
+
+    def draw(mask, k):
+        for x, y, r, v in spots:
+            cv2.circle(mask, (int(x * k), int(y * k)), max(1, int(r * k)), float(v), -1)
+
+    mask = _soft_mask(h, w, draw, max(1.0, 0.01 * w))
     mud = np.asarray(rng.uniform([30, 50, 60], [90, 110, 130]), np.float32)
     img += mask * (mud - img)
 
@@ -195,9 +212,6 @@ def _place(rng: np.random.Generator, plate: np.ndarray) -> tuple[np.ndarray, tup
     """Warp the plate onto a car patch with perspective and rotation; return the patch and the
     plate's tight box (xmin, xmax, ymin, ymax) in it."""
     ph, pw = plate.shape[:2]
-    pad_x, pad_y = int(0.3 * pw) + 4, int(0.8 * ph) + 4
-    H, W = ph + 2 * pad_y, pw + 2 * pad_x
-    patch = car_patch(rng, H, W)
     src = np.float32([[0, 0], [pw, 0], [pw, ph], [0, ph]])
     # yaw/pitch: one side shorter; then per-corner jitter and a rotation about the centre
     dst = src.copy()
@@ -209,7 +223,14 @@ def _place(rng: np.random.Generator, plate: np.ndarray) -> tuple[np.ndarray, tup
     angle = np.deg2rad(rng.normal(0, 3.5) if rng.random() < 0.9 else rng.uniform(-12, 12))
     c, s = np.cos(angle), np.sin(angle)
     centre = np.float32([pw / 2, ph / 2])
-    dst = (dst - centre) @ np.float32([[c, s], [-s, c]]) + centre + np.float32([pad_x, pad_y])
+    dst = (dst - centre) @ np.float32([[c, s], [-s, c]])
+    # The patch: the plate's box plus room for the crop's margin and the annotation's error
+    # (the crop never needs more, and every pixel here costs time in all the effects).
+    lo, hi = dst.min(axis=0), dst.max(axis=0)
+    pad = (hi - lo) * np.float32(0.2) + 3
+    dst = dst - lo + pad
+    W, H = (int(np.ceil(v)) for v in hi - lo + 2 * pad)
+    patch = car_patch(rng, H, W)
     m = cv2.getPerspectiveTransform(src, dst.astype(np.float32))
     cv2.warpPerspective(plate, m, (W, H), dst=patch, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_TRANSPARENT)
     box = (float(dst[:, 0].min()), float(dst[:, 0].max()), float(dst[:, 1].min()), float(dst[:, 1].max()))
@@ -263,7 +284,9 @@ def render_crop(
         img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.3, 0.3 + 0.8 * detail))
     elif r < 0.5 and detail > 0.5:
         img = _motion_blur(rng, img)
-    img += rng.standard_normal(img.shape, dtype=np.float32) * np.float32(rng.uniform(0, 8))
+    # sensor noise, mostly in brightness only (a third of the random numbers)
+    noise_shape = img.shape if rng.random() < 0.3 else (*img.shape[:2], 1)
+    img += rng.standard_normal(noise_shape, dtype=np.float32) * np.float32(rng.uniform(0, 8))
     photo = np.clip(img, 0, 255).astype(np.uint8)
     if rng.random() < 0.8:
         low = JPEG_QUALITY_RANGE[0] + round(40 * (1.0 - detail))  # tiny plates: 60-90, big: 20-90
