@@ -29,6 +29,10 @@ Modules, one concept each (TensorFlow is imported only here, never by the data s
                 grads_and_vars)``: model + loss + clipped update + BN updates; micro-batches
                 bound memory (batch 32 at 200x200: ~1.9 GB peak RSS in one part, ~1.5 in two).
 - data.py       tf.data input from the FSNS shards a DatasetSpec names; augmentation.
+- synthetic_data.py  the same batches ({"images", "labels", "texts"}) streamed from freshly
+                rendered synthetic crops (plateocr.synth.crops), for pretraining the base
+                model: ``train(..., train_input=fn(TrainOptions) -> dataset)`` uses them
+                instead of the records' train split (scripts/train_base_model.py).
 - modeldir.py   the self-describing model directory (charset, spec, config, checkpoints).
 - train.py / evaluate.py / inference.py (PlateReader) / export.py.
 """

@@ -4,6 +4,8 @@
 - render_plate(rng, text=None): one plate image and its label, independent of any photo.
 - render_scene(rng, width, height): a street photo with 1-3 plates and their tight boxes.
 - write_dataset(...): photos + annot.csv, as `plateocr synth` writes them.
+- crops.iter_crops(seed): endless plate crops as `plateocr crop` cuts them from photos (for
+  pretraining); crop_dataset.write_crops: a crops folder, as `plateocr synth --crops` writes it.
 
 Every function takes a numpy Generator; the same generator state gives the same output.
 """
