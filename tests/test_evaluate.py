@@ -29,7 +29,7 @@ def memorised(tmp_path_factory):
     relabelled[1] = (PLATES[1], "CD346")
     relabelled[3] = (PLATES[3], "GH7")
     write_records(root / "records", {"train": PLATES, "test": relabelled})
-    train(root / "records", root / "model", {**FAST, "steps": 80}, config_overrides=TINY)
+    train(root / "records", root / "model", {**FAST, "steps": 60}, config_overrides=TINY)
     return root
 
 

@@ -76,18 +76,18 @@ def test_memorises_a_handful_of_plates_and_keeps_the_best(tmp_path, records):
     from plateocr.model.evaluate import evaluate
 
     rec = Recorder()
-    result = train(records, tmp_path / "model", {**FAST, "steps": 80, "eval_every": 40}, config_overrides=TINY, listener=rec)
-    assert result.last_step == 80 and rec.started == (0, 80)
+    result = train(records, tmp_path / "model", {**FAST, "steps": 60, "eval_every": 30}, config_overrides=TINY, listener=rec)
+    assert result.last_step == 60 and rec.started == (0, 60)
     assert np.mean(rec.losses[-5:]) < 0.6 * np.mean(rec.losses[:5])  # the loss falls
     md = ModelDir(tmp_path / "model")
-    assert md.latest_checkpoint().endswith("ckpt-80")
+    assert md.latest_checkpoint().endswith("ckpt-60")
     assert md.config.final_endpoint == "MaxPool_5a_3x3"  # the model dir describes the model
-    assert md.options["steps"] == 80 and md.records_dir == records.resolve()
+    assert md.options["steps"] == 60 and md.records_dir == records.resolve()
     tags = summary_tags(md.path)  # TensorBoard: losses, accuracies, sample readings, test scores
     assert {"loss/total", "train/character_accuracy", "train/learning_rate", "test/sequence_accuracy"} <= tags
     assert any(t.startswith("train/truth_vs_prediction") for t in tags)
-    # --eval-every scored steps 40 and 80 on the test split and kept the best in best/
-    assert [s for s, _, _ in rec.evals] == [40, 80]
+    # --eval-every scored steps 30 and 60 on the test split and kept the best in best/
+    assert [s for s, _, _ in rec.evals] == [30, 60]
     best = md.best_metrics()
     assert best["sequence_accuracy"] == max(acc for _, acc, _ in rec.evals)
     assert md.best_checkpoint().startswith(str(md.best_dir))

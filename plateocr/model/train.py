@@ -22,7 +22,7 @@ from pathlib import Path
 from plateocr.charset import Charset
 from plateocr.errors import PlateOCRError
 from plateocr.model.evaluate import tf_error_message
-from plateocr.model.modeldir import ModelDir
+from plateocr.model.modeldir import ModelDir, checkpoint_step
 from plateocr.spec import DatasetSpec
 
 OPTIMIZERS = ("momentum", "adam", "sgd", "rmsprop")
@@ -306,6 +306,12 @@ def train(
         else:
             listener.message("--eval-every: the records have no test examples; not evaluating")
     md.update(options=asdict(opts), records_dir=records_dir)
+    latest = md.latest_checkpoint()
+    done = checkpoint_step(latest) if latest else None
+    if done is not None and done >= opts.steps:  # nothing to train: answer without building a graph
+        listener.start(done, opts.steps)
+        listener.finish()
+        return TrainResult(md.path, done, done, latest, None, 0.0, opts, best=md.best_metrics())
     g = _build_graph(md, records_dir, spec, opts, ckpt_arg, incep_arg, train_input)
     with g.graph.as_default():  # v1 Saver/Session calls outside it would act eagerly
         return _loop(g, md, records_dir, spec, opts, evaluate_on, listener, time_limit)
