@@ -1,7 +1,13 @@
-"""Pretrain plateocr's base model on streamed synthetic plate crops, evaluate it, and optionally
+r"""Pretrain plateocr's base model on streamed synthetic plate crops, evaluate it, and optionally
 export it into the package (plateocr/assets/base_model/).
 
     python scripts/train_base_model.py WORK --minutes 600 --seed 0 [--export-base]
+
+The long run (logs to a file; rerunning the same command resumes where it stopped):
+
+    nohup /work/venv/bin/python scripts/train_base_model.py ../base_pretrain --seed 0 \
+        --minutes 480 --steps 200000 --batch-size 32 --eval-every 1000 --export-base \
+        > ../base_pretrain.log 2>&1 &
 
 WORK (keep it outside the repository) gets:
   test_crops/, records/  the fixed synthetic test set (its own seed) as a crops folder and records
