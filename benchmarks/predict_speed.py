@@ -101,10 +101,16 @@ def prepare(args, work: Path) -> tuple[Path, list[tuple[Path, str]], list[str]]:
         )
         manifest = crops.manifest
     texts = None
-    try:
-        texts = {e.truth for e in evaluate(model, split="test").examples}
-    except Exception as e:  # records moved or gone: score all crops instead
-        notes.append(f"no test split to pick unseen plates from ({str(e).splitlines()[0]})")
+    # The model's own records, else records/ beside it (the demo trains on records_train/,
+    # sample + synthetic, and keeps the sample's test split in records/).
+    for records in (None, model.parent / "records"):
+        try:
+            texts = {e.truth for e in evaluate(model, records, split="test").examples}
+            break
+        except Exception as e:  # records moved or gone: score all crops instead
+            why = str(e).splitlines()[0]
+    if texts is None:
+        notes.append(f"no test split to pick unseen plates from ({why})")
     labelled = crops_with_texts(manifest, texts) if texts else []
     if not labelled:
         import csv
