@@ -234,7 +234,21 @@ def test_bad_inputs_are_clear_errors(tmp_path, records):
         train(records, tmp_path / "model", {"steps": 0})
     with pytest.raises(PlateOCRError, match="checkpoint not found"):
         train(records, tmp_path / "model", {"steps": 1}, checkpoint=tmp_path / "missing.ckpt")
+    with pytest.raises(PlateOCRError, match="--micro-batches 3: must divide --batch-size 8"):
+        train(records, tmp_path / "model", {"steps": 1, "batch_size": 8, "micro_batches": 3})
     assert not (tmp_path / "model").exists()  # nothing was created for a failed start
+
+
+@pytest.mark.slow
+def test_micro_batches_train_the_same_model_dir(tmp_path, records):
+    # Each batch in 5 parts of 1 image: the trainer's memory-saving path learns and checkpoints.
+    rec = Recorder()
+    opts = {**FAST, "steps": 30, "micro_batches": 5}
+    result = train(records, tmp_path / "model", opts, config_overrides=TINY, listener=rec)
+    assert result.last_step == 30
+    assert np.mean(rec.losses[-5:]) < 0.8 * np.mean(rec.losses[:5])
+    saved = read_checkpoint(ModelDir(tmp_path / "model").latest_checkpoint())
+    assert saved["global_step"] == 30 and ModelDir(tmp_path / "model").options["micro_batches"] == 5
 
 
 def test_options_resolve_defaults_then_stored_then_given():

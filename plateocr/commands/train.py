@@ -41,6 +41,9 @@ def run(
     eval_every: Optional[int] = typer.Option(
         None, "--eval-every", help="Evaluate on the test split every N steps; keep the best checkpoint in MODEL_DIR/best/."
     ),
+    micro_batches: Optional[int] = typer.Option(
+        None, "--micro-batches", help="Run each batch in N parts (same update, less memory). \\[default: 1]"
+    ),
     save_every: Optional[float] = typer.Option(None, "--save-every", help=f"Seconds between checkpoints. \\[default: {_D.save_every_secs:g}]"),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for initialisation, shuffling and augmentation."),
     time_limit: Optional[float] = typer.Option(
@@ -69,6 +72,7 @@ def run(
         "augment": augment,
         "eval_every": eval_every,
         "save_every_secs": save_every,
+        "micro_batches": micro_batches,
         "seed": seed,
     }
     listener = _RichListener(console)

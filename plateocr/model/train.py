@@ -58,6 +58,9 @@ class TrainOptions:
     warmup_steps: int = 0
     augment: bool = True
     clip_gradient_norm: float = 2.0
+    # Run each batch in this many equal parts, one after the other, summing the gradients:
+    # the same update with a fraction of the activation memory (see model/train_step.py).
+    micro_batches: int = 1
     shuffle_buffer: int = 2048
     seed: int | None = None
     save_every_secs: float = 300.0
@@ -78,6 +81,10 @@ class TrainOptions:
             raise PlateOCRError(f"--schedule {self.schedule!r}: choose one of {', '.join(SCHEDULES)}")
         if not self.learning_rate > 0:
             raise PlateOCRError(f"--learning-rate {self.learning_rate}: must be positive")
+        if self.micro_batches < 1 or self.batch_size % self.micro_batches:
+            raise PlateOCRError(
+                f"--micro-batches {self.micro_batches}: must divide --batch-size {self.batch_size}"
+            )
         if self.eval_every is not None and self.eval_every < 1:
             raise PlateOCRError(f"--eval-every {self.eval_every}: must be at least 1")
 
@@ -337,9 +344,8 @@ def _build_graph(
 ) -> _TrainGraph:
     from plateocr.model.compat import tf, tf1
     from plateocr.model.data import train_dataset
-    from plateocr.model.losses import model_loss
     from plateocr.model.metrics import char_accuracy_tf, sequence_accuracy_tf
-    from plateocr.model.network import build_model
+    from plateocr.model.train_step import build_train_step
 
     config = md.config
     charset = md.charset
@@ -356,16 +362,16 @@ def _build_graph(
             )
         batch = tf1.data.make_one_shot_iterator(ds).get_next()
         global_step = tf1.train.get_or_create_global_step()
-        endpoints = build_model(batch["images"], config, is_training=True, labels=batch["labels"])
-        model_vars = [v for v in tf1.global_variables() if v is not global_step]
-        losses = model_loss(endpoints, batch["labels"], config)
         lr = _learning_rate(opts, global_step)
         optimizer = _optimizer(opts, lr)
-        grads_and_vars = [(g, v) for g, v in optimizer.compute_gradients(losses.total) if g is not None]
-        grads, variables = zip(*grads_and_vars)
-        clipped, grad_norm = tf.clip_by_global_norm(list(grads), opts.clip_gradient_norm)
-        with tf.control_dependencies(tf1.get_collection(tf1.GraphKeys.UPDATE_OPS)):
-            train_op = optimizer.apply_gradients(zip(clipped, variables), global_step=global_step)
+        step = build_train_step(
+            batch["images"], batch["labels"], config, optimizer,
+            clip_norm=opts.clip_gradient_norm, micro_batches=opts.micro_batches, global_step=global_step,
+        )
+        endpoints, losses, grad_norm, train_op = step.endpoints, step.losses, step.gradient_norm, step.train_op
+        # What a checkpoint of the model holds: not the step counter, not optimizer slots.
+        optimizer_vars = {v.name for v in optimizer.variables()}
+        model_vars = [v for v in tf1.global_variables() if v is not global_step and v.name not in optimizer_vars]
         char_acc = char_accuracy_tf(endpoints.predicted_chars, batch["labels"], charset.null_code)
         seq_acc = sequence_accuracy_tf(endpoints.predicted_chars, batch["labels"], charset.null_code)
         samples = tf.strings.join(
