@@ -44,3 +44,21 @@ def test_slim_conv_batch_norm_and_inception_train_one_step():
             loss_value, _ = sess.run([loss, train_op], {images: batch})
             assert np.isfinite(loss_value)
             assert np.any(sess.run(mean_var) != 0.0)  # the moving average was updated
+
+
+def test_tensorflow_start_up_is_quiet_by_default():
+    # Users see plateocr's own output, not the CUDA stub's or cuInit's chatter on CPU machines.
+    import subprocess
+    import sys
+
+    code = (
+        "from plateocr.model.compat import tf, tf1\n"
+        "g = tf.Graph()\n"
+        "with g.as_default():\n"
+        "    x = tf.constant(1) + 1\n"
+        "    with tf1.Session(graph=g) as s: print(s.run(x))\n"
+    )
+    env = {k: v for k, v in __import__("os").environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "2"
+    assert out.stderr.strip() == "", out.stderr[:500]

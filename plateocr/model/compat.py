@@ -15,6 +15,7 @@ plateocr: ``tfexample_decoder``, ``learning.clip_gradient_norms``, ``slim.local_
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
@@ -58,6 +59,26 @@ def _alias_legacy_tf_layers() -> None:
         sys.modules.setdefault(f"tf_keras.legacy_tf_layers.{name}", module)
 
 
+@contextlib.contextmanager
+def _native_stderr_quiet():
+    """Send file descriptor 2 to /dev/null while TensorFlow starts, unless TF_CPP_MIN_LOG_LEVEL
+    asks for its logs (0 or 1): its C++ start-up writes there before TF_CPP_MIN_LOG_LEVEL is
+    read (the CUDA stub's "Could not find cuda drivers", a cuInit error on CPU-only machines).
+    Python exceptions still propagate after the descriptor is restored."""
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") in ("0", "1"):
+        yield
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 # tf_keras imports pandas (~0.7 s of CPU) only to accept DataFrames in Keras' fit(), which
 # plateocr never calls; hiding it during these imports makes a cold `predict` that much faster.
 # Code that imports pandas later gets it as usual.
@@ -65,14 +86,20 @@ _hide_pandas = "pandas" not in sys.modules
 if _hide_pandas:
     sys.modules["pandas"] = None  # `import pandas` raises ImportError; tf_keras copes
 try:
-    _alias_legacy_tf_layers()
-    import tensorflow as tf  # noqa: E402
-    import tf_slim as slim  # noqa: E402
-    from tf_slim.nets import inception_v3  # noqa: E402
+    with _native_stderr_quiet():
+        _alias_legacy_tf_layers()
+        import tensorflow as tf  # noqa: E402
+        import tf_slim as slim  # noqa: E402
+        from tf_slim.nets import inception_v3  # noqa: E402
+
+        tf.config.list_physical_devices()  # device discovery logs here, not at the first session
 finally:
     if _hide_pandas and sys.modules.get("pandas", 0) is None:
         del sys.modules["pandas"]
 
+# Deprecation notices from TensorFlow's own internals (colocate_with, ...) are not actionable.
+if os.environ.get("TF_CPP_MIN_LOG_LEVEL") not in ("0", "1"):
+    tf.get_logger().setLevel("ERROR")
 # tf-slim calls the Keras-2 layers' deprecated ``apply``; the warning is not actionable here.
 warnings.filterwarnings("ignore", message="`layer.apply` is deprecated", category=UserWarning)
 
