@@ -31,6 +31,6 @@ def test_console_script_reports_errors_with_exit_code():
         [sys.executable, "-m", "plateocr", "crop", "/nonexistent/annot.csv"], capture_output=True, text=True, timeout=60
     )
     assert out.returncode != 0
-    lines = [line for line in out.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1
-    assert lines[0].startswith("error: ") and "/nonexistent/annot.csv" in lines[0]
+    # exactly one line: no progress-bar residue when stderr is not a terminal
+    assert out.stderr.startswith("error: ") and "/nonexistent/annot.csv" in out.stderr
+    assert len(out.stderr.splitlines()) == 1

@@ -12,7 +12,8 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+from plateocr.commands.progress import progress_bar
 from rich.table import Table
 
 from plateocr import defaults
@@ -59,9 +60,9 @@ def run(
     console = Console()
     crop_size = parse_size(size)
     # No auto-refresh thread: the worker processes are forked while the bar is shown.
-    with Progress(
+    with progress_bar(
         TextColumn("cropping"), BarColumn(), MofNCompleteColumn(), TextColumn("photos"),
-        TimeRemainingColumn(), console=Console(stderr=True), auto_refresh=False, transient=True,
+        TimeRemainingColumn(), auto_refresh=False,
     ) as bar:
         task = bar.add_task("crop", total=None)
         last = [0.0]

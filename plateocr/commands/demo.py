@@ -56,11 +56,12 @@ class _RichDemoListener(DemoListener):
         self._task = None
 
     def stage(self, name: str, detail: str) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
+        from plateocr.commands.progress import progress_bar
 
         self.console.rule(f"[bold]{name}[/bold]: {detail}")
         if name != "train":
-            self._bar = Progress(TextColumn(name), BarColumn(), MofNCompleteColumn(), console=self.console, transient=True)
+            self._bar = progress_bar(TextColumn(name), BarColumn(), MofNCompleteColumn(), console=self.console)
             self._bar.start()
             self._task = self._bar.add_task(name, total=None)
 

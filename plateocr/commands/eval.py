@@ -30,7 +30,8 @@ def run(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing --errors file."),
 ) -> None:
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+    from plateocr.commands.progress import progress_bar
 
     from plateocr.model.evaluate import evaluate
     from plateocr.outputs import check_can_write
@@ -39,7 +40,7 @@ def run(
         check_can_write(errors, force, "errors file")
     err = Console(stderr=True)
     columns = (TextColumn(f"eval {split}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=err, transient=True) as bar:
+    with progress_bar(*columns, console=err) as bar:
         task = bar.add_task("eval", total=None)
         result = evaluate(
             model_dir,

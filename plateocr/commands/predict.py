@@ -43,7 +43,8 @@ def run(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing --output file or --attention folder."),
 ) -> None:
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+    from plateocr.commands.progress import progress_bar
 
     from plateocr.outputs import check_can_write
     from plateocr.prediction import predict
@@ -58,7 +59,7 @@ def run(
         from plateocr.model.inference import PlateReader
 
         reader = PlateReader(model_dir, checkpoint)
-    with reader, Progress(*columns, console=err, transient=True) as bar:
+    with reader, progress_bar(*columns, console=err) as bar:
         task = bar.add_task("predict", total=None)
         result = predict(
             images or [],

@@ -21,7 +21,8 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+from plateocr.commands.progress import progress_bar
 from rich.table import Table
 
 
@@ -80,9 +81,8 @@ def _run_crops(console: Console, out: Path, count: int, seed: int, workers: int,
 
 def _with_progress(unit: str, count: int, work):
     """work(progress) under a transient progress bar of `count` `unit` on stderr."""
-    with Progress(
-        TextColumn("rendering"), BarColumn(), MofNCompleteColumn(), TextColumn(unit),
-        TimeRemainingColumn(), console=Console(stderr=True), transient=True,
+    with progress_bar(
+        TextColumn("rendering"), BarColumn(), MofNCompleteColumn(), TextColumn(unit), TimeRemainingColumn()
     ) as bar:
         task = bar.add_task("synth", total=count)
         return work(lambda done, total: bar.update(task, completed=done))

@@ -51,7 +51,8 @@ def run(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing records folder."),
 ) -> None:
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+    from plateocr.commands.progress import progress_bar
 
     from plateocr.imaging import parse_size
     from plateocr.records import NoUsableRowsError, RecordsOptions, write_records
@@ -72,7 +73,7 @@ def run(
     columns = (TextColumn("records"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     try:
         # No auto-refresh thread: worker processes are forked while the bar is shown.
-        with Progress(*columns, console=console, transient=True, auto_refresh=False) as bar:
+        with progress_bar(*columns, console=console, auto_refresh=False) as bar:
             task = bar.add_task("records", total=None)
             shown = [0.0]
 
