@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from plateocr.errors import OutputExistsError
+from plateocr.errors import OutputExistsError, PlateOCRError
 
 
 def _current_umask() -> int:
@@ -56,3 +56,16 @@ def check_can_write(path: str | os.PathLike, force: bool, what: str = "output") 
     if path.is_dir() and not any(path.iterdir()):
         return
     raise OutputExistsError(f"{path}: {what} already exists; pass --force to overwrite it")
+
+
+def begin_output_dir(out_dir: str | os.PathLike, force: bool, marker: str) -> Path:
+    """Make `out_dir` ready for a run: a folder (or nothing yet), empty unless `force`, and
+    without `marker`, the file the run writes last to say it finished, so that an interrupted
+    rerun never pairs an old marker with new files."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise PlateOCRError(f"{out_dir}: exists and is not a folder")
+    check_can_write(out_dir, force)
+    (out_dir / marker).unlink(missing_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return out_dir

@@ -17,7 +17,7 @@ from plateocr.cropping import SETTINGS_FILE, CropSettings
 from plateocr.defaults import CROP_SIZE, KEEP_ASPECT, LABELS_FILE
 from plateocr.errors import PlateOCRError
 from plateocr.imaging import encode_png
-from plateocr.outputs import check_can_write, write_bytes_atomic, write_text_atomic
+from plateocr.outputs import begin_output_dir, write_bytes_atomic, write_text_atomic
 from plateocr.synth.crops import crop_rng, render_crop
 from plateocr.synth.dataset import map_indices
 
@@ -69,14 +69,9 @@ def write_crops(
     """
     if count < 1:
         raise PlateOCRError(f"--count must be at least 1 (got {count})")
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise PlateOCRError(f"{out_dir}: exists and is not a folder")
-    check_can_write(out_dir, force)
     start = time.monotonic()
+    out_dir = begin_output_dir(out_dir, force, LABELS_FILE)  # labels.csv is written last
     labels = out_dir / LABELS_FILE
-    labels.unlink(missing_ok=True)  # written last: its presence means the run finished
-    out_dir.mkdir(parents=True, exist_ok=True)
     settings = CropSettings(tuple(size), keep_aspect)
     write_text_atomic(out_dir / SETTINGS_FILE, json.dumps(settings.to_dict(), indent=2) + "\n")
     job = _CropJob(str(out_dir), int(seed), settings)

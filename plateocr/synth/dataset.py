@@ -14,7 +14,7 @@ import numpy as np
 
 from plateocr.annotations import COLUMNS
 from plateocr.errors import PlateOCRError
-from plateocr.outputs import check_can_write, write_bytes_atomic, write_text_atomic
+from plateocr.outputs import begin_output_dir, write_bytes_atomic, write_text_atomic
 from plateocr.synth.scene import render_scene
 from plateocr.workers import pool_context
 
@@ -125,15 +125,9 @@ def write_dataset(
     """
     if count < 1:
         raise PlateOCRError(f"--count must be at least 1 (got {count})")
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise PlateOCRError(f"{out_dir}: exists and is not a folder")
-    check_can_write(out_dir, force)
     start = time.monotonic()
+    out_dir = begin_output_dir(out_dir, force, ANNOT_FILE)  # annot.csv is written last
     annot = out_dir / ANNOT_FILE
-    # A rerun over an old dataset: drop its index first, so an interrupted run never pairs
-    # the old annot.csv with new photos.
-    annot.unlink(missing_ok=True)
     (out_dir / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
     job = _Job(str(out_dir), int(seed), int(width), int(height), int(quality))
     rows: list[Row] = []
