@@ -7,13 +7,9 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from plateocr.errors import PlateOCRError
 from plateocr.problems import Problem
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 COLUMNS = ("files", "text", "xmin", "xmax", "ymin", "ymax")
 BOX_COLUMNS = ("xmin", "xmax", "ymin", "ymax")
@@ -25,25 +21,6 @@ class Annotation:
     file: str  # photo file name as written in the CSV
     text: str  # plate text, surrounding whitespace removed
     box: tuple[float, float, float, float]  # xmin, xmax, ymin, ymax in pixels
-
-
-def read_csv_strings(path: str | os.PathLike, required: tuple[str, ...]) -> pd.DataFrame:
-    """A CSV as strings (no NaN guessing), checked for the required columns."""
-    import pandas as pd  # here: `crop` reads its CSV without pandas and starts faster
-
-    path = Path(path)
-    if not path.is_file():
-        raise PlateOCRError(f"{path}: file not found")
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except pd.errors.EmptyDataError:
-        raise PlateOCRError(f"{path}: the file is empty (expected columns {','.join(required)})") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as e:
-        msg = str(e).strip().splitlines()[0]
-        raise PlateOCRError(f"{path}: not a readable CSV ({msg})") from None
-    df.columns = [str(c).strip() for c in df.columns]
-    _check_columns(path, list(df.columns), required)
-    return df
 
 
 def _check_columns(path: Path, found: list[str], required: tuple[str, ...]) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 from plateocr import defaults
-from plateocr.annotations import read_csv_strings
+from plateocr.annotations import read_csv_records
 from plateocr.charset import Charset
 from plateocr.cropping import SETTINGS_FILE, CropSettings, default_workers as available_cores
 from plateocr.errors import PlateOCRError
@@ -97,14 +97,12 @@ def read_rows(
 
     charset: only rows it can encode are kept (a reused charset); charset_name names it in reasons.
     """
-    df = read_csv_strings(crops.csv, LABEL_COLUMNS)
+    records, problems = read_csv_records(crops.csv, LABEL_COLUMNS)
     source = str(crops.csv)
     where = f" (not in {charset_name})" if charset_name else ""
     rows: list[Row] = []
-    problems: list[Problem] = []
-    for i, (file, text) in enumerate(zip(df["files"], df["text"])):
-        line = i + 2
-        file, text = file.strip(), text.strip()
+    for line, rec in records:
+        file, text = rec["files"].strip(), rec["text"].strip()
         if not file:
             problems.append(Problem(source, line, "", "no crop file named"))
             continue

@@ -1,7 +1,7 @@
 import pytest
 
 from conftest import write_csv
-from plateocr.annotations import read_annotations, read_csv_strings
+from plateocr.annotations import read_annotations, read_csv_records
 from plateocr.errors import PlateOCRError
 
 
@@ -58,13 +58,13 @@ def test_header_spaces_and_extra_columns_are_accepted(tmp_path):
 
 def test_missing_empty_or_unreadable_csv_is_one_line_error(tmp_path):
     with pytest.raises(PlateOCRError, match="file not found"):
-        read_csv_strings(tmp_path / "nope.csv", ("files",))
+        read_csv_records(tmp_path / "nope.csv", ("files",))
     (tmp_path / "empty.csv").write_text("")
     with pytest.raises(PlateOCRError, match="empty"):
-        read_csv_strings(tmp_path / "empty.csv", ("files",))
+        read_csv_records(tmp_path / "empty.csv", ("files",))
     (tmp_path / "bin.csv").write_bytes(b"files,text\n\xff\xfe\x00garbage,\x81\n")
     with pytest.raises(PlateOCRError, match="not a readable CSV"):
-        read_csv_strings(tmp_path / "bin.csv", ("files", "text"))
+        read_csv_records(tmp_path / "bin.csv", ("files", "text"))
 
 
 def test_line_numbers_stay_exact_across_blank_lines_and_multiline_fields(tmp_path):

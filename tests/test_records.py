@@ -305,3 +305,17 @@ def test_explicit_size_overrides_and_missing_input_is_an_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(PlateOCRError, match="no labels.csv"):
         write_records(tmp_path / "empty", tmp_path / "r2")
+
+
+def test_a_row_with_extra_fields_is_reported_not_shifted(tmp_path):
+    # A stray comma must not turn the text into the file name of the next column over.
+    from conftest import make_crops
+
+    labels = make_crops(tmp_path / "crops", ["AB123", "CD456", "EF789"])
+    lines = labels.read_text().splitlines()
+    lines[2] = lines[2] + ",extra"  # the second data row, line 3 of the file
+    labels.write_text("\n".join(lines) + "\n")
+    result = write_records(tmp_path / "crops", tmp_path / "records", RecordsOptions(split=1.0))
+    assert [(p.line, "fields" in p.reason) for p in result.problems] == [(3, True)]
+    spec = DatasetSpec.read(tmp_path / "records")
+    assert spec.splits["train"].size == 2
