@@ -10,8 +10,9 @@ The long run (logs to a file; rerunning the same command resumes where it stoppe
         > ../base_pretrain.log 2>&1 &
 
 WORK (keep it outside the repository) gets:
-  test_crops/, records/  the fixed synthetic test set (its own seed) as a crops folder and records
-                         (test split only); records/ also gives training the spec and charset
+  test_crops/, test_records/  the fixed synthetic test set (its own seed) as a crops folder and
+                         records (test split only); they also give training the spec and charset
+  pool_records/          with --pool N: N pre-rendered training crops (train split only)
   model/                 the model directory (`plateocr eval/predict WORK/model` work on it)
   real_crops/, real_records/  zero-shot test on ../shared/realplates/eu when it exists
   report.json            the figures printed at the end
@@ -37,6 +38,7 @@ sys.path.insert(0, str(REPO))
 from plateocr.charset import Charset  # noqa: E402
 from plateocr.defaults import CHARSET_FILE, CROP_SIZE, KEEP_ASPECT, SPEC_FILE  # noqa: E402
 from plateocr.errors import PlateOCRError  # noqa: E402
+from plateocr.imaging import parse_size  # noqa: E402
 
 MAX_LENGTH = 10  # the longest real plates
 BASE_MODEL_DIR = REPO / "plateocr" / "assets" / "base_model"
@@ -49,24 +51,30 @@ def base_charset() -> Charset:
     return Charset.from_texts([])
 
 
-def make_test_records(work: Path, seed: int, count: int, workers: int) -> Path:
-    """WORK/records: the fixed synthetic test set (test split only), made once per WORK."""
+def make_synthetic_records(work: Path, name: str, count: int, seed: int, size: tuple[int, int], workers: int,
+                           split: float) -> Path:
+    """WORK/<name>_records: `count` synthetic crops of stream `seed` as records (split 0.0: all
+    test, 1.0: all train), made once per WORK; the crops folder goes once the records exist."""
     from plateocr.records import RecordsOptions, write_records
     from plateocr.synth.crop_dataset import write_crops
 
-    records = work / "records"
+    records = work / f"{name}_records"
     if (records / SPEC_FILE).is_file():
         return records
     work.mkdir(parents=True, exist_ok=True)
     charset_file = work / CHARSET_FILE
     base_charset().write(charset_file)
-    crops = write_crops(work / "test_crops", count, seed + TEST_SEED_OFFSET, workers=workers, force=True)
-    write_records(crops.out_dir, records, RecordsOptions(split=0.0, max_length=MAX_LENGTH, charset_file=charset_file,
-                                                         workers=workers), force=True)
+    print(f"rendering {count} synthetic crops for {records.name}", flush=True)
+    crops = write_crops(work / f"{name}_crops", count, seed, workers=workers, force=True, size=size,
+                        keep_aspect=KEEP_ASPECT)
+    write_records(crops.out_dir, records, RecordsOptions(split=split, max_length=MAX_LENGTH, charset_file=charset_file,
+                                                         group_by_text=False, workers=workers), force=True)
+    if split > 0:  # the training pool is big; its records are all training needs
+        shutil.rmtree(crops.out_dir)
     return records
 
 
-def make_real_records(work: Path, real: Path, workers: int) -> Path | None:
+def make_real_records(work: Path, real: Path, size: tuple[int, int], workers: int) -> Path | None:
     """WORK/real_records: the real plates cropped as `plateocr crop` does (test split only);
     rows the base charset or max length cannot hold are skipped (and listed in skipped.csv)."""
     from plateocr.cropping import crop_annotations
@@ -77,7 +85,7 @@ def make_real_records(work: Path, real: Path, workers: int) -> Path | None:
     records = work / "real_records"
     if (records / SPEC_FILE).is_file():
         return records
-    crop_annotations(real / "annot.csv", real / "images", work / "real_crops", force=True)
+    crop_annotations(real / "annot.csv", real / "images", work / "real_crops", size=size, force=True)
     write_records(work / "real_crops", records, RecordsOptions(split=0.0, max_length=MAX_LENGTH,
                                                                charset_file=work / CHARSET_FILE, workers=workers),
                   force=True)
@@ -152,6 +160,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--learning-rate", type=float, default=None, help="default: plateocr train's")
     p.add_argument("--schedule", choices=("constant", "cosine"), default=None)
     p.add_argument("--endpoint", default=None, help="InceptionV3 final endpoint (default: plateocr's)")
+    p.add_argument("--size", type=parse_size, default=CROP_SIZE, help="crop size HxW (default: plateocr crop's)")
+    p.add_argument("--pool", type=int, default=0,
+                   help="train on a fixed pool of this many pre-rendered crops with plateocr's augmentation, "
+                        "instead of the live stream (rendering is the bottleneck on few cores)")
     p.add_argument("--test-count", type=int, default=1000, help="synthetic test crops")
     p.add_argument("--eval-every", type=int, default=None, help="score the synthetic test set every N steps")
     p.add_argument("--shards", type=int, default=None, help="parallel crop generators (default: 4)")
@@ -163,7 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--export-dir", type=Path, default=BASE_MODEL_DIR, help="where --export-base writes")
     args = p.parse_args(argv)
 
+    from plateocr.model.data import train_dataset
     from plateocr.model.evaluate import evaluate
+    from plateocr.spec import DatasetSpec
     from plateocr.model.modeldir import ModelDir, checkpoint_step
     from plateocr.model.synthetic_data import DEFAULT_SHARDS, synthetic_train_dataset
     from plateocr.model.train import train
@@ -173,8 +187,11 @@ def main(argv: list[str] | None = None) -> int:
         raise PlateOCRError(f"{work}: keep the work folder outside the repository")
     # Both test sets are written before TensorFlow starts: forking worker processes from a
     # process with TensorFlow's threads running can deadlock.
-    records = make_test_records(work, args.seed, args.test_count, args.workers)
-    real_records = make_real_records(work, args.real, args.workers) if args.real else None
+    size = tuple(args.size)
+    records = make_synthetic_records(work, "test", args.test_count, args.seed + TEST_SEED_OFFSET, size, args.workers,
+                                     split=0.0)
+    pool = make_synthetic_records(work, "pool", args.pool, args.seed, size, args.workers, 1.0) if args.pool else None
+    real_records = make_real_records(work, args.real, size, args.workers) if args.real else None
     model_dir = work / "model"
     charset = base_charset()
     start = 0  # a resumed run continues the synthetic stream where it stopped
@@ -183,8 +200,10 @@ def main(argv: list[str] | None = None) -> int:
         start = (checkpoint_step(latest) or 0) * args.batch_size if latest else 0
 
     def train_input(opts):
+        if pool is not None:
+            return train_dataset(pool, DatasetSpec.read(pool), opts.batch_size, augment=True, seed=args.seed)
         return synthetic_train_dataset(
-            charset, MAX_LENGTH, opts.batch_size, seed=args.seed, size=CROP_SIZE, keep_aspect=KEEP_ASPECT,
+            charset, MAX_LENGTH, opts.batch_size, seed=args.seed, size=size, keep_aspect=KEEP_ASPECT,
             augment=False, shards=args.shards or DEFAULT_SHARDS, start=start,
         )
 
