@@ -206,7 +206,7 @@ def predict_sources(
 def predict(
     images: Iterable[str] = (),
     *,
-    model_dir: str | os.PathLike = "model",
+    model_dir: str | os.PathLike | None = None,
     annotations: str | os.PathLike | None = None,
     images_dir: str | os.PathLike | None = None,
     checkpoint: str | None = None,

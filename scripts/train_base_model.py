@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
                "learning_rate": args.learning_rate, "schedule": args.schedule, "eval_every": args.eval_every,
                "summary_every": 200}
     result = train(
-        records, model_dir, options, config_overrides={"final_endpoint": args.endpoint}, force=args.force,
+        records, model_dir, options, config_overrides={"final_endpoint": args.endpoint}, force=args.force, from_scratch=True,
         listener=PrintListener(args.log_every), time_limit=args.minutes * 60 if args.minutes else None,
         train_input=train_input,
     )

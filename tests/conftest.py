@@ -32,6 +32,8 @@ import cv2
 import numpy as np
 import pytest
 
+from plateocr.base_model import BASE_MODEL_DIR as BUNDLED_BASE_MODEL  # noqa: F401  (the fixture below hides it)
+
 ANNOTATION_COLUMNS = ("files", "text", "xmin", "xmax", "ymin", "ymax")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Real photos (AGPL, never copied into the repo); CI has them beside the repo.
@@ -182,6 +184,15 @@ def photo_set(tmp_path) -> PhotoSet:
             ("car3.jpg", "PL5", (100, 260, 20, 70)),
         ],
     )
+
+
+@pytest.fixture(autouse=True)
+def no_bundled_base_model(monkeypatch, tmp_path_factory):
+    """Tests train and read their own tiny models: hide the bundled base model (a test that
+    wants it sets plateocr.base_model.BASE_MODEL_DIR back, e.g. to BUNDLED_BASE_MODEL)."""
+    import plateocr.base_model
+
+    monkeypatch.setattr(plateocr.base_model, "BASE_MODEL_DIR", tmp_path_factory.getbasetemp() / "no_base_model")
 
 
 @pytest.fixture

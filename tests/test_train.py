@@ -159,7 +159,7 @@ def test_ctrl_c_saves_a_checkpoint_to_resume_from(tmp_path, records):
 def test_fine_tune_restores_what_fits_and_reports_the_rest(tmp_path, records):
     train(records, tmp_path / "base", {**FAST, "steps": 2}, config_overrides=TINY)
     base = read_checkpoint(ModelDir(tmp_path / "base").latest_checkpoint())
-    # new records with one more character: the output layer no longer fits
+    # new records with one more character: the output layer no longer fits by shape
     other = Charset.from_texts(TEXTS[:5] + ["Ö"])
     write_records(tmp_path / "other", {"train": TEXTS[:5] + ["AÖ1"]}, charset=other)
     rec = Recorder()
@@ -171,14 +171,41 @@ def test_fine_tune_restores_what_fits_and_reports_the_rest(tmp_path, records):
     assert ModelDir(tmp_path / "tuned").config.final_endpoint == TINY["final_endpoint"]
     assert ModelDir(tmp_path / "tuned").config.num_classes == other.num_classes
     softmax = "AttentionOcr_v1/sequence_logit_fn/SQLR/softmax_w"
-    assert any(s.startswith(softmax + " (shape") for s in result.skipped)
+    # ... so it is rebuilt character by character (plateocr.model.charset_transfer)
+    assert softmax in result.restored and not any(s.startswith(softmax) for s in result.skipped)
     assert any(n.startswith(INCEPTION_SCOPE) for n in result.restored)
     assert "global_step" not in result.restored and not any(n.endswith("/Adam") for n in result.restored)
     assert any("restored" in m and "skipped" in m for m in rec.messages)
+    assert any(m.startswith("charset: 5 per-character variables") for m in rec.messages)
     tuned = read_checkpoint(ModelDir(tmp_path / "tuned").latest_checkpoint())
     name = next(n for n in result.restored if n.endswith("Conv2d_1a_3x3/weights"))
     np.testing.assert_allclose(tuned[name], base[name], atol=1e-6)  # lr 1e-9: still the base's
     assert tuned[softmax].shape != base[softmax].shape
+    old = Charset.read(tmp_path / "base" / "charset.txt")
+    for ch in "0AZ":  # each known character's output column came along
+        np.testing.assert_allclose(tuned[softmax][:, other.id_of(ch)], base[softmax][:, old.id_of(ch)], atol=1e-6)
+
+
+@pytest.mark.slow
+def test_a_new_model_starts_from_the_bundled_base_model(tmp_path, records, monkeypatch):
+    import plateocr.base_model
+
+    train(records, tmp_path / "base", {**FAST, "steps": 2}, config_overrides=TINY)
+    monkeypatch.setattr(plateocr.base_model, "BASE_MODEL_DIR", tmp_path / "base")
+    rec = Recorder()
+    result = train(records, tmp_path / "tuned", {**FAST, "steps": 1}, listener=rec)
+    assert any("bundled base model" in m for m in rec.messages)
+    assert ModelDir(tmp_path / "tuned").config.final_endpoint == TINY["final_endpoint"]  # its architecture
+    assert any(n.startswith(INCEPTION_SCOPE) for n in result.restored)
+    # --from-scratch: random weights, plateocr's default architecture
+    rec = Recorder()
+    result = train(records, tmp_path / "scratch", {**FAST, "steps": 1}, config_overrides=TINY, from_scratch=True,
+                   listener=rec)
+    assert not result.restored and not any("bundled" in m for m in rec.messages)
+    # resuming a model dir does not start again from the base model
+    rec = Recorder()
+    train(records, tmp_path / "tuned", {**FAST, "steps": 2}, listener=rec)
+    assert not any("bundled" in m for m in rec.messages) and any("resuming" in m for m in rec.messages)
 
 
 @pytest.mark.slow

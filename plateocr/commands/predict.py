@@ -22,7 +22,10 @@ def run(
     images: Optional[List[str]] = typer.Argument(
         None, help="Image files, globs, folders, or - for a list of paths on stdin.", show_default=False
     ),
-    model_dir: Path = typer.Option(Path(defaults.MODEL_DIR), "--model-dir", help="Model folder `plateocr train` wrote."),
+    model_dir: Optional[Path] = typer.Option(
+        None, "--model-dir",
+        help="Model folder `plateocr train` wrote. \\[default: model/ if it exists, else the bundled base model]",
+    ),
     annotations: Optional[Path] = typer.Option(
         None, "--annotations", help="Annotation CSV (files,text,xmin,xmax,ymin,ymax): read the boxed plates of its photos."
     ),
@@ -55,6 +58,12 @@ def run(
         check_can_write(output, force, "prediction output")
     err = Console(stderr=True)
     columns = (TextColumn("predict"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    from plateocr.base_model import bundled_base_model, default_model_dir
+
+    model_dir = default_model_dir(model_dir)
+    if model_dir == bundled_base_model():
+        err.print(f"no {defaults.MODEL_DIR}/ here: reading with the bundled base model (synthetic plates only; "
+                  "fine-tune it on your plates with `plateocr train`)")
     with err.status("loading the model"):
         from plateocr.model.inference import PlateReader
 

@@ -33,7 +33,12 @@ def run(
         None, "--augment/--no-augment", help="Random crop, resize method and colour changes. \\[default: on]"
     ),
     checkpoint: Optional[Path] = typer.Option(
-        None, "--checkpoint", help="Start from this attention OCR checkpoint (or model dir): variables that fit by name and shape."
+        None, "--checkpoint",
+        help="Start from this attention OCR checkpoint (or model dir): variables that fit by name and shape. "
+        "\\[default: the bundled base model]",
+    ),
+    from_scratch: bool = typer.Option(
+        False, "--from-scratch", help="Start a new model from random weights instead of the bundled base model."
     ),
     checkpoint_inception: Optional[Path] = typer.Option(
         None, "--checkpoint-inception", help="Start the conv tower from an ImageNet InceptionV3 slim checkpoint."
@@ -85,6 +90,7 @@ def run(
             checkpoint=checkpoint,
             checkpoint_inception=checkpoint_inception,
             force=force,
+            from_scratch=from_scratch,
             listener=listener,
             time_limit=time_limit * 60 if time_limit else None,
         )

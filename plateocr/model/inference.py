@@ -25,6 +25,7 @@ from typing import Callable, Iterable, Iterator, Sequence, Union
 import cv2
 import numpy as np
 
+from plateocr.base_model import default_model_dir
 from plateocr.errors import PlateOCRError
 from plateocr.imaging import decode_image, fit, read_bgr
 from plateocr.model.decoding import Reading, decode_readings
@@ -56,6 +57,8 @@ def _as_rgb(array: np.ndarray, name: str) -> np.ndarray:
 class PlateReader:
     """Reads plates with the model in `model_dir` (default checkpoint: best, else latest).
 
+    model_dir None: model/ when it holds a model, else the bundled base model.
+
     read(image) -> Reading(text, confidence, char_confidences); read_batch(images) -> list.
     An image is a path, an RGB uint8 numpy array of any size, or encoded image bytes.
     threads: CPU threads for TensorFlow (default: all this process may use). cache_graph: keep
@@ -64,7 +67,7 @@ class PlateReader:
 
     def __init__(
         self,
-        model_dir: str | os.PathLike = "model",
+        model_dir: str | os.PathLike | None = None,
         checkpoint: str | os.PathLike | None = None,
         threads: int | None = None,
         cache_graph: bool = True,
@@ -73,7 +76,7 @@ class PlateReader:
         from plateocr.model.evaluate import tf_error_message
         from plateocr.model.graph_cache import inference_graph
 
-        md = ModelDir(model_dir)
+        md = ModelDir(default_model_dir(model_dir))
         self.model_dir = md.path
         self.charset = md.charset
         self.config = md.config

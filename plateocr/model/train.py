@@ -19,6 +19,7 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from plateocr.base_model import bundled_base_model
 from plateocr.charset import Charset
 from plateocr.errors import PlateOCRError
 from plateocr.model.evaluate import tf_error_message
@@ -222,14 +223,22 @@ def _resolve_checkpoint_arg(path: str | os.PathLike) -> str:
     raise PlateOCRError(f"{p}: checkpoint not found")
 
 
+def source_model_dir(checkpoint: str) -> ModelDir | None:
+    """The plateocr model dir holding `checkpoint` (also in its best/), None for a foreign one."""
+    for folder in (Path(checkpoint).parent, Path(checkpoint).parent.parent):
+        if ModelDir.exists(folder):
+            return ModelDir(folder)
+    return None
+
+
 def base_architecture(checkpoint: str) -> dict:
     """The ModelConfig settings (not the data-given ones) of the plateocr model dir holding
     `checkpoint`; empty for a foreign checkpoint (e.g. upstream's)."""
-    for folder in (Path(checkpoint).parent, Path(checkpoint).parent.parent):
-        if ModelDir.exists(folder):
-            data_given = {"image_shape", "num_of_views", "max_sequence_length", "num_classes", "null_code", "version"}
-            return {k: v for k, v in ModelDir(folder).config_dict.items() if k not in data_given}
-    return {}
+    source = source_model_dir(checkpoint)
+    if source is None:
+        return {}
+    data_given = {"image_shape", "num_of_views", "max_sequence_length", "num_classes", "null_code", "version"}
+    return {k: v for k, v in source.config_dict.items() if k not in data_given}
 
 
 # --- the loop ------------------------------------------------------------------------------
@@ -274,6 +283,7 @@ def train(
     checkpoint: str | os.PathLike | None = None,
     checkpoint_inception: str | os.PathLike | None = None,
     force: bool = False,
+    from_scratch: bool = False,
     listener: TrainListener | None = None,
     time_limit: float | None = None,
     train_input=None,
@@ -282,6 +292,9 @@ def train(
 
     options: TrainOptions fields given by the user (None values mean "not given").
     config_overrides: ModelConfig fields for a new model (e.g. final_endpoint).
+    A new model starts from the bundled base model (plateocr.base_model) unless `from_scratch`,
+    `checkpoint` or `checkpoint_inception` is given: its architecture, and every variable that
+    fits (per-character ones mapped by character).
     time_limit: seconds of training after which to stop (and save) before `steps` is reached.
     train_input: optional ``fn(TrainOptions) -> tf.data.Dataset`` of {"images", "labels", "texts"}
     batches (e.g. synthetic_data.synthetic_train_dataset) used instead of the records' train
@@ -299,9 +312,14 @@ def train(
         )
     if train_input is None:
         split_files(records_dir, spec, "train")
+    new_model = force or not ModelDir.exists(model_dir)
+    if new_model and not (from_scratch or checkpoint or checkpoint_inception):
+        checkpoint = bundled_base_model()
+        if checkpoint is not None:
+            listener.message(f"starting from the bundled base model ({checkpoint}); --from-scratch to opt out")
     ckpt_arg = _resolve_checkpoint_arg(checkpoint) if checkpoint else None
     incep_arg = _resolve_checkpoint_arg(checkpoint_inception) if checkpoint_inception else None
-    if ckpt_arg and (force or not ModelDir.exists(model_dir)):
+    if ckpt_arg and new_model:
         # a new model takes the architecture of the plateocr model it starts from
         given_config = {k: v for k, v in (config_overrides or {}).items() if v is not None}
         config_overrides = {**base_architecture(ckpt_arg), **given_config}
@@ -337,6 +355,7 @@ class _TrainGraph:
     latest: str | None  # the checkpoint to resume from
     restores: list  # [(what, checkpoint, saver, restored names, skipped names)] for a new model
     asked_restore: bool
+    transfer: tuple | None = None  # (charset_transfer plan, class map) for a new model
 
 
 def _build_graph(
@@ -393,17 +412,30 @@ def _build_graph(
         init_op = tf1.global_variables_initializer()
         writer = tf1.summary.FileWriter(str(md.path))  # needs graph mode to construct
         latest = md.latest_checkpoint()
-        restores = []
+        restores, transfer = [], None
         if not latest:  # restore savers are graph ops: build them before finalizing
             if incep_arg:
                 restores.append(("conv tower", incep_arg, *plan_restore(model_vars, incep_arg, inception_name)))
             if ckpt_arg:
                 restores.append(("model", ckpt_arg, *plan_restore(model_vars, ckpt_arg)))
+                transfer = _plan_transfer(model_vars, ckpt_arg, charset)
     graph.finalize()
     return _TrainGraph(
         graph, global_step, train_op, losses.total, summary_op, saver, init_op, writer, latest, restores,
-        bool(ckpt_arg or incep_arg),
+        bool(ckpt_arg or incep_arg), transfer,
     )
+
+
+def _plan_transfer(model_vars, checkpoint: str, charset: Charset):
+    """The per-character rebuild of the decoder's class-sized variables, when `checkpoint` is a
+    plateocr model with another charset (None otherwise)."""
+    from plateocr.model.charset_transfer import class_map, plan_charset_transfer
+
+    source = source_model_dir(checkpoint)
+    if source is None:
+        return None
+    plan = plan_charset_transfer(model_vars, checkpoint, source.charset, charset)
+    return (plan, class_map(source.charset, charset)) if plan else None
 
 
 def _initialize(g: _TrainGraph, session, listener: TrainListener) -> tuple[list[str], list[str]]:
@@ -433,6 +465,17 @@ def _initialize(g: _TrainGraph, session, listener: TrainListener) -> tuple[list[
             listener.message(f"{what}: restored {len(r)} variables from {ckpt}, skipped {len(sk)}")
             for line in sk:
                 listener.message(f"  skipped {line}")
+        if g.transfer:
+            from plateocr.model.charset_transfer import apply_charset_transfer
+
+            plan, mapping = g.transfer
+            done, failed = apply_charset_transfer(session, plan, mapping)
+            restored += done
+            skipped = [s for s in skipped if s.split(" ", 1)[0] not in done]
+            listener.message(
+                f"charset: {len(done)} per-character variables carried over for the "
+                f"{int((mapping >= 0).sum())} of {len(mapping)} classes the checkpoint knows"
+            )
     return restored, skipped
 
 
