@@ -33,6 +33,7 @@ import numpy as np
 import pytest
 
 from plateocr.base_model import BASE_MODEL_DIR as BUNDLED_BASE_MODEL  # noqa: F401  (the fixture below hides it)
+from plateocr.defaults import CROP_SIZE
 
 ANNOTATION_COLUMNS = ("files", "text", "xmin", "xmax", "ymin", "ymax")
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -153,7 +154,7 @@ def make_photos(
 def make_crops(
     folder: str | Path,
     texts: Sequence[str],
-    size: tuple[int, int] = (64, 256),
+    size: tuple[int, int] = CROP_SIZE,
     seed: int = 0,
     labels: str = "labels.csv",
 ) -> Path:

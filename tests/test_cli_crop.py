@@ -9,6 +9,7 @@ import pytest
 
 from conftest import REPO_ROOT, write_csv
 from plateocr.cli import main
+from plateocr.defaults import CROP_SIZE
 
 
 def plateocr(*args, cwd):
@@ -35,7 +36,7 @@ def test_crop_as_written_in_a_folder_with_annot_csv_and_images(photo_set):
     with open(crops / "labels.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert [r["text"] for r in rows] == ["AB123CD", "XY99", "K777LM", "PL5"]
-    assert all(cv2.imread(str(crops / r["files"])).shape == (64, 256, 3) for r in rows)
+    assert all(cv2.imread(str(crops / r["files"])).shape == (*CROP_SIZE, 3) for r in rows)
     assert "crops written" in run.stdout and "4" in run.stdout
 
 

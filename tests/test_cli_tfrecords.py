@@ -12,6 +12,7 @@ from fsns_tf import read_fsns
 from plateocr.charset import Charset
 from plateocr.cli import app
 from plateocr.spec import DatasetSpec
+from plateocr.defaults import CROP_SIZE
 
 pytest.importorskip("tensorflow")
 
@@ -103,7 +104,7 @@ def test_crop_then_tfrecords_in_one_working_directory(tmp_path):
         crops = {row["text"]: row["files"] for row in csv.DictReader(f)}
     for e in examples:  # the crop stage's PNGs travel into the records unchanged
         assert e["png"] == (tmp_path / "crops" / crops[e["text"]]).read_bytes()
-    assert spec.margin is not None and tuple(spec.image_shape[:2]) == (64, 256)
+    assert spec.margin is not None and tuple(spec.image_shape[:2]) == CROP_SIZE
 
 
 def test_crop_then_tfrecords_on_real_plates_keeps_repeated_plates_in_one_split(tmp_path, real_plates):

@@ -15,6 +15,7 @@ from plateocr.cropping import (
     crop_annotations,
     crop_one,
 )
+from plateocr.defaults import CROP_SIZE
 from plateocr.errors import OutputExistsError, PlateOCRError
 
 MAGENTA = (255, 0, 255)
@@ -104,7 +105,7 @@ def test_box_partly_outside_is_clipped_and_fully_outside_is_skipped(tmp_path):
     rows = read_manifest(result.manifest)
     assert [r["text"] for r in rows] == ["EDGE1", "IN2"]
     assert box_of(rows[0]) == (250, 320, 200, 240)
-    assert read_png(tmp_path / "crops" / rows[0]["files"]).shape == (64, 256, 3)
+    assert read_png(tmp_path / "crops" / rows[0]["files"]).shape == (*CROP_SIZE, 3)
     assert skipped(result) == {4: "box lies outside the 320x240 photo: x 330..400, y 10..40"}
 
 
@@ -273,7 +274,7 @@ def test_real_plates_all_crop(tmp_path, real_plates):
     assert result.problems == [] and result.written == result.rows > 100
     rows = read_manifest(result.manifest)
     for row in rows[:10]:
-        assert read_png(tmp_path / "crops" / row["files"]).shape == (64, 256, 3)
+        assert read_png(tmp_path / "crops" / row["files"]).shape == (*CROP_SIZE, 3)
         assert (tmp_path / "crops" / row["source"]).is_file()
 
 

@@ -22,10 +22,11 @@ from plateocr.records import (
     write_records,
 )
 from plateocr.spec import DatasetSpec
+from plateocr.defaults import CROP_SIZE
 
 pytest.importorskip("tensorflow")
 
-SIZE = (64, 256)
+SIZE = CROP_SIZE  # what records fit crops to by default
 
 
 def make_crops(folder: Path, rows, size=SIZE, seed=0) -> Path:
@@ -73,7 +74,7 @@ def test_every_record_parses_and_equals_its_crop(tmp_path):
 
     spec = DatasetSpec.read(out)
     charset = Charset.read(out / spec.charset_file)
-    assert spec.image_shape == (64, 256, 3) and spec.num_of_views == 1
+    assert spec.image_shape == (*SIZE, 3) and spec.num_of_views == 1
     assert spec.max_sequence_length == 6 == result.max_length  # "SMALL2"
     assert spec.num_classes == charset.num_classes and spec.null_code == charset.null_code == 0
     by_text = {r[1]: r[0] for r in rows}
@@ -88,7 +89,7 @@ def test_every_record_parses_and_equals_its_crop(tmp_path):
             if file.startswith("c"):  # plain RGB PNG at the target size: copied as it is
                 assert ex["png"] == (crops / file).read_bytes()
             assert ex["format"] == b"png"
-            assert (ex["width"], ex["orig_width"]) == (256, 256)
+            assert (ex["width"], ex["orig_width"]) == (SIZE[1], SIZE[1])
             n = len(ex["text"])
             assert ex["unpadded"] == charset.encode(ex["text"])
             assert ex["class"][:n] == ex["unpadded"]

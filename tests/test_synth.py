@@ -15,7 +15,7 @@ import pytest
 from conftest import REPO_ROOT
 from plateocr.annotations import COLUMNS, read_annotations
 from plateocr.cli import main
-from plateocr.defaults import BASE_ALPHABET
+from plateocr.defaults import BASE_ALPHABET, CROP_SIZE
 from plateocr.synth import image_rng, random_text, render_plate, render_scene, write_dataset
 from plateocr.synth import font
 
@@ -154,7 +154,7 @@ def test_cli_synth_then_crop(tmp_path):
     assert run.returncode == 0, run.stderr
     crops = _rows(tmp_path / "OUT2" / "labels.csv")
     assert [r["text"] for r in crops] == [r["text"] for r in plates]
-    assert all(cv2.imread(str(tmp_path / "OUT2" / r["files"])).shape == (64, 256, 3) for r in crops)
+    assert all(cv2.imread(str(tmp_path / "OUT2" / r["files"])).shape == (*CROP_SIZE, 3) for r in crops)
 
 
 def _cli(args, monkeypatch, capsys):

@@ -11,6 +11,7 @@ import pytest
 from plateocr.charset import Charset
 from plateocr.model.synthetic_data import encoded_crops, synthetic_train_dataset
 from plateocr.synth.crops import iter_crops
+from plateocr.defaults import CROP_SIZE
 
 
 def _batches(ds, n):
@@ -21,7 +22,7 @@ def test_batches_match_the_records_input_and_the_crop_stream():
     charset = Charset.from_texts([])
     ds = synthetic_train_dataset(charset, 10, 3, seed=5, shards=2)
     assert set(ds.element_spec) == {"images", "labels", "texts"}
-    assert ds.element_spec["images"].shape.as_list() == [3, 64, 256, 3]
+    assert ds.element_spec["images"].shape.as_list() == [3, *CROP_SIZE, 3]
     assert ds.element_spec["labels"].shape.as_list() == [3, 10]
     b1, b2 = _batches(ds, 2)
     expected = list(itertools.islice(iter_crops(5), 6))

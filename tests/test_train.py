@@ -300,7 +300,7 @@ def test_cli_pipeline_as_written_with_defaults(tmp_path, monkeypatch):
     for args in (["crop", "annot.csv"], ["tfrecords", "--split", "0.83"]):
         out = runner.invoke(app, args)
         assert out.exit_code == 0, out.output
-    # the default model (64x256, full tower), cut short by a time limit: one step, then saved
+    # the default model (default crop size, full tower), cut short by a time limit: one step, then saved
     out = runner.invoke(app, ["train", "--steps", "3000", "--batch-size", "4", "--time-limit", "0.0001"])
     assert out.exit_code == 0, out.output
     assert "time limit reached at step 1" in out.output

@@ -25,6 +25,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemaini
 from plateocr.commands.progress import progress_bar
 from rich.table import Table
 
+from plateocr import defaults
+
 
 def run(
     out: Annotated[Path, typer.Argument(metavar="OUT", help="Output folder (images/ and annot.csv).")],
@@ -39,7 +41,7 @@ def run(
         bool, typer.Option("--crops", help="Write plate crops (labels.csv, crop.json) instead of photos.")
     ] = False,
     size: Annotated[
-        Optional[str], typer.Option("--size", help="Crop size HEIGHTxWIDTH (with --crops).", show_default="64x256")
+        Optional[str], typer.Option("--size", help="Crop size HEIGHTxWIDTH (with --crops).", show_default=defaults.CROP_SIZE_TEXT)
     ] = None,
 ) -> None:
     from plateocr.cropping import default_workers

@@ -33,7 +33,7 @@ def run(
         None, "--charset", help="Reuse this charset file (fine-tuning); rows with other characters are skipped."
     ),
     size: Optional[str] = typer.Option(
-        None, "--size", help="Image size HxW.", show_default="crop.json's, else 64x256"
+        None, "--size", help="Image size HxW.", show_default=f"crop.json's, else {defaults.CROP_SIZE_TEXT}"
     ),
     keep_aspect: Optional[bool] = typer.Option(
         None,
