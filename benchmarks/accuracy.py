@@ -1,18 +1,25 @@
-"""Accuracy of the whole pipeline on real plates within a fixed CPU training budget.
+"""Accuracy on real plates: the bundled base model zero-shot, fine-tuned, from scratch, Tesseract.
 
-crop -> tfrecords (fixed seed, 83/17 split) -> train for --minutes -> eval, on
-../shared/realplates/eu (real photos; read in place, never copied). Prints the test split's
-full-sequence and character accuracy, the training split's (memorisation shows there), steps
-and training minutes for plateocr's defaults and, with --compare, for the upstream-like baseline
-measured in the same run: the tutorial's 200x200 stretched crops and the reference defaults
-(momentum 0.9, learning rate 0.004, batch 32, batch-norm decay 0.9997, no coordinates).
+One run on ../shared/realplates/eu (real photos; read in place, never copied): crop and
+tfrecords once (fixed seed, 83/17 split, the base model's charset and max length, so every row
+scores the same test plates), then one table:
 
-    /work/venv/bin/python benchmarks/accuracy.py --minutes 30 --compare   # the full protocol
-    /work/venv/bin/python benchmarks/accuracy.py --minutes 3              # a quick check
+- base model, zero-shot: the bundled model (synthetic plates only) on the test split;
+- fine-tuned: `plateocr train` defaults (which start from the base model) for --minutes of CPU,
+  scored at each of --stops minutes on the way (one run, resumed between stops);
+- from scratch: the same defaults with --from-scratch, for --minutes;
+- Tesseract 5 (`--psm 7`, A-Z0-9) on the same test plates, cropped at 64x256 for it (it needs
+  larger characters than the model's 32x128 input);
+- with --compare, the upstream-like baseline (200x200 stretched crops, momentum 0.004, batch 32,
+  batch-norm decay 0.9997, no coordinates, from scratch).
+
+    /work/venv/bin/python benchmarks/accuracy.py --minutes 30 --stops 5 15   # the full protocol
+    /work/venv/bin/python benchmarks/accuracy.py --minutes 3 --stops 1       # a quick check
 
 --variant NAME:KEY=VALUE,... adds rows with other training options or model settings (keys of
-TrainOptions or ModelConfig, plus size=HxW and keep_aspect=true/false), e.g.
-    --variant momentum:optimizer=momentum,learning_rate=0.004
+TrainOptions or ModelConfig, plus size=HxW, keep_aspect=true/false, from_scratch=true), e.g.
+    --variant lr3e-4:learning_rate=0.0003
+--base DIR starts fine-tuning (and the zero-shot row) from another model dir than the bundled one.
 """
 
 from __future__ import annotations
@@ -45,7 +52,11 @@ BASELINE = {
     "batch_norm_decay": 0.9997,
     "use_coordinates": False,
     "final_endpoint": "Mixed_5d",
+    "from_scratch": True,
 }
+MAX_LENGTH = 10  # the base model's
+TESSERACT_SIZE = (64, 256)
+WHITELIST = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 
 def parse_variant(text: str) -> tuple[str, dict]:
@@ -66,16 +77,34 @@ def parse_variant(text: str) -> tuple[str, dict]:
     return name, settings
 
 
-def run_one(name: str, settings: dict, work: Path, minutes: float, seed: int, data: Path) -> dict:
+def prepare_data(work: Path, data: Path, seed: int, size: tuple[int, int], keep_aspect: bool, base: Path | None) -> Path:
+    """Crops and records of `data` at `size` under work/data-HxW-...; returns the records folder.
+    With a base model the records use its charset (so it can be scored zero-shot)."""
     from plateocr.cropping import crop_annotations
+    from plateocr.records import RecordsOptions, write_records
+
+    folder = work / f"data-{size[0]}x{size[1]}-{'keep' if keep_aspect else 'stretch'}-seed{seed}"
+    records = folder / "records"
+    if (records / defaults.SPEC_FILE).is_file():
+        return records
+    crop_annotations(data / "annot.csv", out_dir=folder / "crops", size=size, keep_aspect=keep_aspect, force=True)
+    charset = base / defaults.CHARSET_FILE if base else None
+    write_records(folder / "crops", records, RecordsOptions(split=0.83, seed=seed, charset_file=charset,
+                                                            max_length=MAX_LENGTH), force=True)
+    return records
+
+
+def run_one(name: str, settings: dict, work: Path, minutes: float, stops: list[float], seed: int, data: Path,
+            base: Path | None) -> list[dict]:
+    """Train one configuration for `minutes` (scored at each stop); one row per stop."""
     from plateocr.model.config import ModelConfig
     from plateocr.model.evaluate import evaluate
     from plateocr.model.train import TrainOptions, train
-    from plateocr.records import RecordsOptions, write_records
 
     settings = dict(settings)
     size = tuple(settings.pop("size", defaults.CROP_SIZE))
     keep_aspect = settings.pop("keep_aspect", defaults.KEEP_ASPECT)
+    from_scratch = bool(settings.pop("from_scratch", False)) or base is None
     option_names = {f.name for f in fields(TrainOptions)}
     options = {k: v for k, v in settings.items() if k in option_names}
     model = {k: v for k, v in settings.items() if k not in option_names}
@@ -83,100 +112,172 @@ def run_one(name: str, settings: dict, work: Path, minutes: float, seed: int, da
     if unknown:
         raise SystemExit(f"variant {name}: unknown setting(s) {', '.join(sorted(unknown))}")
 
+    records = prepare_data(work, data, seed, size, keep_aspect, base)
     folder = work / name
     shutil.rmtree(folder, ignore_errors=True)
-    crop_annotations(data / "annot.csv", out_dir=folder / "crops", size=size, keep_aspect=keep_aspect)
-    write_records(folder / "crops", folder / "records", RecordsOptions(split=0.83, seed=seed))
-    t0 = time.monotonic()
-    result = train(
-        folder / "records",
-        folder / "model",
-        {"steps": 10**7, "seed": seed, "save_every_secs": 10**9, **options},
-        config_overrides=model,
-        time_limit=minutes * 60,
-    )
-    train_minutes = (time.monotonic() - t0) / 60
-    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # training's (Linux: kB)
-    test = evaluate(folder / "model", split="test", checkpoint="latest")
-    seen = evaluate(folder / "model", split="train", checkpoint="latest")
-    return {
-        "name": name,
-        "input": f"{size[0]}x{size[1]} {'keep aspect' if keep_aspect else 'stretch'}",
-        "training": f"{result.options.optimizer} {result.options.learning_rate:g} b{result.options.batch_size}",
-        "steps": result.last_step,
-        "train_minutes": round(train_minutes, 2),
-        "s_per_step": round(result.seconds / max(1, result.last_step), 3),
-        "final_loss": result.final_loss,
-        "first_step_s": round(result.first_step_seconds or 0.0, 2),
-        "peak_rss_gib": round(peak_rss / 2**30, 2),
-        "test_examples": test.num_examples,
-        "test_sequence_accuracy": test.sequence_accuracy,
-        "test_character_accuracy": test.character_accuracy,
-        "train_sequence_accuracy": seen.sequence_accuracy,
-        "train_character_accuracy": seen.character_accuracy,
-    }
+    rows, trained, steps_s = [], 0.0, 0.0
+    for stop in sorted({*[m for m in stops if m < minutes], minutes}):
+        t0 = time.monotonic()
+        result = train(
+            records, folder / "model",
+            {"steps": 10**7, "seed": seed, "save_every_secs": 10**9, **options},
+            config_overrides=model, time_limit=(stop - trained) * 60,
+            checkpoint=None if from_scratch else base, from_scratch=from_scratch,
+        )
+        trained += (time.monotonic() - t0) / 60
+        steps_s += result.seconds
+        test = evaluate(folder / "model", split="test", checkpoint="latest")
+        seen = evaluate(folder / "model", split="train", checkpoint="latest")
+        rows.append({
+            "name": name if stop == minutes else f"{name} @{stop:g}",
+            "start": "scratch" if from_scratch else "base",
+            "input": f"{size[0]}x{size[1]} {'keep aspect' if keep_aspect else 'stretch'}",
+            "training": f"{result.options.optimizer} {result.options.learning_rate:g} b{result.options.batch_size}",
+            "steps": result.last_step,
+            "train_minutes": round(trained, 2),
+            "s_per_step": round(steps_s / max(1, result.last_step), 3),
+            "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 2**30, 2),
+            "test_examples": test.num_examples,
+            "test_sequence_accuracy": test.sequence_accuracy,
+            "test_character_accuracy": test.character_accuracy,
+            "train_sequence_accuracy": seen.sequence_accuracy,
+            "train_character_accuracy": seen.character_accuracy,
+        })
+    return rows
+
+
+def zero_shot(work: Path, data: Path, seed: int, base: Path) -> dict:
+    from plateocr.model.evaluate import evaluate
+    from plateocr.model.modeldir import ModelDir
+
+    spec = ModelDir(base).spec
+    records = prepare_data(work, data, seed, (spec.height, spec.width), spec.keep_aspect, base)
+    test = evaluate(base, records, split="test")
+    return {"name": "base model, zero-shot", "start": "base", "input": f"{spec.height}x{spec.width}",
+            "training": "none (synthetic plates only)", "steps": test.step, "train_minutes": 0.0,
+            "test_examples": test.num_examples, "test_sequence_accuracy": test.sequence_accuracy,
+            "test_character_accuracy": test.character_accuracy}
+
+
+def text_counts(truth: str, read: str):
+    """plateocr's character/sequence counts for one reading (plateocr.model.metrics)."""
+    from plateocr.charset import Charset
+    from plateocr.model.metrics import accuracy_counts
+
+    charset = Charset.from_texts([truth, read])
+    n = max(len(truth), len(read)) + 1
+    ids = lambda t: [charset.pad(charset.encode(t), n)]  # noqa: E731
+    return accuracy_counts(ids(read), ids(truth), charset.null_code)
+
+
+def tesseract_row(work: Path, data: Path, seed: int, records: Path) -> dict | None:
+    """Tesseract on the test split's plates (the records' test texts), cropped at 64x256."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from plateocr.cropping import crop_annotations
+    from plateocr.demo import crops_with_texts
+    from plateocr.model.metrics import AccuracyCounts
+    from plateocr.records import locate_crops, read_rows, split_rows
+
+    if not shutil.which("tesseract"):
+        return None
+    version = subprocess.run(["tesseract", "--version"], capture_output=True, text=True).stdout.split("\n")[0]
+    rows, _ = read_rows(locate_crops(records.parent / "crops"))
+    _, test = split_rows(rows, 0.83, seed)  # as write_records split them (same rows, same seed)
+    crops = crop_annotations(data / "annot.csv", out_dir=work / "tesseract-crops", size=TESSERACT_SIZE, force=True)
+    labelled = crops_with_texts(crops.manifest, {r.text for r in test})
+
+    def read(path: Path) -> str:
+        cmd = ["tesseract", str(path), "stdout", "--psm", "7", "-c", f"tessedit_char_whitelist={WHITELIST}"]
+        out = subprocess.run(cmd, capture_output=True, text=True).stdout
+        return "".join(c for c in out if c in WHITELIST)
+
+    with ThreadPoolExecutor(2) as pool:
+        reads = list(pool.map(read, [p for p, _ in labelled]))
+    counts = sum((text_counts(t, r) for (_, t), r in zip(labelled, reads)), AccuracyCounts())
+    return {"name": version, "start": "-", "input": f"{TESSERACT_SIZE[0]}x{TESSERACT_SIZE[1]} stretch",
+            "training": "none (--psm 7, A-Z0-9)", "steps": None, "train_minutes": 0.0, "test_examples": len(labelled),
+            "test_sequence_accuracy": counts.sequence_accuracy, "test_character_accuracy": counts.char_accuracy}
 
 
 def main() -> None:
+    from plateocr.base_model import bundled_base_model
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--minutes", type=float, default=30.0, help="training time per configuration")
+    ap.add_argument("--stops", type=float, nargs="*", default=[5.0, 15.0], help="also score at these minutes")
     ap.add_argument("--compare", action="store_true", help="also run the upstream-like baseline")
     ap.add_argument("--variant", action="append", default=[], help="NAME:KEY=VALUE,... (repeatable)")
-    ap.add_argument("--no-default", action="store_true", help="skip plateocr's defaults (variants only)")
+    ap.add_argument("--no-default", action="store_true", help="only the variants (no zero-shot/fine-tune/scratch/Tesseract)")
+    ap.add_argument("--no-scratch", action="store_true", help="skip the from-scratch row")
+    ap.add_argument("--base", type=Path, default=None, help="model dir to start from (default: the bundled base model)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data", type=Path, default=DATA, help="folder with annot.csv and images/")
     ap.add_argument("--work", type=Path, default=Path("/tmp/plateocr-accuracy"), help="scratch folder")
     ap.add_argument("--json", type=Path, help="also write the rows to this JSON file")
     ap.add_argument("--child", help=argparse.SUPPRESS)  # one configuration, in its own process
     args = ap.parse_args()
+    base = args.base.resolve() if args.base else bundled_base_model()
     if args.child:
         name, settings = json.loads(args.child)
-        row = run_one(name, settings, args.work, args.minutes, args.seed, args.data)
-        print("ROW " + json.dumps(row), flush=True)
+        for row in run_one(name, settings, args.work, args.minutes, args.stops, args.seed, args.data, base):
+            print("ROW " + json.dumps(row), flush=True)
         return
     if not (args.data / "annot.csv").is_file():
         raise SystemExit(f"{args.data}: no annot.csv (the real plates live in ../shared/realplates/eu)")
+    if base is None:
+        print("no base model (bundled or --base): fine-tuning rows start from scratch", file=sys.stderr)
 
-    configs = [] if args.no_default else [("plateocr", {})]
+    rows = []
+    configs = []
+    if not args.no_default:
+        if base is not None:
+            rows.append(zero_shot(args.work, args.data, args.seed, base))
+            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+        configs.append(("fine-tuned" if base else "plateocr", {}))
+        if base is not None and not args.no_scratch:
+            configs.append(("from scratch", {"from_scratch": True}))
     if args.compare:
         configs.append(("baseline", BASELINE))
     configs += [parse_variant(v) for v in args.variant]
-    rows = []
     for name, settings in configs:
         print(f"== {name}: {args.minutes:g} min of training", file=sys.stderr, flush=True)
         # Each configuration in its own process, so its peak memory is its own.
         cmd = [sys.executable, __file__, "--child", json.dumps([name, settings]), "--minutes", str(args.minutes),
-               "--seed", str(args.seed), "--data", str(args.data), "--work", str(args.work)]
+               "--stops", *map(str, args.stops), "--seed", str(args.seed), "--data", str(args.data),
+               "--work", str(args.work)] + (["--base", str(base)] if base else [])
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
-        found = [line[4:] for line in proc.stdout.splitlines() if line.startswith("ROW ")]
+        found = [json.loads(line[4:]) for line in proc.stdout.splitlines() if line.startswith("ROW ")]
         if proc.returncode or not found:
             raise SystemExit(f"configuration {name} failed (exit {proc.returncode})")
-        rows.append(json.loads(found[-1]))
-        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+        rows += found
+        for r in found:
+            print(json.dumps(r), file=sys.stderr, flush=True)
+    if not args.no_default:
+        spec_size = defaults.CROP_SIZE
+        records = prepare_data(args.work, args.data, args.seed, spec_size, defaults.KEEP_ASPECT, base)
+        row = tesseract_row(args.work, args.data, args.seed, records)
+        if row:
+            rows.append(row)
 
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"Real EU plates ({args.data.name}), {args.minutes:g} min CPU training each, seed {args.seed}")
-    cols = ["config", "input", "training", "steps", "min", "s/step", "1st step s", "peak GiB",
-            "test seq", "test char", "train seq", "train char"]
+    table = Table(title=f"Real EU plates ({args.data.name}), 83/17 split seed {args.seed}, 2 CPU cores")
+    cols = ["config", "start", "input", "training", "steps", "train min", "test seq", "test char", "train seq",
+            "train char", "peak GiB"]
     for c in cols:
-        table.add_column(c, justify="left" if c in ("config", "input", "training") else "right")
-    base = next((r for r in rows if r["name"] == "baseline"), None)
+        table.add_column(c, justify="left" if c in ("config", "start", "input", "training") else "right")
+
+    def f(r, key, fmt="{:.3f}"):
+        return fmt.format(r[key]) if r.get(key) is not None else "-"
+
     for r in rows:
-        table.add_row(
-            r["name"], r["input"], r["training"], str(r["steps"]), f"{r['train_minutes']:.1f}", f"{r['s_per_step']:.2f}",
-            f"{r['first_step_s']:.1f}", f"{r['peak_rss_gib']:.2f}",
-            f"{r['test_sequence_accuracy']:.3f}", f"{r['test_character_accuracy']:.3f}",
-            f"{r['train_sequence_accuracy']:.3f}", f"{r['train_character_accuracy']:.3f}",
-        )
-    Console(width=160).print(table)
-    if base is not None:
-        for r in rows:
-            if r is not base:
-                d = r["test_character_accuracy"] - base["test_character_accuracy"]
-                print(f"{r['name']} vs baseline: test character accuracy {d:+.3f}, "
-                      f"sequence accuracy {r['test_sequence_accuracy'] - base['test_sequence_accuracy']:+.3f}")
+        table.add_row(r["name"], r["start"], r["input"], r["training"], f(r, "steps", "{}"),
+                      f(r, "train_minutes", "{:.1f}"), f(r, "test_sequence_accuracy"), f(r, "test_character_accuracy"),
+                      f(r, "train_sequence_accuracy"), f(r, "train_character_accuracy"), f(r, "peak_rss_gib", "{:.2f}"))
+    Console(width=170).print(table)
+    print(f"test plates: {rows[0]['test_examples'] if rows else 0}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
 
