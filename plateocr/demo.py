@@ -37,6 +37,9 @@ DEMO_TRAINING = {
     "seed": 0,
 }
 DEMO_MODEL = {"final_endpoint": "Mixed_5b"}
+# With the bundled base model (trained on synthetic plates) the demo fine-tunes it with
+# `plateocr train`'s own defaults: no smaller model, no synthetic crops needed.
+FINE_TUNING = {"save_every_secs": 60.0, "seed": 0}
 SPLIT = 0.83
 # A few hundred sample plates are too few to learn reading from scratch in minutes; synthetic
 # crops (plateocr.synth, ~5 ms each) give the model many more plates to learn from. The test
@@ -102,14 +105,19 @@ def run_demo(
     listener: DemoListener | None = None,
     training: dict | None = None,
     model_overrides: dict | None = None,
-    synthetic: int = DEFAULT_SYNTHETIC,
+    synthetic: int | None = None,
     size: tuple[int, int] = DEMO_CROP_SIZE,
+    from_scratch: bool = False,
 ) -> DemoResult:
     """Run the workflow; returns where everything is and the test accuracy reached.
 
     workdir: a folder for crops/, records/, model/, predictions.csv, attention/ (default: a new
     temporary folder, kept afterwards so the results can be looked at).
+    Training fine-tunes the bundled base model; without one (or with from_scratch) it trains
+    the smaller from-scratch model with `synthetic` extra crops (default DEFAULT_SYNTHETIC).
     """
+    from plateocr.base_model import bundled_base_model
+
     from plateocr.cropping import crop_annotations
     from plateocr.model.evaluate import evaluate
     from plateocr.model.train import train
@@ -119,6 +127,9 @@ def run_demo(
 
     if minutes <= 0:
         raise PlateOCRError(f"--minutes {minutes:g}: must be positive")
+    base = None if from_scratch else bundled_base_model()
+    if synthetic is None:
+        synthetic = 0 if base else DEFAULT_SYNTHETIC
     listener = listener or DemoListener()
     annot_csv = find_sample(data)
     if workdir is None:
@@ -166,14 +177,17 @@ def run_demo(
         done("synth", train_records, f"{n} training examples ({sizes['train']} sample + synthetic)", t0)
 
     # 4. train
-    t0 = stage("train", f"training from scratch for {minutes:g} minutes")
-    options = {**DEMO_TRAINING, **(training or {})}
+    start = "fine-tuning the bundled base model" if base else "training from scratch"
+    t0 = stage("train", f"{start} for {minutes:g} minutes")
+    options = {**(FINE_TUNING if base else DEMO_TRAINING), **(training or {})}
     options.setdefault("steps", _steps_for(minutes))
     trained = train(
         train_records,
         work / "model",
         options,
-        config_overrides={**DEMO_MODEL, **(model_overrides or {})},
+        config_overrides={**({} if base else DEMO_MODEL), **(model_overrides or {})},
+        checkpoint=base,
+        from_scratch=base is None,
         force=force,
         listener=listener.training_listener(),
         time_limit=minutes * 60,

@@ -1,8 +1,9 @@
 """Run the whole workflow on the sample data: crop, tfrecords, a short training, eval, predict.
 
 Uses data/sample/ (annot.csv + images/, made by `plateocr synth`) unless --data names another
-annotation CSV or folder; the training split also gets --synthetic generated plate crops (the
-test split is the sample's own plates). Everything goes into --workdir (default: a new temporary folder, kept).
+annotation CSV or folder. Training fine-tunes the bundled base model (with --from-scratch, or
+without a bundled model, a smaller model learns from scratch with --synthetic generated plate
+crops added to the training split); the test split is the sample's own plates. Everything goes into --workdir (default: a new temporary folder, kept).
 Training is time-boxed by --minutes so the whole demo takes under 10 minutes on 2 CPU cores;
 at the end a table shows where each stage's output is and the test accuracy reached.
 """
@@ -23,8 +24,12 @@ def run(
     ),
     workdir: Optional[Path] = typer.Option(None, "--workdir", help="Folder for all outputs. \\[default: a new temporary folder]"),
     minutes: float = typer.Option(DEFAULT_MINUTES, "--minutes", help="Training time budget in minutes."),
-    synthetic: int = typer.Option(
-        DEFAULT_SYNTHETIC, "--synthetic", help="Synthetic plate crops added to the training split (0: sample only)."
+    synthetic: Optional[int] = typer.Option(
+        None, "--synthetic",
+        help=f"Synthetic plate crops added to the training split. \\[default: 0 with the base model, else {DEFAULT_SYNTHETIC}]",
+    ),
+    from_scratch: bool = typer.Option(
+        False, "--from-scratch", help="Train a small model from scratch instead of fine-tuning the bundled base model."
     ),
     force: bool = typer.Option(False, "--force", help="Reuse a non-empty --workdir, replacing earlier demo outputs."),
 ) -> None:
@@ -34,7 +39,8 @@ def run(
     from plateocr.demo import run_demo
 
     err = Console(stderr=True)
-    result = run_demo(data, workdir, minutes, force=force, listener=_RichDemoListener(err), synthetic=synthetic)
+    result = run_demo(data, workdir, minutes, force=force, listener=_RichDemoListener(err), synthetic=synthetic,
+                      from_scratch=from_scratch)
     table = Table(title=f"plateocr demo in {result.workdir} ({result.seconds / 60:.1f} min)", title_justify="left")
     table.add_column("stage")
     table.add_column("output", overflow="fold")
