@@ -1,5 +1,7 @@
 """The CLI entry points: main() is safe in-process; the console script exits fast."""
 
+import importlib
+import os
 import subprocess
 import sys
 import textwrap
@@ -34,3 +36,66 @@ def test_console_script_reports_errors_with_exit_code():
     # exactly one line: no progress-bar residue when stderr is not a terminal
     assert out.stderr.startswith("error: ") and "/nonexistent/annot.csv" in out.stderr
     assert len(out.stderr.splitlines()) == 1
+
+
+def _loaded_after(argv: list[str], env: dict | None = None) -> tuple[set[str], str]:
+    """The modules a `plateocr ARGV` run imported, and what it printed."""
+    code = f"""
+        import sys
+        sys.argv = ["plateocr", *{argv!r}]
+        from plateocr.cli import main
+        try:
+            main()
+        except SystemExit:
+            pass
+        print("MODULES", " ".join(sorted(sys.modules)))
+        """
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, **(env or {})})
+    printed, _, modules = out.stdout.rpartition("MODULES ")
+    assert modules, out.stderr[-2000:]
+    return set(modules.split()), printed + out.stderr
+
+
+HEAVY = ("tensorflow", "pandas", "pydantic", "cv2", "plateocr.model")
+
+
+def _heavy(modules: set[str]) -> set[str]:
+    return {m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY)}
+
+
+def test_importing_the_cli_loads_no_command():
+    out = _run("import sys, plateocr.cli; print(' '.join(sorted(sys.modules)))")
+    modules = set(out.stdout.split())
+    assert "plateocr.cli" in modules, out.stderr[-1000:]
+    assert not {m for m in modules if m.startswith("plateocr.commands.")}
+    assert not _heavy(modules)
+
+
+def test_crop_help_and_option_parsing_load_only_the_crop_command():
+    modules, printed = _loaded_after(["crop", "--help"])
+    assert "Usage: plateocr crop" in printed
+    assert {m for m in modules if m.startswith("plateocr.commands.")} <= {"plateocr.commands.crop", "plateocr.commands.progress"}
+    assert not _heavy(modules)
+    # Every option parsed (the run then stops at the missing CSV, before cropping anything).
+    modules, printed = _loaded_after(
+        ["crop", "/nonexistent/annot.csv", "--workers", "2", "--margin", "0.1", "--size", "32x128", "--out", "o", "--force"]
+    )
+    assert "/nonexistent/annot.csv" in printed
+    assert not _heavy(modules - {"cv2"} - {m for m in modules if m.startswith("cv2.")})
+
+
+def test_root_help_lists_every_command_with_its_one_line_help_importing_none():
+    from plateocr.cli import COMMANDS
+
+    modules, printed = _loaded_after(["--help"], env={"COLUMNS": "250"})
+    assert not {m for m in modules if m.startswith("plateocr.commands.")}
+    for name, module in COMMANDS.items():
+        doc = importlib.import_module(f"plateocr.commands.{module}").__doc__
+        first_words = " ".join(doc.split()[:6])
+        assert any(name in line and first_words in " ".join(line.split()) for line in printed.splitlines()), name
+
+
+def test_a_mistyped_command_is_named_with_a_suggestion():
+    out = subprocess.run([sys.executable, "-m", "plateocr", "crp"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "No such command 'crp'" in out.stderr and "'crop'" in out.stderr
