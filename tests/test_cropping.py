@@ -1,5 +1,6 @@
 import csv
 import json
+import os
 from pathlib import Path
 
 import cv2
@@ -186,6 +187,28 @@ def test_earlier_output_is_kept_without_force_and_made_consistent_with_force(tmp
     assert sorted(p.name for p in out.glob("*.png")) == ["car2_L2.png"]
     assert (out / "notes.txt").read_text() == "mine"
     assert [r["files"] for r in read_manifest(out / "labels.csv")] == ["car2_L2.png"]
+
+
+def test_a_rerun_rewrites_crops_in_place_and_never_through_links(tmp_path, photo_set):
+    out = tmp_path / "crops"
+    crop_annotations(photo_set.csv, out_dir=out, workers=1)
+    expected = {p.name: p.read_bytes() for p in out.glob("*.png")}
+    linked, hard_linked, longer = sorted(expected)[:3]
+    outside = tmp_path / "outside.png"
+    outside.write_bytes(b"not a crop")
+    (out / linked).unlink()
+    (out / linked).symlink_to(outside)
+    (out / hard_linked).unlink()
+    os.link(outside, out / hard_linked)
+    (out / longer).write_bytes(expected[longer] + bytes(5000))  # say, from a larger --size
+    inode = (out / longer).stat().st_ino
+
+    crop_annotations(photo_set.csv, out_dir=out, force=True, workers=2)
+    assert outside.read_bytes() == b"not a crop" and outside.stat().st_nlink == 1
+    assert not (out / linked).is_symlink() and (out / hard_linked).stat().st_nlink == 1
+    assert {p.name: p.read_bytes() for p in out.glob("*.png")} == expected
+    assert (out / longer).stat().st_ino == inode  # rewritten in place, cut to the new length
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
 
 
 def test_strict_fails_without_a_manifest_when_a_row_is_skipped(tmp_path, photo_set):
