@@ -15,6 +15,7 @@ from plateocr.charset import Charset
 from plateocr.errors import PlateOCRError
 from plateocr.model.modeldir import ModelDir
 from plateocr.model.train import (
+    FINE_TUNE_LEARNING_RATE,
     INCEPTION_SCOPE,
     NaNLossError,
     TrainingInterrupted,
@@ -193,15 +194,17 @@ def test_a_new_model_starts_from_the_bundled_base_model(tmp_path, records, monke
     train(records, tmp_path / "base", {**FAST, "steps": 2}, config_overrides=TINY)
     monkeypatch.setattr(plateocr.base_model, "BASE_MODEL_DIR", tmp_path / "base")
     rec = Recorder()
-    result = train(records, tmp_path / "tuned", {**FAST, "steps": 1}, listener=rec)
+    result = train(records, tmp_path / "tuned", {**FAST, "steps": 1, "learning_rate": None}, listener=rec)
     assert any("bundled base model" in m for m in rec.messages)
+    assert result.options.learning_rate == FINE_TUNE_LEARNING_RATE  # fine-tuning's own default
     assert ModelDir(tmp_path / "tuned").config.final_endpoint == TINY["final_endpoint"]  # its architecture
     assert any(n.startswith(INCEPTION_SCOPE) for n in result.restored)
     # --from-scratch: random weights, plateocr's default architecture
     rec = Recorder()
-    result = train(records, tmp_path / "scratch", {**FAST, "steps": 1}, config_overrides=TINY, from_scratch=True,
-                   listener=rec)
+    result = train(records, tmp_path / "scratch", {**FAST, "steps": 1, "learning_rate": None}, config_overrides=TINY,
+                   from_scratch=True, listener=rec)
     assert not result.restored and not any("bundled" in m for m in rec.messages)
+    assert result.options.learning_rate == TrainOptions().learning_rate
     # resuming a model dir does not start again from the base model
     rec = Recorder()
     train(records, tmp_path / "tuned", {**FAST, "steps": 2}, listener=rec)

@@ -14,7 +14,7 @@ from typing import Optional
 import typer
 
 from plateocr import defaults
-from plateocr.model.train import OPTIMIZERS, TrainOptions
+from plateocr.model.train import FINE_TUNE_LEARNING_RATE, OPTIMIZERS, TrainOptions
 
 _D = TrainOptions()  # the defaults shown in --help
 
@@ -24,7 +24,11 @@ def run(
     model_dir: Path = typer.Option(Path(defaults.MODEL_DIR), "--model-dir", help="Model folder to create or resume."),
     steps: Optional[int] = typer.Option(None, "--steps", help=f"Total training steps to reach. \\[default: {_D.steps}]"),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help=f"Images per step. \\[default: {_D.batch_size}]"),
-    learning_rate: Optional[float] = typer.Option(None, "--learning-rate", help=f"Learning rate. \\[default: {_D.learning_rate:g}]"),
+    learning_rate: Optional[float] = typer.Option(
+        None, "--learning-rate",
+        help=f"Learning rate. \\[default: {FINE_TUNE_LEARNING_RATE:g} from the base model or --checkpoint, "
+        f"{_D.learning_rate:g} --from-scratch]",
+    ),
     optimizer: Optional[str] = typer.Option(None, "--optimizer", help=f"{', '.join(OPTIMIZERS)} (momentum 0.9: the reference's). \\[default: {_D.optimizer}]"),
     schedule: Optional[str] = typer.Option(
         None, "--schedule", help=f"Learning rate schedule: constant, or cosine (to 0 at --steps). \\[default: {_D.schedule}]"
