@@ -41,7 +41,7 @@ from plateocr.errors import OutputExistsError, PlateOCRError
 from plateocr.imaging import clip_box, decode_image, encode_png, expand_box, fit
 from plateocr.outputs import write_text_atomic
 from plateocr.problems import Problem, write_report
-from plateocr.workers import pool_context
+from plateocr.workers import run_spans
 
 SETTINGS_FILE = "crop.json"
 REPORT_FILE = "skipped.csv"
@@ -248,8 +248,8 @@ def _init_worker(settings: CropSettings, out_dir: str, jobs: list[PhotoJob]) -> 
     _jobs = jobs
 
 
-def _work(span: tuple[int, int]) -> list[PhotoDone]:
-    return [_worker(_jobs[i], i) for i in range(*span)]
+def _work(start: int, stop: int) -> list[PhotoDone]:
+    return [_worker(_jobs[i], i) for i in range(start, stop)]
 
 
 @contextlib.contextmanager
@@ -283,10 +283,7 @@ def run_jobs(
     # Spans of a few dozen milliseconds of work: few messages, and the workers still finish
     # together.
     chunk = max(1, min(16, len(jobs) // (workers * 8)))
-    spans = [(start, min(start + chunk, len(jobs))) for start in range(0, len(jobs), chunk)]
-    ctx = pool_context()
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(settings, str(out_dir), jobs)) as pool:
-        yield from pool.imap_unordered(_work, spans)
+    yield from run_spans(_work, len(jobs), workers, chunk, _init_worker, (settings, str(out_dir), jobs))
 
 
 # --- the journal that makes runs resumable ---------------------------------------------------

@@ -1,10 +1,60 @@
-"""Worker pools must not hang when started from a process that has TensorFlow loaded."""
+"""Worker pools must not hang when started from a process that has TensorFlow loaded, and
+run_spans hands back every span's result, or the first worker error."""
 
+import multiprocessing
+import os
 import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from conftest import make_photos
+from plateocr.errors import PlateOCRError
+from plateocr.workers import WorkerTraceback, run_spans
+
+_offset = 0
+
+
+def _set_offset(value: int) -> None:
+    global _offset
+    _offset = value
+
+
+def _span(start: int, stop: int) -> list[int]:
+    return [_offset + i for i in range(start, stop)]
+
+
+def _fail_at_7(start: int, stop: int) -> list[int]:
+    if start <= 7 < stop:
+        raise PlateOCRError("item 7: cannot do it")
+    return list(range(start, stop))
+
+
+def _die_at_7(start: int, stop: int) -> list[int]:
+    if start <= 7 < stop:
+        os._exit(3)
+    return list(range(start, stop))
+
+
+def test_run_spans_yields_every_span_once_after_the_initializer():
+    results = list(run_spans(_span, 23, workers=2, chunk=4, initializer=_set_offset, initargs=(1000,)))
+    assert sorted(len(r) for r in results) == [3, 4, 4, 4, 4, 4]
+    assert sorted(i for r in results for i in r) == [1000 + i for i in range(23)]
+    assert not multiprocessing.active_children()
+
+
+def test_a_worker_error_is_raised_with_its_traceback_and_the_workers_stop():
+    with pytest.raises(PlateOCRError, match="item 7: cannot do it") as e:
+        list(run_spans(_fail_at_7, 40, workers=2, chunk=2))
+    assert isinstance(e.value.__cause__, WorkerTraceback) and "_fail_at_7" in str(e.value.__cause__)
+    assert not multiprocessing.active_children()
+
+
+def test_a_worker_that_dies_is_an_error_not_a_hang():
+    with pytest.raises(RuntimeError, match="ended unexpectedly .exit code 3"):
+        list(run_spans(_die_at_7, 40, workers=2, chunk=2))
+    assert not multiprocessing.active_children()
 
 
 def test_fork_only_in_a_clean_single_threaded_process():
