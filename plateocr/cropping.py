@@ -407,23 +407,25 @@ def group_by_photo(annotations: list[Annotation], images_dir: Path) -> list[Phot
     return list(jobs.values())
 
 
-def _earlier_output(out_dir: Path) -> list[Path]:
+def _earlier_output(out_dir: Path) -> str | None:
+    """The name of a file an earlier run left in `out_dir`, if any (the first one found)."""
     if not out_dir.is_dir():
-        return []
-    return [
-        p for p in out_dir.iterdir()
-        if p.name in (LABELS_FILE, JOURNAL_FILE) or _CROP_NAME.search(p.name)
-    ]
+        return None
+    with os.scandir(out_dir) as entries:
+        return next(
+            (e.name for e in entries if e.name in (LABELS_FILE, JOURNAL_FILE) or _CROP_NAME.search(e.name)), None
+        )
 
 
 def _remove_stale(out_dir: Path, keep: set[str]) -> int:
     """Delete crops (and interrupted temp files) of earlier runs that this run did not write."""
     removed = 0
-    for p in out_dir.iterdir():
-        if p.name in keep or not (_CROP_NAME.search(p.name) or _TEMP_NAME.match(p.name)):
-            continue
-        p.unlink()
-        removed += 1
+    with os.scandir(out_dir) as entries:
+        for e in entries:
+            if e.name in keep or not (_CROP_NAME.search(e.name) or _TEMP_NAME.match(e.name)):
+                continue
+            os.unlink(e.path)
+            removed += 1
     return removed
 
 
@@ -444,7 +446,7 @@ def _take_over(out_dir: Path, journal: Journal, settings: CropSettings, force: b
     earlier = _earlier_output(out_dir)
     if earlier and not (force or resume):
         raise OutputExistsError(
-            f"{out_dir}: holds crops of an earlier run ({earlier[0].name}); "
+            f"{out_dir}: holds crops of an earlier run ({earlier}); "
             "pass --force to replace them, or --resume to finish an interrupted run"
         )
     previous: dict[str, dict] = {}
