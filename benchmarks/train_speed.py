@@ -141,6 +141,8 @@ def run_child(job: dict, timeout: float) -> dict:
     """One job in a fresh interpreter; its last stdout line is the JSON result."""
     cmd = [sys.executable, os.path.abspath(__file__), "--child", json.dumps(job)]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_ENABLE_ONEDNN_OPTS="1" if job["onednn"] else "0")
+    if job.get("code"):  # another plateocr tree (--compare-with): first on the path
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [job["code"], env.get("PYTHONPATH")]))
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
@@ -162,13 +164,15 @@ def jobs(args) -> list[tuple[str, dict]]:
     for batch in args.batches:
         if not args.no_naive:
             plan.append(("naive 200x200", dict(naive, config=REFERENCE, batch=batch)))
-        plan.append(("plateocr 200x200", dict(base, config=REFERENCE, batch=batch)))
-        for parts in args.micro_batches:
-            if parts > 1 and batch >= 16 and batch % parts == 0:
-                plan.append((
-                    f"plateocr 200x200, {parts} micro-batches",
-                    dict(base, config=REFERENCE, batch=batch, micro_batches=parts),
-                ))
+        trees = [("", None)] + ([(f"{args.compare_label} ", args.compare_with)] if args.compare_with else [])
+        for label, code in trees:
+            plan.append((f"{label}plateocr 200x200", dict(base, config=REFERENCE, batch=batch, code=code)))
+            for parts in args.micro_batches:
+                if parts > 1 and batch >= 16 and batch % parts == 0:
+                    plan.append((
+                        f"{label}plateocr 200x200, {parts} micro-batches",
+                        dict(base, config=REFERENCE, batch=batch, micro_batches=parts, code=code),
+                    ))
         if args.variants:
             plan.append(("plateocr 200x200, inter-op 2", dict(base, config=REFERENCE, batch=batch, inter_op=2)))
             plan.append(("plateocr 200x200, oneDNN off", dict(base, config=REFERENCE, batch=batch, onednn=False)))
@@ -195,6 +199,10 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=1, help="run every row this many times, in turn")
     parser.add_argument("--quick", action="store_true", help="3 timed steps, 1 warm-up")
     parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument("--compare-with", metavar="DIR",
+                        help="also run the 200x200 rows with the plateocr package found in DIR (e.g. "
+                        "`git archive <commit> plateocr | tar -x -C DIR`): a before/after in one run")
+    parser.add_argument("--compare-label", default="before", help="row label for --compare-with")
     args = parser.parse_args(argv)
 
     if args.child:

@@ -236,22 +236,47 @@ def test_variables_equal_upstream_reference_graph():
     assert len(reg_losses) == 28
 
 
-def test_attention_energies_gradient_equals_plain_ops():
-    from plateocr.model.decoder import attention_energies
+def _plain_attend(f, h, q, v):
+    weights = tf.nn.softmax(tf.reduce_sum(v * tf.tanh(f + q[:, None, :]), axis=2))
+    return weights, tf.reduce_sum(weights[:, :, None] * h, axis=1)
+
+
+def test_attend_values_and_gradients_equal_plain_ops_over_chained_steps():
+    """Three steps, each query depending on the previous read (as in the decoder), each step
+    reading F and H from the previous attend(): values and gradients with respect to F, H, the
+    queries and v equal those of the plain ops, whose gradients tf.gradients sums itself."""
+    from plateocr.model.decoder import attend
 
     rng = np.random.default_rng(4)
-    f_np = rng.normal(size=(2, 5, 3)).astype(np.float32)
+    f_np, h_np = (rng.normal(size=(2, 5, 3)).astype(np.float32) for _ in range(2))
     q_np = rng.normal(size=(2, 3)).astype(np.float32)
     v_np = rng.normal(size=(3,)).astype(np.float32)
-    w_np = rng.normal(size=(2, 5)).astype(np.float32)
+    k_np = rng.normal(size=(3, 3)).astype(np.float32)
+    w_np = rng.normal(size=(3, 2, 5)).astype(np.float32)  # loss weights on each step's weights
+    r_np = rng.normal(size=(3, 2, 3)).astype(np.float32)  # and on each read
+
+    def unroll(step_fn, f, h, q, v, k, carry):
+        loss, outputs = 0.0, []
+        for i in range(3):
+            if carry:
+                weights, read, f, h = step_fn(f, h, q, v)
+            else:
+                weights, read = step_fn(f, h, q, v)
+            loss += tf.reduce_sum(w_np[i] * weights) + tf.reduce_sum(r_np[i] * read)
+            outputs += [weights, read]
+            q = tf.tanh(tf.matmul(read, k) + q)
+        return loss, outputs
+
     with tf.Graph().as_default() as graph:
-        f, q, v, w = (tf.constant(a) for a in (f_np, q_np, v_np, w_np))
-        custom = attention_energies(f, q, v)
-        plain = tf.reduce_sum(v * tf.tanh(f + q[:, None, :]), axis=2)
-        grads_custom = tf.gradients(tf.reduce_sum(w * custom), [f, q, v])
-        grads_plain = tf.gradients(tf.reduce_sum(w * plain), [f, q, v])
+        f, h, q, v, k = (tf.constant(a) for a in (f_np, h_np, q_np, v_np, k_np))
+        loss_c, out_c = unroll(attend, f, h, q, v, k, carry=True)
+        loss_p, out_p = unroll(_plain_attend, f, h, q, v, k, carry=False)
+        grads_c = tf.gradients(loss_c, [f, h, q, v, k])
+        grads_p = tf.gradients(loss_p, [f, h, q, v, k])
     with tf1.Session(graph=graph) as sess:
-        a, b, ga, gb = sess.run([custom, plain, grads_custom, grads_plain])
-    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-    for x, y in zip(ga, gb):
+        oc, op_, gc, gp = sess.run([out_c, out_p, grads_c, grads_p])
+    for x, y in zip(oc, op_):
         np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+    for x, y in zip(gc, gp):
+        assert np.abs(y).max() > 1e-3  # every gradient is really exercised
+        np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-5)
