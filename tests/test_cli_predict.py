@@ -167,3 +167,23 @@ def test_predict_on_the_crops_reproduces_eval(tmp_path, monkeypatch):
     predict_accuracy = np.mean([d["text"] == t for t, d in by_truth.items()])
     assert predict_accuracy == pytest.approx(ev.sequence_accuracy)
     assert ev.sequence_accuracy > 0  # it learnt something, so the equality says something
+
+
+@pytest.mark.slow
+def test_without_a_model_dir_predict_reads_with_the_bundled_base_model(tmp_path, monkeypatch):
+    import plateocr.base_model
+    from conftest import BUNDLED_BASE_MODEL
+
+    if not (BUNDLED_BASE_MODEL / "config.json").is_file():
+        pytest.skip("this install has no bundled base model")
+    monkeypatch.setattr(plateocr.base_model, "BASE_MODEL_DIR", BUNDLED_BASE_MODEL)
+    monkeypatch.chdir(tmp_path)
+    texts = ["AB123CD", "XY9876", "K777LM", "PL55"]
+    make_crops(tmp_path / "crops", texts)  # no model/ here
+    out = invoke("crops/*.png", "--output", "read.csv")
+    assert out.exit_code == 0, out.output
+    assert "bundled base model" in out.output
+    with open(tmp_path / "read.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == len(texts) and all(r["error"] == "" for r in rows)
+    assert all(set(r["text"]) <= set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") for r in rows)

@@ -290,11 +290,16 @@ def test_options_resolve_defaults_then_stored_then_given():
 
 @pytest.mark.slow
 def test_cli_pipeline_as_written_with_defaults(tmp_path, monkeypatch):
-    """crop annot.csv, tfrecords --split 0.83, then train/eval with their default folders."""
-    from conftest import make_photos
+    """crop annot.csv, tfrecords --split 0.83, then train/eval with their default folders,
+    starting from the bundled base model as a user's install does (when this one has it)."""
+    import plateocr.base_model
+    from conftest import BUNDLED_BASE_MODEL, make_photos
     from typer.testing import CliRunner
 
     from plateocr.cli import app
+
+    monkeypatch.setattr(plateocr.base_model, "BASE_MODEL_DIR", BUNDLED_BASE_MODEL)
+    has_base = plateocr.base_model.bundled_base_model() is not None
 
     plates = ["AB123", "CD456", "EF789", "GH12", "JK345", "LM678", "NP90"]
     make_photos(tmp_path, [(f"car{i}.png", t, (30, 230, 100, 150)) for i, t in enumerate(plates)])
@@ -307,6 +312,7 @@ def test_cli_pipeline_as_written_with_defaults(tmp_path, monkeypatch):
     out = runner.invoke(app, ["train", "--steps", "3000", "--batch-size", "4", "--time-limit", "0.0001"])
     assert out.exit_code == 0, out.output
     assert "time limit reached at step 1" in out.output
+    assert ("bundled base model" in out.output) == has_base
     assert ModelDir("model").latest_checkpoint().endswith("ckpt-1")
     out = runner.invoke(app, ["train", "--steps", "2"])  # resumes with the stored batch size
     assert out.exit_code == 0, out.output
