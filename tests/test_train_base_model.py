@@ -1,4 +1,4 @@
-"""scripts/train_base_model.py: a few steps on streamed synthetic crops give a loadable model dir,
+"""scripts/train_base_model.py: a few steps on a small pool of synthetic crops give a loadable model dir,
 scores on the fixed synthetic test set, and an exported variables-only base model."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ SCRIPT = REPO_ROOT / "scripts" / "train_base_model.py"
 def test_pretrain_a_few_steps_evaluate_and_export(tmp_path):
     work, export = tmp_path / "work", tmp_path / "export"
     cmd = [sys.executable, str(SCRIPT), str(work), "--steps", "2", "--batch-size", "2", "--endpoint", "Mixed_5b",
-           "--test-count", "4", "--workers", "1", "--real", str(tmp_path / "no_real_plates"),
+           "--pool", "12", "--test-count", "4", "--workers", "1", "--real", str(tmp_path / "no_real_plates"),
            "--export-base", "--export-dir", str(export)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
