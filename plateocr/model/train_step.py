@@ -9,7 +9,9 @@ part's forward from starting before the previous part's gradients exist), so onl
 activations are alive at a time; their gradients are summed and clipped together, so the
 update equals a full-batch update except that batch-norm statistics come from each part. The
 moving averages are updated once per step, from the first part. With 200x200 inputs on CPU,
-batch 32 peaks at ~1.9 GB RSS in one part and ~1.5 GB in two (benchmarks/train_speed.py).
+batch 32 peaks at ~1.85 GB RSS in one part, 1.47-1.55 GB in two and ~1.35 GB in four
+(benchmarks/train_speed.py); two parts cost ~5-10% more CPU per step than one, four ~10-15%. The parts are unrolled in the graph
+(not a tf.while_loop): each is the same graph as a whole batch of that size.
 """
 
 from __future__ import annotations
