@@ -46,7 +46,8 @@ def feature_map(classes: np.ndarray, old_classes: int) -> np.ndarray:
     A kept character keeps its feature's place; the features of dropped characters fill the
     places of new characters, in order, while there are any."""
     out = classes.copy()
-    spare = [k for k in range(old_classes) if k not in set(classes[classes >= 0].tolist())]
+    taken = set(classes[classes >= 0].tolist())
+    spare = [k for k in range(old_classes) if k not in taken]
     free = np.flatnonzero(out < 0)
     for place, k in zip(free, spare):
         out[place] = k
