@@ -186,7 +186,6 @@ def run_demo(
         work / "model",
         options,
         config_overrides={**({} if base else DEMO_MODEL), **(model_overrides or {})},
-        checkpoint=base,
         from_scratch=base is None,
         force=force,
         listener=listener.training_listener(),
