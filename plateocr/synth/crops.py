@@ -91,41 +91,6 @@ def _small_text(rng: np.random.Generator, img: np.ndarray, y0: int, y1: int, col
     cv2.putText(img, text, org, face, scale, colour, 1, cv2.LINE_AA)
 
 
-def _widest_gap(plate: np.ndarray) -> tuple[int, int] | None:
-    """(start, end) columns of the widest ink-free run between characters, or None."""
-    h = plate.shape[0]
-    band = cv2.cvtColor(plate[int(h * 0.12) : int(h * 0.88)], cv2.COLOR_BGR2GRAY)  # serifs too
-    quiet = band.max(axis=0).astype(np.int16) - band.min(axis=0) < 40
-    ink = np.flatnonzero(~quiet)
-    if ink.size < 2:
-        return None
-    cols = np.flatnonzero(quiet[ink[0] : ink[-1]]) + ink[0]  # quiet columns between the first and last ink
-    if cols.size == 0:
-        return None
-    runs = np.split(cols, np.flatnonzero(np.diff(cols) > 1) + 1)
-    best = max(runs, key=len)
-    return int(best[0]), int(best[-1]) + 1
-
-
-def _sticker(rng: np.random.Generator, plate: np.ndarray) -> None:
-    """A round inspection sticker or a small crest in the widest gap between character groups
-    (as on Slovak, German or Czech plates), in place; never over a character."""
-    gap = _widest_gap(plate)
-    h = plate.shape[0]
-    if gap is None or gap[1] - gap[0] < h * 0.12:
-        return
-    r = int(min((gap[1] - gap[0]) * 0.4, h * 0.2))
-    cx, cy = (gap[0] + gap[1]) // 2, int(h * rng.uniform(0.3, 0.7))
-    colour = rng.uniform(0, 255, 3).tolist()
-    if rng.random() < 0.6:
-        cv2.circle(plate, (cx, cy), r, colour, -1, cv2.LINE_AA)
-        cv2.circle(plate, (cx, cy), max(1, r // 2), rng.uniform(0, 255, 3).tolist(), -1, cv2.LINE_AA)
-    else:  # a shield: red with a white cross, roughly
-        pts = np.int32([[cx - r, cy - r], [cx + r, cy - r], [cx + r, cy], [cx, cy + r], [cx - r, cy]])
-        cv2.fillConvexPoly(plate, pts, (40, 40, 200), cv2.LINE_AA)
-        cv2.line(plate, (cx, cy - r + 1), (cx, cy + r // 2), (240, 240, 240), max(1, r // 3))
-
-
 def plate_with_holder(rng: np.random.Generator, text: str) -> np.ndarray:
     """The plate (BGR uint8) with optional small text above/below and a plate-holder frame.
 
@@ -134,9 +99,7 @@ def plate_with_holder(rng: np.random.Generator, text: str) -> np.ndarray:
     if rng.random() < 0.1 and len(text) >= 4:
         plate = two_line_plate(rng, text)
     else:
-        plate, _ = render_plate(rng, text, degrade=False)
-        if rng.random() < 0.25:
-            _sticker(rng, plate)
+        plate, _ = render_plate(rng, text, degrade=False)  # with its seals and coats of arms
     h = plate.shape[0]
     if rng.random() < 0.25:  # state name / slogan on the plate itself, in a band of its background
         bg = np.median(plate[0], axis=0)

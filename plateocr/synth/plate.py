@@ -12,6 +12,7 @@ import numpy as np
 from plateocr.defaults import BASE_ALPHABET
 from plateocr.synth import font
 from plateocr.synth.effects import blur, shade
+from plateocr.synth.emblems import draw_group_emblem, draw_shield, widest_gap
 
 DIGITS = BASE_ALPHABET[:10]
 LETTERS = BASE_ALPHABET[10:]
@@ -74,9 +75,9 @@ def _split_groups(text: str) -> list[str]:
 
 def _stroke_text_mask(rng: np.random.Generator, display: str) -> np.ndarray:
     h = _WORK_H
-    char_w = h * rng.uniform(0.5, 0.72)
+    char_w = h * rng.uniform(0.42, 0.72)  # down to the narrow DIN-like faces of EU plates
     spacing = char_w * rng.uniform(0.12, 0.35)
-    thickness = max(2, int(round(h * rng.uniform(0.08, 0.16))))
+    thickness = max(2, int(round(h * rng.uniform(0.06, 0.16))))
     slant = rng.uniform(0.04, 0.18) if rng.random() < 0.2 else 0.0
     pad = thickness + 2
     width = int(np.ceil(font.text_width(display, char_w, spacing) + slant * h)) + 2 * pad
@@ -175,28 +176,44 @@ def render_plate(
     groups = random_groups(rng) if text is None else _split_groups(text)
     label = "".join(groups)
     sep = ["", " ", "-"][rng.choice(3, p=[0.35, 0.4, 0.25])]
-    display = sep.join(groups)
+    seps = [sep] * (len(groups) - 1)
+    group_emblem = len(groups) > 1 and rng.random() < 0.3
+    if group_emblem:  # seals or a coat of arms between two groups: leave them a gap
+        seps[0 if rng.random() < 0.7 else int(rng.integers(len(seps)))] = " " * int(rng.integers(1, 3))
+    display = groups[0] + "".join(s + g for s, g in zip(seps, groups[1:]))
 
     h = int(height or rng.integers(52, 72))
     ink = text_mask(rng, display)
     text_h = int(round(h * rng.uniform(0.56, 0.72)))
     text_w = ink.shape[1] * text_h / ink.shape[0] * rng.uniform(0.85, 1.2)
-    strip_w = int(round(h * rng.uniform(0.24, 0.32))) if rng.random() < 0.35 else 0
+    strip_w = int(round(h * rng.uniform(0.24, 0.32))) if rng.random() < 0.4 else 0
+    # a small coat of arms between the strip (or the left edge) and the text
+    arms_w = int(round(h * rng.uniform(0.17, 0.25))) if rng.random() < (0.45 if strip_w else 0.06) else 0
+    arms_room = arms_w + int(round(h * 0.08)) if arms_w else 0
     margin = h * rng.uniform(0.12, 0.35)
     # Keep the plate's shape plausible: squeeze long texts, pad short ones.
     max_w, min_w = h * 5.4, h * 2.8
-    text_w = min(text_w, max_w - strip_w - 2 * margin)
-    w = int(round(max(min_w, strip_w + 2 * margin + text_w)))
+    text_w = min(text_w, max_w - strip_w - arms_room - 2 * margin)
+    w = int(round(max(min_w, strip_w + arms_room + 2 * margin + text_w)))
     text_w = int(round(text_w))
 
     bg, fg = plate_colours(rng)
     plate = np.empty((h, w, 3), np.float32)
     plate[:] = bg
     alpha = cv2.resize(ink, (text_w, text_h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
-    x0 = strip_w + (w - strip_w - text_w) // 2
+    left = strip_w + arms_room
+    x0 = left + (w - left - text_w) // 2
     y0 = (h - text_h) // 2 + int(rng.integers(-1, 2))
     region = plate[y0 : y0 + text_h, x0 : x0 + text_w]
     region += alpha[..., None] * (fg - region)
+    if group_emblem and (gap := widest_gap(alpha)) is not None:
+        pad = max(1, (gap[1] - gap[0]) // 8)
+        draw_group_emblem(rng, plate, x0 + gap[0] + pad, x0 + gap[1] - pad, y0, y0 + text_h)
+    if arms_w:
+        arms_h = int(round(arms_w * rng.uniform(1.1, 1.3)))
+        ax = strip_w + int(round(h * rng.uniform(0.03, 0.07)))
+        ay = int(round(h * rng.uniform(0.08, 0.2))) if rng.random() < 0.7 else (h - arms_h) // 2
+        draw_shield(rng, plate, ax, ay, arms_w, arms_h)
     if strip_w:
         _eu_strip(rng, plate, strip_w)
     if rng.random() < 0.5:
