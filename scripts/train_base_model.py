@@ -1,18 +1,22 @@
 r"""Pretrain plateocr's base model on synthetic plate crops, evaluate it, and optionally export it
 into the package (plateocr/assets/base_model/).
 
-The bundled model came from this command (defaults: 32x128 crops, Mixed_5d, a pool of 150,000
-pre-rendered crops with plateocr's augmentation, batch 32, Adam 1e-3 with cosine decay over
-13,000 steps), run on 2 CPU cores shared with other work at 3-4 steps/s; it was stopped by the
-time budget at step 11,070 (about 63 minutes of training after 6 minutes of rendering) and that
-checkpoint exported (export_base) after scoring best on the synthetic test set:
+Defaults: 32x128 crops, Mixed_5d, a pool of 150,000 pre-rendered crops with plateocr's
+augmentation, batch 32, Adam 1e-3 with cosine decay over 13,000 steps. Rerunning the same command
+resumes where it stopped (--steps is the total to reach); --minutes stops (and saves) after a
+training time budget. --init starts a new run from an earlier one's weights (continued
+pretraining on a fresh pool, e.g. after the renderer learnt new plate features).
 
-    nohup python scripts/train_base_model.py ../base_pretrain --seed 0 --export-base \
-        > ../base_pretrain.log 2>&1 &
+The bundled model came from two stages on 2 shared CPU cores (see the README for the figures):
 
-Rerunning the same command resumes where it stopped (--steps is the total to reach); --minutes
-stops (and saves) after a training time budget. On a GPU machine, larger --steps and --pool are
-the way to a better model.
+  1. at commit e273fd5 (the renderer before coats of arms and seals):
+        python scripts/train_base_model.py ../base_pretrain --seed 0
+     stopped by the time budget at step 11,070 (63 minutes of training after 6 of rendering);
+  2. with this renderer, from stage 1's best checkpoint, on a new pool (seed 1):
+        python scripts/train_base_model.py ../base_v2 --seed 1 --init ../base_pretrain/model \
+            --learning-rate 5e-4 --steps 12000 --minutes 62 --export-base
+
+On a GPU machine, one stage with larger --steps and --pool is the way to a better model.
 
 WORK (keep it outside the repository) gets:
   test_crops/, test_records/  the fixed synthetic test set (its own seed) as a crops folder and
@@ -175,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2, help="processes for writing the test sets")
     p.add_argument("--log-every", type=int, default=200)
     p.add_argument("--real", type=Path, default=REAL_PLATES, help="real photos + annot.csv for a zero-shot test")
+    p.add_argument("--init", type=Path, default=None,
+                   help="start a new model from this checkpoint or model dir (an earlier base run) instead of "
+                        "from scratch: continued pretraining on a new pool")
     p.add_argument("--force", action="store_true", help="start a new model in WORK/model")
     p.add_argument("--export-base", action="store_true", help=f"copy the model into {BASE_MODEL_DIR}")
     p.add_argument("--export-dir", type=Path, default=BASE_MODEL_DIR, help="where --export-base writes")
@@ -216,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
                "learning_rate": args.learning_rate, "schedule": args.schedule, "eval_every": args.eval_every,
                "summary_every": 200}
     result = train(
-        records, model_dir, options, config_overrides={"final_endpoint": args.endpoint}, force=args.force, from_scratch=True,
+        records, model_dir, options, config_overrides={"final_endpoint": args.endpoint}, force=args.force,
+        checkpoint=args.init, from_scratch=args.init is None,
         listener=PrintListener(args.log_every), time_limit=args.minutes * 60 if args.minutes else None,
         train_input=train_input,
     )

@@ -54,6 +54,19 @@ def test_pretrain_a_few_steps_evaluate_and_export(tmp_path):
     assert again.returncode == 0, again.stderr[-3000:]
     assert json.loads((work / "report.json").read_text())["steps"] == 3
 
+    # --init: continued pretraining in a new work folder starts from that model's weights and
+    # architecture at step 0 (its own schedule), on its own pool
+    work2 = tmp_path / "work2"
+    cont = [sys.executable, str(SCRIPT), str(work2), "--init", str(work / "model"), "--steps", "1",
+            "--batch-size", "2", "--pool", "8", "--test-count", "4", "--workers", "1", "--seed", "1",
+            "--real", str(tmp_path / "no_real_plates")]
+    done = subprocess.run(cont, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "training from step 0 to 1" in done.stdout
+    md2 = ModelDir(work2 / "model")
+    assert md2.config.final_endpoint == "Mixed_5b"  # from the --init model, not the default
+    assert json.loads((work2 / "report.json").read_text())["steps"] == 1
+
 
 def test_refuses_a_work_folder_inside_the_repository():
     done = subprocess.run([sys.executable, str(SCRIPT), str(REPO_ROOT / "base_work"), "--steps", "1"],
