@@ -266,6 +266,8 @@ def test_bad_inputs_are_clear_errors(tmp_path, records):
         train(records, tmp_path / "model", {"steps": 1}, checkpoint=tmp_path / "missing.ckpt")
     with pytest.raises(PlateOCRError, match="--micro-batches 3: must divide --batch-size 8"):
         train(records, tmp_path / "model", {"steps": 1, "batch_size": 8, "micro_batches": 3})
+    with pytest.raises(PlateOCRError, match="--train-layers 'head': choose one of all, top, decoder"):
+        train(records, tmp_path / "model", {"steps": 1, "train_layers": "head"})
     assert not (tmp_path / "model").exists()  # nothing was created for a failed start
 
 

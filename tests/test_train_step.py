@@ -75,3 +75,32 @@ def test_micro_batched_step_learns_and_updates_moving_averages_once():
             loss, _ = sess.run([step.losses.total, step.train_op])
         assert np.isfinite(loss) and loss < 0.7 * first
     assert conv_first_part.shape[0] == 2  # the first micro-batch only
+
+
+@pytest.mark.slow
+def test_train_layers_and_frozen_batch_norm_leave_the_rest_alone():
+    rng = np.random.default_rng(2)
+    images_np = rng.integers(0, 256, (4, 48, 64, 3), dtype=np.uint8)
+    labels_np = rng.integers(1, 6, (4, 4)).astype(np.int32)
+    config = TINY.replace(batch_norm_decay=0.5)
+    with tf.Graph().as_default() as graph:
+        tf1.set_random_seed(0)
+        step = build_train_step(tf.constant(images_np), tf.constant(labels_np), config,
+                                tf1.train.GradientDescentOptimizer(0.5), train_layers="top", freeze_batch_norm=True)
+        trained = {v.op.name for _, v in step.grads_and_vars}
+        everything = {v.op.name: v for v in tf1.global_variables()}
+        init = tf1.global_variables_initializer()
+    stem = [n for n in everything if "/InceptionV3/Conv2d_" in n]
+    mixed = [n for n in everything if "/InceptionV3/Mixed_" in n and n in trained]
+    decoder = [n for n in everything if "sequence_logit_fn" in n]
+    moving = [n for n in everything if "moving_" in n]
+    assert stem and mixed and decoder and moving
+    assert not trained & set(stem) and set(decoder) <= trained
+    with tf1.Session(graph=graph, config=session_config()) as sess:
+        sess.run(init)
+        before = sess.run({n: everything[n] for n in everything})
+        sess.run(step.train_op)
+        after = sess.run({n: everything[n] for n in everything})
+    changed = {n for n in everything if not np.array_equal(before[n], after[n])}
+    assert not changed & set(stem + moving)  # the stem's weights and every moving average stay
+    assert set(mixed) & changed and set(decoder) & changed

@@ -53,6 +53,15 @@ def run(
     micro_batches: Optional[int] = typer.Option(
         None, "--micro-batches", help="Run each batch in N parts (same update, less memory). \\[default: 1]"
     ),
+    train_layers: Optional[str] = typer.Option(
+        None, "--train-layers",
+        help=f"Which layers learn: all, top (decoder + Inception blocks; the stem keeps its weights) or decoder. "
+             f"\\[default: {_D.train_layers}]",
+    ),
+    freeze_batch_norm: Optional[bool] = typer.Option(
+        None, "--freeze-batch-norm/--train-batch-norm",
+        help="Normalise with the starting model's moving averages and keep them. \\[default: train]",
+    ),
     save_every: Optional[float] = typer.Option(None, "--save-every", help=f"Seconds between checkpoints. \\[default: {_D.save_every_secs:g}]"),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for initialisation, shuffling and augmentation."),
     time_limit: Optional[float] = typer.Option(
@@ -82,6 +91,8 @@ def run(
         "eval_every": eval_every,
         "save_every_secs": save_every,
         "micro_batches": micro_batches,
+        "train_layers": train_layers,
+        "freeze_batch_norm": freeze_batch_norm,
         "seed": seed,
     }
     listener = _RichListener(console)

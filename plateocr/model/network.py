@@ -63,7 +63,8 @@ def encode_coordinates(net):
 
 
 def attention_states(images, config: ModelConfig, is_training: bool):
-    """Views through one shared tower -> [B, views*h*w, d]; also returns the grid (h, w)."""
+    """Views through one shared tower -> [B, views*h*w, d]; also returns the grid (h, w).
+    is_training: batch norm from batch statistics (updating the moving averages), dropout on."""
     views = config.num_of_views
     if views > 1:
         # All views in one tower call (batch [views*B]) rather than one call per view: same
@@ -90,8 +91,12 @@ def sequence_confidence(predicted_chars, predicted_scores, null_code: int):
     return tf.reduce_prod(kept, axis=1)
 
 
-def build_model(images, config: ModelConfig, is_training: bool, labels=None) -> Endpoints:
-    """Build the network on ``images`` (uint8 [B, H, W*views, 3] RGB) in the current graph."""
+def build_model(images, config: ModelConfig, is_training: bool, labels=None, batch_norm_training=None) -> Endpoints:
+    """Build the network on ``images`` (uint8 [B, H, W*views, 3] RGB) in the current graph.
+
+    batch_norm_training=False trains with frozen batch norm (the moving averages normalise and
+    are not updated); None follows is_training.
+    """
     if is_training and labels is None:
         raise ValueError("build_model: training (teacher forcing) needs labels")
     height, width, channels = config.image_shape
@@ -106,7 +111,7 @@ def build_model(images, config: ModelConfig, is_training: bool, labels=None) -> 
 
     with tf1.variable_scope(SCOPE):
         states, (grid_h, grid_w) = attention_states(
-            preprocess_images(images), config, is_training
+            preprocess_images(images), config, is_training if batch_norm_training is None else batch_norm_training
         )
         with tf1.variable_scope("sequence_logit_fn/SQLR"):
             regularizer = slim.l2_regularizer(config.weight_decay)

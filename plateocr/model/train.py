@@ -24,6 +24,7 @@ from plateocr.charset import Charset
 from plateocr.errors import PlateOCRError
 from plateocr.model.evaluate import tf_error_message
 from plateocr.model.modeldir import ModelDir, checkpoint_step
+from plateocr.model.train_layers import TRAIN_LAYERS
 from plateocr.spec import DatasetSpec
 
 OPTIMIZERS = ("momentum", "adam", "sgd", "rmsprop")
@@ -69,6 +70,9 @@ class TrainOptions:
     # Run each batch in this many equal parts, one after the other, summing the gradients:
     # the same update with a fraction of the activation memory (see model/train_step.py).
     micro_batches: int = 1
+    # Fine-tuning choices (network.TRAIN_LAYERS; batch norm from the moving averages, not updated).
+    train_layers: str = "all"
+    freeze_batch_norm: bool = False
     shuffle_buffer: int = 2048
     seed: int | None = None
     save_every_secs: float = 300.0
@@ -93,6 +97,8 @@ class TrainOptions:
             raise PlateOCRError(
                 f"--micro-batches {self.micro_batches}: must divide --batch-size {self.batch_size}"
             )
+        if self.train_layers not in TRAIN_LAYERS:
+            raise PlateOCRError(f"--train-layers {self.train_layers!r}: choose one of {', '.join(TRAIN_LAYERS)}")
         if self.eval_every is not None and self.eval_every < 1:
             raise PlateOCRError(f"--eval-every {self.eval_every}: must be at least 1")
 
@@ -395,6 +401,7 @@ def _build_graph(
         step = build_train_step(
             batch["images"], batch["labels"], config, optimizer,
             clip_norm=opts.clip_gradient_norm, micro_batches=opts.micro_batches, global_step=global_step,
+            train_layers=opts.train_layers, freeze_batch_norm=opts.freeze_batch_norm,
         )
         endpoints, losses, grad_norm, train_op = step.endpoints, step.losses, step.gradient_norm, step.train_op
         # What a checkpoint of the model holds: not the step counter, not optimizer slots.

@@ -22,6 +22,7 @@ from plateocr.model.compat import tf, tf1
 from plateocr.model.config import ModelConfig
 from plateocr.model.losses import Losses, regularization_loss, sequence_loss
 from plateocr.model.network import Endpoints, build_model
+from plateocr.model.train_layers import is_trained
 
 
 class TrainStep(NamedTuple):
@@ -46,8 +47,15 @@ def build_train_step(
     clip_norm: float | None = 2.0,
     micro_batches: int = 1,
     global_step=None,
+    train_layers: str = "all",
+    freeze_batch_norm: bool = False,
 ) -> TrainStep:
-    """images uint8 [B, H, W, 3], labels int [B, L]; B must be a multiple of micro_batches."""
+    """images uint8 [B, H, W, 3], labels int [B, L]; B must be a multiple of micro_batches.
+
+    train_layers: which variables get updates (network.TRAIN_LAYERS); freeze_batch_norm:
+    normalise with the moving averages and leave them as they are (short fine-tunes on few
+    images, whose batch statistics are noisy).
+    """
     if micro_batches < 1:
         raise ValueError(f"micro_batches must be >= 1, got {micro_batches}")
     batch = images.shape[0]
@@ -64,13 +72,14 @@ def build_train_step(
             part_labels = tf.identity(part_labels)
         updates_before = len(tf1.get_collection(tf1.GraphKeys.UPDATE_OPS))
         with tf1.variable_scope(tf1.get_variable_scope(), reuse=True if i else None):
-            endpoints = build_model(part_images, config, is_training=True, labels=part_labels)
+            endpoints = build_model(part_images, config, is_training=True, labels=part_labels,
+                                    batch_norm_training=False if freeze_batch_norm else None)
         seq = sequence_loss(endpoints.chars_logit, part_labels, config.num_classes, config.label_smoothing)
         if i == 0:
             update_ops = tf1.get_collection(tf1.GraphKeys.UPDATE_OPS)[updates_before:]
             reg = regularization_loss()
             objective = seq / micro_batches + reg
-            candidates = tf1.trainable_variables()
+            candidates = [v for v in tf1.trainable_variables() if is_trained(v.op.name, train_layers)]
             grads = tf.gradients(objective, candidates)
             variables = [v for v, g in zip(candidates, grads) if g is not None]
             summed = [g for g in grads if g is not None]
