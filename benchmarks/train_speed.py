@@ -31,7 +31,10 @@ Where the time goes (batch 32, 200x200, oneDNN, per-op trace): convolution filte
 ~37%, convolutions ~20%, convolution input gradients ~19%, batch norm ~8%, the attention
 decoder forward and backward ~6-10%, pooling ~3%; L2 terms and clipping <0.1%. The step is
 ~195 GFLOP (the tower's convolutions 62 GFLOP forward, x3 with the gradients), so 19 images/s
-at batch 32 (1.68 s/step) needs ~116 GFLOP/s sustained from the 2 cores.
+at batch 32 (1.68 s/step) needs ~116 GFLOP/s sustained from the 2 cores. Every run also
+measures the machine's dense matmul rate (2048x2048 float32, the best case for these kernels)
+and prints the images/s that rate would allow at that step cost: the ceiling for any
+implementation of this model on this CPU.
 """
 
 from __future__ import annotations
@@ -57,8 +60,33 @@ DEFAULT = dict(
 UPSTREAM = {8: (0.63, 3.45e9), 32: (1.35, 5.4 * 2**30)}
 
 
+# GFLOP per 200x200 image per training step (forward + both gradients of the tower's
+# convolutions, the decoder and batch norm; from the per-op trace above: ~195 at batch 32).
+REFERENCE_GFLOP_PER_IMAGE = 195 / 32
+
+
 # -- child: one configuration -------------------------------------------------------------
+def measure_matmul(n: int = 2048, repeats: int = 5) -> dict:
+    """The best GFLOP/s of an n x n float32 matmul with the benchmark's 2 intra-op threads."""
+    from plateocr.model.compat import tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(2)
+    a, b = tf.random.normal([n, n], seed=1), tf.random.normal([n, n], seed=2)
+    product = tf.function(lambda: tf.matmul(a, b))
+    product().numpy()
+    best = min(_timed(lambda: product().numpy()) for _ in range(repeats))
+    return {"gflops": 2 * n**3 / best / 1e9}
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
 def measure(job: dict) -> dict:
+    if job.get("kind") == "matmul":
+        return measure_matmul()
     import resource
 
     import numpy as np
@@ -263,6 +291,13 @@ def main(argv=None) -> int:
             f"{r['first_step_s']:.1f} s", f"{r['load']:.1f}",
         )
     console.print(table)
+    peak = run_child({"kind": "matmul", "onednn": True}, timeout=300)
+    if "gflops" in peak:
+        console.print(
+            f"this CPU's dense matmul rate: {peak['gflops']:.0f} GFLOP/s; at ~{REFERENCE_GFLOP_PER_IMAGE:.1f} GFLOP per "
+            f"200x200 image per training step that allows at most {peak['gflops'] / REFERENCE_GFLOP_PER_IMAGE:.1f} "
+            f"images/s (the 1.5x-upstream target is {1.5 * 8 / UPSTREAM[8][0]:.1f})"
+        )
     console.print(f"load average now: {' '.join(f'{x:.1f}' for x in os.getloadavg())} "
                   "(other processes share the cores; timings are noisy above ~2)")
     if args.json:
