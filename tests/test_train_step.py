@@ -48,11 +48,15 @@ def test_batch_must_split_evenly():
             build_train_step(images, labels, TINY, tf1.train.GradientDescentOptimizer(0.1), micro_batches=2)
 
 
+def _batch(seed: int):
+    """4 random TINY images and labels without nulls."""
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (4, 48, 64, 3), dtype=np.uint8), rng.integers(1, 6, (4, 4)).astype(np.int32)
+
+
 @pytest.mark.slow
 def test_micro_batched_step_learns_and_updates_moving_averages_once():
-    rng = np.random.default_rng(1)
-    images_np = rng.integers(0, 256, (4, 48, 64, 3), dtype=np.uint8)
-    labels_np = rng.integers(1, 6, (4, 4)).astype(np.int32)
+    images_np, labels_np = _batch(1)
     config = TINY.replace(batch_norm_decay=0.5)
     with tf.Graph().as_default() as graph:
         tf1.set_random_seed(0)
@@ -79,9 +83,7 @@ def test_micro_batched_step_learns_and_updates_moving_averages_once():
 
 @pytest.mark.slow
 def test_train_layers_and_frozen_batch_norm_leave_the_rest_alone():
-    rng = np.random.default_rng(2)
-    images_np = rng.integers(0, 256, (4, 48, 64, 3), dtype=np.uint8)
-    labels_np = rng.integers(1, 6, (4, 4)).astype(np.int32)
+    images_np, labels_np = _batch(2)
     config = TINY.replace(batch_norm_decay=0.5)
     with tf.Graph().as_default() as graph:
         tf1.set_random_seed(0)
