@@ -70,7 +70,7 @@ class TrainOptions:
     # Run each batch in this many equal parts, one after the other, summing the gradients:
     # the same update with a fraction of the activation memory (see model/train_step.py).
     micro_batches: int = 1
-    # Fine-tuning choices (network.TRAIN_LAYERS; batch norm from the moving averages, not updated).
+    # Fine-tuning choices (train_layers.TRAIN_LAYERS; batch norm from the moving averages, not updated).
     train_layers: str = "all"
     freeze_batch_norm: bool = False
     shuffle_buffer: int = 2048

@@ -52,7 +52,7 @@ def build_train_step(
 ) -> TrainStep:
     """images uint8 [B, H, W, 3], labels int [B, L]; B must be a multiple of micro_batches.
 
-    train_layers: which variables get updates (network.TRAIN_LAYERS); freeze_batch_norm:
+    train_layers: which variables get updates (train_layers.TRAIN_LAYERS); freeze_batch_norm:
     normalise with the moving averages and leave them as they are (short fine-tunes on few
     images, whose batch statistics are noisy).
     """

@@ -146,7 +146,9 @@ def _paste(plate: np.ndarray, img: np.ndarray, alpha: np.ndarray, x: int, y: int
 def widest_gap(ink: np.ndarray) -> tuple[int, int] | None:
     """(start, end) columns of the widest ink-free run between the first and last inked columns
     of a text mask (float or uint8, ink > 0), or None."""
-    inked = ink.max(axis=0) > 0.1 * ink.max() if ink.size and ink.max() > 0 else np.zeros(ink.shape[1], bool)
+    if ink.size == 0 or ink.max() <= 0:
+        return None
+    inked = ink.max(axis=0) > 0.1 * ink.max()
     cols = np.flatnonzero(inked)
     if cols.size < 2:
         return None
