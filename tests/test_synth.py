@@ -145,6 +145,23 @@ def _plateocr(*args, cwd):
     )
 
 
+def test_hershey_zeros_are_mostly_narrow_unslashed_os():
+    """Plate fonts draw 0 as a narrow O; Hershey slashes it. The renderer draws most zeros
+    without the slash, narrower than the letter O."""
+    from plateocr.synth.plate import _hershey_text_mask, _ink_crop
+
+    plain = 0
+    for seed in range(40):
+        zero = _ink_crop(_hershey_text_mask(np.random.default_rng([seed, 1]), "0"))
+        letter = _ink_crop(_hershey_text_mask(np.random.default_rng([seed, 1]), "O"))
+        h, w = zero.shape
+        centre = zero[h // 2 - 2 : h // 2 + 3, w // 2 - 1 : w // 2 + 2]
+        if centre.max() == 0:  # no slash through the middle
+            plain += 1
+            assert w < letter.shape[1], seed
+    assert 28 <= plain < 40  # most, not all: some plate fonts do slash the zero
+
+
 def test_cli_synth_then_crop(tmp_path):
     run = _plateocr("synth", "OUT", "--count", "3", "--seed", "1", "--workers", "1", cwd=tmp_path)
     assert run.returncode == 0, run.stderr

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from plateocr.synth.emblems import draw_group_emblem, draw_seal, draw_shield, shield_mask, widest_gap
+from plateocr.synth.emblems import (
+    draw_country_code,
+    draw_group_emblem,
+    draw_national_panel,
+    draw_seal,
+    draw_shield,
+    shield_mask,
+    widest_gap,
+)
 
 
 def test_shield_mask_has_square_shoulders_and_a_point():
@@ -47,3 +55,26 @@ def test_shields_and_seals_clip_at_the_plate_edges():
     draw_seal(rng, plate, 49, 29, 6)
     assert plate.shape == (30, 50, 3) and np.isfinite(plate).all()
     assert np.abs(plate[:8, :6] - 200).max() > 10  # the clipped shield shows in the corner
+
+
+def test_national_panel_is_a_shield_over_a_code_inside_its_columns():
+    coded = 0
+    for seed in range(20):
+        plate = np.full((60, 240, 3), 235.0, np.float32)
+        draw_national_panel(np.random.default_rng(seed), plate, 4, 22, (20.0, 20.0, 20.0))
+        changed = np.abs(plate - 235.0).max(axis=2) > 1
+        assert not changed[:, 27:].any(), seed  # nothing beyond the panel's columns
+        top, bottom = changed[: 60 // 2].sum(), changed[int(60 * 0.68) :].sum()
+        assert top > 60, seed  # the coat of arms fills the upper half
+        coded += bottom > 5  # the country code, below it (left out now and then)
+    assert coded >= 14
+
+
+def test_country_code_is_drawn_in_the_given_colour_near_the_bottom():
+    plate = np.full((50, 30, 3), 100.0, np.float32)
+    draw_country_code(np.random.default_rng(1), plate, 0, 30, (250.0, 10.0, 10.0))
+    ink = np.abs(plate - 100.0).max(axis=2) > 40
+    rows = np.flatnonzero(ink.any(axis=1))
+    assert rows.size and rows.min() > 50 * 0.5 and rows.max() < 50
+    darkest = plate[ink]
+    assert (darkest[:, 0] > darkest[:, 2]).all()  # blended towards the blue-channel colour

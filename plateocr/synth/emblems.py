@@ -1,7 +1,8 @@
 """Things printed or stuck on plates that are not characters: coats of arms, registration seals
 and inspection stickers.
 
-Real plates carry them right after the EU strip (a small coat of arms, as in Slovakia) and in
+Real plates carry them in place of the EU strip (a coat of arms over the country code, older
+Slovak plates), right after the strip (a small coat of arms, as in Slovakia) and in
 the gap between character groups (stacked seals in Germany and Czechia, a shield over stickers
 in Slovakia, a checkered shield in Croatia). A reader trained without them reads them as extra
 letters (a leading P or B, an E between groups), so the renderer draws them often and never
@@ -79,6 +80,34 @@ def draw_shield(rng: np.random.Generator, plate: np.ndarray, x: int, y: int, w: 
         edge = mask - cv2.erode(mask, np.ones((3, 3), np.uint8))
         field += edge[..., None] * (np.float32(rng.uniform(0, 80)) - field)
     _paste(plate, field, mask, x, y)
+
+
+def draw_country_code(rng: np.random.Generator, plate: np.ndarray, x0: int, x1: int, colour,
+                      height: tuple[float, float] = (0.16, 0.22)) -> None:
+    """One or two random capitals centred in columns x0..x1 near the plate's bottom edge (an EU
+    strip's or a national panel's country code; never part of the label), `height` a range of
+    its cap height as a fraction of the plate's."""
+    h = plate.shape[0]
+    code = "".join(chr(ord("A") + int(i)) for i in rng.integers(0, 26, int(rng.integers(1, 3))))
+    face = cv2.FONT_HERSHEY_SIMPLEX
+    scale = cv2.getFontScaleFromHeight(face, max(6, int(h * rng.uniform(*height))))
+    (tw, _), _ = cv2.getTextSize(code, face, scale, 1)
+    ink = np.zeros((h, x1 - x0), np.uint8)  # putText draws on 8-bit images only
+    cv2.putText(ink, code, (int((x1 - x0 - tw) / 2), int(h * 0.85)), face, scale, 255, 1, cv2.LINE_AA)
+    alpha = ink.astype(np.float32)[..., None] / 255.0
+    plate[:, x0:x1] += alpha * (np.asarray(colour, np.float32) - plate[:, x0:x1])
+
+
+def draw_national_panel(rng: np.random.Generator, plate: np.ndarray, x: int, w: int, text_colour) -> None:
+    """A coat of arms over a country code at the plate's left, on the plate's own background,
+    where other plates have the blue EU strip (e.g. Slovak plates before 2004)."""
+    h = plate.shape[0]
+    sw = max(3, round(w * rng.uniform(0.75, 0.95)))
+    sh = min(round(h * 0.56), round(sw * rng.uniform(1.15, 1.35)))
+    draw_shield(rng, plate, x + (w - sw) // 2, round(h * rng.uniform(0.06, 0.14)), sw, sh)
+    if rng.random() < 0.85:
+        colour = _BLUE if rng.random() < 0.5 else text_colour
+        draw_country_code(rng, plate, x, min(plate.shape[1], x + w), colour, (0.18, 0.26))
 
 
 def draw_seal(rng: np.random.Generator, plate: np.ndarray, cx: int, cy: int, r: int) -> None:

@@ -12,7 +12,7 @@ import numpy as np
 from plateocr.defaults import BASE_ALPHABET
 from plateocr.synth import font
 from plateocr.synth.effects import blur, shade
-from plateocr.synth.emblems import draw_group_emblem, draw_shield, widest_gap
+from plateocr.synth.emblems import draw_country_code, draw_group_emblem, draw_national_panel, draw_shield, widest_gap
 
 DIGITS = BASE_ALPHABET[:10]
 LETTERS = BASE_ALPHABET[10:]
@@ -92,11 +92,24 @@ def _hershey_text_mask(rng: np.random.Generator, display: str) -> np.ndarray:
         face |= cv2.FONT_ITALIC
     scale = cv2.getFontScaleFromHeight(face, _WORK_H)
     thickness = int(rng.integers(2, 6))
-    (w, h), base = cv2.getTextSize(display, face, scale, thickness)
+    # Hershey slashes every 0. Plate fonts mostly draw it as a narrow O (a reader that only saw
+    # slashed zeros reads them as O), so draw it so, leaving the slash to a few plates.
+    slashed = rng.random() < 0.15
+    zero_w = rng.uniform(0.72, 0.88)
+    (_, h), base = cv2.getTextSize(display or " ", face, scale, thickness)
     pad = 2 * thickness + 4
-    mask = np.zeros((h + base + 2 * pad, w + 2 * pad), np.uint8)
-    cv2.putText(mask, display, (pad, pad + h), face, scale, 255, thickness, cv2.LINE_AA)
-    return mask
+    rows = h + base + 2 * pad
+    pieces = []
+    for c in display:  # one glyph at a time, each in its advance width
+        glyph = "O" if c == "0" and not slashed else c
+        (w, _), _ = cv2.getTextSize(glyph, face, scale, thickness)
+        piece = np.zeros((rows, w + thickness), np.uint8)
+        cv2.putText(piece, glyph, (thickness // 2, pad + h), face, scale, 255, thickness, cv2.LINE_AA)
+        if glyph != c:
+            piece = cv2.resize(piece, (max(1, round(piece.shape[1] * zero_w)), rows), interpolation=cv2.INTER_AREA)
+        pieces.append(piece)
+    side = np.zeros((rows, pad), np.uint8)
+    return np.hstack([side, *pieces, side])
 
 
 def _ink_crop(mask: np.ndarray) -> np.ndarray:
@@ -152,14 +165,7 @@ def _eu_strip(rng: np.random.Generator, plate: np.ndarray, strip_w: int) -> None
             cv2.circle(plate, (int(cx + r * np.cos(a)), int(cy + r * np.sin(a))), max(1, h // 40),
                        (0, 210, 255), -1, cv2.LINE_AA)
     if rng.random() < 0.7:  # country code: drawn on the plate, not part of the label
-        code = _run(rng, LETTERS, int(rng.integers(1, 3)))
-        face = cv2.FONT_HERSHEY_SIMPLEX
-        scale = cv2.getFontScaleFromHeight(face, max(6, int(h * 0.2)))
-        (tw, _), _ = cv2.getTextSize(code, face, scale, 1)
-        ink = np.zeros((h, strip_w), np.uint8)  # putText draws on 8-bit images only
-        cv2.putText(ink, code, (int((strip_w - tw) / 2), int(h * 0.85)), face, scale, 255, 1, cv2.LINE_AA)
-        alpha = ink.astype(np.float32)[..., None] / 255.0
-        plate[:, :strip_w] += alpha * (235.0 - plate[:, :strip_w])
+        draw_country_code(rng, plate, 0, strip_w, (235.0, 235.0, 235.0))
 
 
 def render_plate(
@@ -187,9 +193,12 @@ def render_plate(
     text_h = int(round(h * rng.uniform(0.56, 0.72)))
     text_w = ink.shape[1] * text_h / ink.shape[0] * rng.uniform(0.85, 1.2)
     strip_w = int(round(h * rng.uniform(0.24, 0.32))) if rng.random() < 0.4 else 0
-    # a small coat of arms between the strip (or the left edge) and the text
-    arms_w = int(round(h * rng.uniform(0.17, 0.25))) if rng.random() < (0.45 if strip_w else 0.06) else 0
-    arms_room = arms_w + int(round(h * 0.08)) if arms_w else 0
+    # No strip: sometimes a national panel in its place (a coat of arms over the country code, as
+    # on older Slovak plates). With one: sometimes a small coat of arms or
+    # stacked seals between it and the text.
+    panel_w = int(round(h * rng.uniform(0.3, 0.42))) if not strip_w and rng.random() < 0.25 else 0
+    arms_w = int(round(h * rng.uniform(0.17, 0.25))) if strip_w and rng.random() < 0.45 else 0
+    arms_room = arms_w + int(round(h * 0.08)) if arms_w else panel_w + int(round(h * 0.1)) if panel_w else 0
     margin = h * rng.uniform(0.12, 0.35)
     # Keep the plate's shape plausible: squeeze long texts, pad short ones.
     max_w, min_w = h * 5.4, h * 2.8
@@ -212,8 +221,13 @@ def render_plate(
     if arms_w:
         arms_h = int(round(arms_w * rng.uniform(1.1, 1.3)))
         ax = strip_w + int(round(h * rng.uniform(0.03, 0.07)))
-        ay = int(round(h * rng.uniform(0.08, 0.2))) if rng.random() < 0.7 else (h - arms_h) // 2
-        draw_shield(rng, plate, ax, ay, arms_w, arms_h)
+        if rng.random() < 0.6:
+            ay = int(round(h * rng.uniform(0.08, 0.2))) if rng.random() < 0.7 else (h - arms_h) // 2
+            draw_shield(rng, plate, ax, ay, arms_w, arms_h)
+        else:  # seals and stickers stacked there instead (German vanity plates)
+            draw_group_emblem(rng, plate, ax, ax + arms_w, y0, y0 + text_h)
+    if panel_w:
+        draw_national_panel(rng, plate, int(round(h * rng.uniform(0.04, 0.1))), panel_w, fg)
     if strip_w:
         _eu_strip(rng, plate, strip_w)
     if rng.random() < 0.5:
