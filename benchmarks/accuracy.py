@@ -6,7 +6,9 @@ scores the same test plates), then one table:
 
 - base model, zero-shot: the bundled model (synthetic plates only) on the test split;
 - fine-tuned: `plateocr train` defaults (which start from the base model) for --minutes of CPU,
-  scored at each of --stops minutes on the way (one run, resumed between stops);
+  scored at each of --stops minutes on the way (one run, resumed between stops). Rows score the
+  checkpoint `predict` reads (best/ of the default early stopping, else the latest; "scored
+  step"), with the latest checkpoint's test score beside it; an early-stopped run trains no more;
 - from scratch: the same defaults with --from-scratch, for --minutes;
 - Tesseract 5 (`--psm 7`, A-Z0-9) on the same test plates, cropped at 64x256 for it (it needs
   larger characters than the model's 32x128 input);
@@ -115,25 +117,30 @@ def run_one(name: str, settings: dict, work: Path, minutes: float, stops: list[f
     records = prepare_data(work, data, seed, size, keep_aspect, base)
     folder = work / name
     shutil.rmtree(folder, ignore_errors=True)
-    rows, trained, steps_s = [], 0.0, 0.0
+    rows, trained, steps_s, result = [], 0.0, 0.0, None
     for stop in sorted({*[m for m in stops if m < minutes], minutes}):
-        t0 = time.monotonic()
-        result = train(
-            records, folder / "model",
-            {"steps": 10**7, "seed": seed, "save_every_secs": 10**9, **options},
-            config_overrides=model, time_limit=(stop - trained) * 60,
-            checkpoint=None if from_scratch else base, from_scratch=from_scratch,
-        )
-        trained += (time.monotonic() - t0) / 60
-        steps_s += result.seconds
-        test = evaluate(folder / "model", split="test", checkpoint="latest")
-        seen = evaluate(folder / "model", split="train", checkpoint="latest")
+        if result is None or not result.stopped_early:  # an early-stopped run is done
+            t0 = time.monotonic()
+            result = train(
+                records, folder / "model",
+                {"steps": 10**7, "seed": seed, "save_every_secs": 10**9, **options},
+                config_overrides=model, time_limit=(stop - trained) * 60,
+                checkpoint=None if from_scratch else base, from_scratch=from_scratch,
+            )
+            trained += (time.monotonic() - t0) / 60
+            steps_s += result.seconds
+        # What predict would read: the best test checkpoint when early stopping kept one.
+        test = evaluate(folder / "model", split="test")
+        seen = evaluate(folder / "model", split="train")
+        latest = evaluate(folder / "model", split="test", checkpoint="latest")
         rows.append({
             "name": name if stop == minutes else f"{name} @{stop:g}",
             "start": "scratch" if from_scratch else "base",
             "input": f"{size[0]}x{size[1]} {'keep aspect' if keep_aspect else 'stretch'}",
             "training": f"{result.options.optimizer} {result.options.learning_rate:g} b{result.options.batch_size}",
             "steps": result.last_step,
+            "scored_step": test.step,
+            "early_stop": result.stopped_early,
             "train_minutes": round(trained, 2),
             "s_per_step": round(steps_s / max(1, result.last_step), 3),
             "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 2**30, 2),
@@ -142,6 +149,7 @@ def run_one(name: str, settings: dict, work: Path, minutes: float, stops: list[f
             "test_character_accuracy": test.character_accuracy,
             "train_sequence_accuracy": seen.sequence_accuracy,
             "train_character_accuracy": seen.character_accuracy,
+            "latest_test_sequence_accuracy": latest.sequence_accuracy,
         })
     return rows
 
@@ -264,8 +272,8 @@ def main() -> None:
     from rich.table import Table
 
     table = Table(title=f"Real EU plates ({args.data.name}), 83/17 split seed {args.seed}, 2 CPU cores")
-    cols = ["config", "start", "input", "training", "steps", "train min", "test seq", "test char", "train seq",
-            "train char", "peak GiB"]
+    cols = ["config", "start", "input", "training", "steps", "scored step", "train min", "test seq", "test char",
+            "train seq", "train char", "latest test seq", "peak GiB"]
     for c in cols:
         table.add_column(c, justify="left" if c in ("config", "start", "input", "training") else "right")
 
@@ -273,9 +281,11 @@ def main() -> None:
         return fmt.format(r[key]) if r.get(key) is not None else "-"
 
     for r in rows:
-        table.add_row(r["name"], r["start"], r["input"], r["training"], f(r, "steps", "{}"),
+        steps = f(r, "steps", "{}") + (" (early stop)" if r.get("early_stop") else "")
+        table.add_row(r["name"], r["start"], r["input"], r["training"], steps, f(r, "scored_step", "{}"),
                       f(r, "train_minutes", "{:.1f}"), f(r, "test_sequence_accuracy"), f(r, "test_character_accuracy"),
-                      f(r, "train_sequence_accuracy"), f(r, "train_character_accuracy"), f(r, "peak_rss_gib", "{:.2f}"))
+                      f(r, "train_sequence_accuracy"), f(r, "train_character_accuracy"),
+                      f(r, "latest_test_sequence_accuracy"), f(r, "peak_rss_gib", "{:.2f}"))
     Console(width=170).print(table)
     print(f"test plates: {rows[0]['test_examples'] if rows else 0}")
     if args.json:

@@ -14,7 +14,6 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from plateocr.errors import PlateOCRError
 from plateocr.spec import DatasetSpec

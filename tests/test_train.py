@@ -25,7 +25,8 @@ from plateocr.model.train import (
 )
 
 TINY = {"final_endpoint": "MaxPool_5a_3x3", "batch_norm_decay": 0.9}
-FAST = {"batch_size": 5, "optimizer": "adam", "learning_rate": 0.003, "augment": False, "seed": 1}
+# eval_every 0: no early-stopping evaluations (their own tests turn them on)
+FAST = {"batch_size": 5, "optimizer": "adam", "learning_rate": 0.003, "augment": False, "seed": 1, "eval_every": 0}
 
 
 class Recorder(TrainListener):
@@ -96,6 +97,29 @@ def test_memorises_a_handful_of_plates_and_keeps_the_best(tmp_path, records):
     ev = evaluate(tmp_path / "model", records, split="train", checkpoint="latest", batch_size=2)
     assert ev.num_examples == 5
     assert ev.sequence_accuracy >= 0.8, [(e.truth, e.prediction) for e in ev.examples]
+
+
+@pytest.mark.slow
+def test_early_stopping_is_on_by_default_and_stops_when_the_test_score_stalls(tmp_path, records):
+    # By default the test split is scored (every 200 steps and at the end) and the best kept.
+    assert TrainOptions().eval_every > 0 and TrainOptions().patience > 0
+    defaults = {k: v for k, v in FAST.items() if k != "eval_every"}
+    train(records, tmp_path / "default", {**defaults, "steps": 3}, config_overrides=TINY)
+    assert ModelDir(tmp_path / "default").best_metrics()["step"] == 3
+
+    # A model that cannot change (a vanishing rate, batch norm frozen) never beats its first
+    # score: with --patience 2 it stops two evaluations after it, and says so.
+    rec = Recorder()
+    still = {**FAST, "learning_rate": 1e-12, "freeze_batch_norm": True, "eval_every": 5, "patience": 2, "steps": 100}
+    result = train(records, tmp_path / "model", still, config_overrides=TINY, listener=rec)
+    assert result.stopped_early and result.last_step == 15
+    assert [(s, b) for s, _, b in rec.evals] == [(5, True), (10, False), (15, False)]
+    md = ModelDir(tmp_path / "model")
+    assert md.latest_checkpoint().endswith("ckpt-15") and md.best_metrics()["step"] == 5
+    assert any("early stop at step 15" in m for m in rec.messages)
+    # --patience 0 trains on to --steps
+    result = train(records, tmp_path / "model", {"steps": 25, "patience": 0}, listener=Recorder())
+    assert not result.stopped_early and result.last_step == 25
 
 
 @pytest.mark.slow

@@ -48,7 +48,14 @@ def run(
         None, "--checkpoint-inception", help="Start the conv tower from an ImageNet InceptionV3 slim checkpoint."
     ),
     eval_every: Optional[int] = typer.Option(
-        None, "--eval-every", help="Evaluate on the test split every N steps; keep the best checkpoint in MODEL_DIR/best/."
+        None, "--eval-every",
+        help="Evaluate on the test split every N steps; keep the best checkpoint in MODEL_DIR/best/ (what "
+             f"predict, eval and export use). 0: never. \\[default: {_D.eval_every}]",
+    ),
+    patience: Optional[int] = typer.Option(
+        None, "--patience",
+        help="Stop when N evaluations in a row did not beat the best test score. 0: train to --steps. "
+             f"\\[default: {_D.patience}]",
     ),
     micro_batches: Optional[int] = typer.Option(
         None, "--micro-batches", help="Run each batch in N parts (same update, less memory). \\[default: 1]"
@@ -89,6 +96,7 @@ def run(
         "schedule": schedule,
         "augment": augment,
         "eval_every": eval_every,
+        "patience": patience,
         "save_every_secs": save_every,
         "micro_batches": micro_batches,
         "train_layers": train_layers,
@@ -170,7 +178,7 @@ def _print_result(result) -> None:
     from rich.table import Table
 
     table = Table(title=f"Training in {result.model_dir}", show_header=False)
-    table.add_row("steps", f"{result.first_step} -> {result.last_step}")
+    table.add_row("steps", f"{result.first_step} -> {result.last_step}" + (" (early stop)" if result.stopped_early else ""))
     if result.final_loss is not None:
         table.add_row("final loss", f"{result.final_loss:.4f}")
     table.add_row("time", f"{result.seconds / 60:.1f} min")
