@@ -102,8 +102,8 @@ def draw_national_panel(rng: np.random.Generator, plate: np.ndarray, x: int, w: 
     """A coat of arms over a country code at the plate's left, on the plate's own background,
     where other plates have the blue EU strip (e.g. Slovak plates before 2004)."""
     h = plate.shape[0]
-    sw = max(3, round(w * rng.uniform(0.75, 0.95)))
-    sh = min(round(h * 0.56), round(sw * rng.uniform(1.15, 1.35)))
+    sw = max(3, round(w * rng.uniform(0.8, 1.0)))
+    sh = min(round(h * 0.6), round(sw * rng.uniform(1.15, 1.35)))
     draw_shield(rng, plate, x + (w - sw) // 2, round(h * rng.uniform(0.06, 0.14)), sw, sh)
     if rng.random() < 0.85:
         colour = _BLUE if rng.random() < 0.5 else text_colour

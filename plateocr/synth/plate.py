@@ -196,10 +196,16 @@ def render_plate(
     # No strip: sometimes a national panel in its place (a coat of arms over the country code, as
     # on older Slovak plates). With one: sometimes a small coat of arms or
     # stacked seals between it and the text.
-    panel_w = int(round(h * rng.uniform(0.3, 0.42))) if not strip_w and rng.random() < 0.25 else 0
+    panel_w = int(round(h * rng.uniform(0.32, 0.42))) if not strip_w and rng.random() < 0.25 else 0
     arms_w = int(round(h * rng.uniform(0.17, 0.25))) if strip_w and rng.random() < 0.45 else 0
-    arms_room = arms_w + int(round(h * 0.08)) if arms_w else panel_w + int(round(h * 0.1)) if panel_w else 0
     margin = h * rng.uniform(0.12, 0.35)
+    arms_room = arms_w + int(round(h * 0.08)) if arms_w else 0
+    if panel_w:  # such plates are tight: the panel near the edge, the text right after it
+        panel_x = int(round(h * rng.uniform(0.02, 0.08)))
+        margin = h * rng.uniform(0.03, 0.1)
+        arms_room = panel_x + panel_w
+        tall = int(round(h * rng.uniform(0.62, 0.74)))
+        text_w, text_h = text_w * tall / text_h, tall
     # Keep the plate's shape plausible: squeeze long texts, pad short ones.
     max_w, min_w = h * 5.4, h * 2.8
     text_w = min(text_w, max_w - strip_w - arms_room - 2 * margin)
@@ -227,7 +233,7 @@ def render_plate(
         else:  # seals and stickers stacked there instead (German vanity plates)
             draw_group_emblem(rng, plate, ax, ax + arms_w, y0, y0 + text_h)
     if panel_w:
-        draw_national_panel(rng, plate, int(round(h * rng.uniform(0.04, 0.1))), panel_w, fg)
+        draw_national_panel(rng, plate, panel_x, panel_w, fg)
     if strip_w:
         _eu_strip(rng, plate, strip_w)
     if rng.random() < 0.5:
