@@ -346,9 +346,15 @@ def test_cli_pipeline_as_written_with_defaults(tmp_path, monkeypatch):
     assert json.loads((tmp_path / "model" / "config.json").read_text())["training"]["batch_size"] == 4
     out = runner.invoke(app, ["train", "--steps", "2"])
     assert out.exit_code == 0 and "already at step 2" in out.output
+    # early stopping (on by default) scored both runs' ends; eval reads the best of them
+    best = ModelDir("model").best_metrics()
+    assert best["step"] in (1, 2)
     out = runner.invoke(app, ["eval", "--json"])
     assert out.exit_code == 0, out.output
     metrics = json.loads(out.stdout)
-    assert metrics["step"] == 2 and metrics["examples"] >= 1
+    assert metrics["step"] == best["step"] and metrics["examples"] >= 1
+    assert metrics["sequence_accuracy"] == best["sequence_accuracy"]
+    out = runner.invoke(app, ["eval", "--json", "--checkpoint", "latest"])
+    assert out.exit_code == 0 and json.loads(out.stdout)["step"] == 2
     out = runner.invoke(app, ["train", "--data", "nowhere"])
     assert out.exit_code != 0
