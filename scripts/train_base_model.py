@@ -7,14 +7,23 @@ resumes where it stopped (--steps is the total to reach); --minutes stops (and s
 training time budget. --init starts a new run from an earlier one's weights (continued
 pretraining on a fresh pool, e.g. after the renderer learnt new plate features).
 
-The bundled model came from two stages on 2 shared CPU cores (see the README for the figures):
+The bundled model came from four stages on 2 shared CPU cores (see the README for the figures):
 
   1. at commit e273fd5 (the renderer before coats of arms and seals):
         python scripts/train_base_model.py ../base_pretrain --seed 0
      stopped by the time budget at step 11,070 (63 minutes of training after 6 of rendering);
-  2. with this renderer, from stage 1's best checkpoint, on a new pool (seed 1):
+  2. at commit 7680664 (coats of arms and seals added), from stage 1's best checkpoint, on a
+     new pool (seed 1):
         python scripts/train_base_model.py ../base_v2 --seed 1 --init ../base_pretrain/model \
-            --learning-rate 5e-4 --steps 12000 --minutes 62 --export-base
+            --learning-rate 5e-4 --steps 12000 --minutes 62
+  3. at commit 9898eb7 (national panels, seals after the strip, unslashed zeros), from stage 2:
+        python scripts/train_base_model.py ../base_v3 --seed 2 --init ../base_v2/model \
+            --learning-rate 5e-4 --steps 12000 --pool 120000 --minutes 55
+     stopped by hand after 23 minutes of training (step 5,200): its best checkpoint, step 4,000,
+     starts stage 4;
+  4. with this renderer (national panels drawn tight, as real ones are), from stage 3:
+        python scripts/train_base_model.py ../base_v4 --seed 3 --init ../base_v3/model \
+            --learning-rate 5e-4 --steps 11000 --pool 120000 --minutes 50 --export-base
 
 On a GPU machine, one stage with larger --steps and --pool is the way to a better model.
 
