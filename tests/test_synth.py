@@ -103,6 +103,40 @@ def test_random_texts_are_5_to_8_plate_characters_of_many_patterns():
     assert any(t[0].isdigit() for t in texts) and any(t[0].isalpha() for t in texts)
 
 
+def test_random_texts_follow_national_formats_often():
+    """Half the texts come from real formats, so the reader learns where letters and digits go."""
+    from plateocr.synth.plate import FORMATS
+
+    def shape(t):
+        return "".join("N" if c.isdigit() else "L" for c in t)
+
+    shapes = {f.replace(" ", "") for f in FORMATS}
+    rng = np.random.default_rng(3)
+    texts = [random_text(rng) for _ in range(1000)]
+    share = np.mean([shape(t) in shapes for t in texts])
+    assert 0.42 <= share <= 0.8  # the formats, plus generic patterns that happen to match one
+    assert sum(shape(t) == "LLNNNLL" for t in texts) >= 15
+
+
+def test_same_oval_plates_draw_o_exactly_as_zero():
+    from plateocr.synth.plate import text_mask
+
+    for seed in range(12):
+        zero = text_mask(np.random.default_rng([seed, 4]), "AB 101", same_oval=True)
+        letter = text_mask(np.random.default_rng([seed, 4]), "AB 1O1", same_oval=True)
+        assert np.array_equal(zero, letter), seed
+        apart = text_mask(np.random.default_rng([seed, 4]), "AB 1O1")
+        assert not np.array_equal(zero, apart), seed
+
+
+def test_stroke_font_has_a_tall_middle_w_variant():
+    plain, tall = np.zeros((60, 60), np.uint8), np.zeros((60, 60), np.uint8)
+    font.draw_text(plain, "W", (10, 10), 40, 30, 0, 3)
+    font.draw_text(tall, "W", (10, 10), 40, 30, 0, 3, glyphs={**font.GLYPHS, "W": font.W_TALL})
+    middle = slice(24, 36)  # the columns around the middle apex; the tall one reaches the top rows
+    assert tall[10:14, middle].max() == 255 and plain[10:14, middle].max() == 0
+
+
 def test_render_plate_keeps_a_given_text_and_has_plate_shape():
     rng = np.random.default_rng(1)
     plate, text = render_plate(rng, "AB123CD")

@@ -66,6 +66,10 @@ GLYPHS: dict[str, list[Stroke]] = {
     "-": [[(0.1, 0.5), (0.9, 0.5)]],
 }
 
+# The W of DIN-like plate faces: the middle apex as high as the outer ones (it reads as VV or N
+# to a reader that only saw the low-apex W above).
+W_TALL: list[Stroke] = [[(0, 0), (0.25, 1), (0.5, 0.02), (0.75, 1), (1, 0)]]
+
 # Advance (glyph box width) relative to the common width; unlisted glyphs use 1.
 ADVANCE = {"1": 0.55, "I": 0.5, "0": 0.85, "M": 1.15, "W": 1.2, "-": 0.6, " ": 0.6}
 
@@ -88,16 +92,19 @@ def draw_text(
     thickness: int,
     slant: float = 0.0,
     color=255,
+    glyphs: dict[str, list[Stroke]] | None = None,
 ) -> None:
     """Draw `text` with its top-left glyph box at `origin` (x, y); spaces leave a gap.
 
     slant shifts a point right by slant * (distance above the baseline), i.e. italics for > 0.
+    glyphs replaces GLYPHS (e.g. with a variant of some letters).
     """
+    glyphs = GLYPHS if glyphs is None else glyphs
     x0, y0 = origin
     strokes = []
     for c in text:
         adv = ADVANCE.get(c, 1.0) * char_w
-        for stroke in GLYPHS.get(c, ()):
+        for stroke in glyphs.get(c, ()):
             pts = np.asarray(stroke, dtype=np.float64)
             px = x0 + pts[:, 0] * adv + slant * (1.0 - pts[:, 1]) * char_h
             py = y0 + pts[:, 1] * char_h

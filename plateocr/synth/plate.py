@@ -32,10 +32,45 @@ def _run(rng: np.random.Generator, alphabet: str, n: int) -> str:
     return "".join(alphabet[i] for i in rng.integers(0, len(alphabet), n))
 
 
+# Real national formats (L letter, N digit, a space between groups shown apart). Drawing from
+# them gives the reader the prior real plates need: on many fonts 0 and O are the same oval,
+# and only the format says that the one after "LL NNN" is a letter.
+FORMATS = (
+    "LL NNN LL",  # France, Italy, Slovakia
+    "LL NNNN", "LLL NNNN", "LL NNNNN", "LLL NNNNN",  # Poland, Romania, Greece, Ukraine...
+    "NLN NNNN", "NLL NNNN",  # Czechia
+    "LLNN LLL",  # United Kingdom
+    "NNNN LLL",  # Spain
+    "LLL NNN", "LLL NNNL", "NNN LLL",  # Sweden, Hungary, Russia-like, US states
+    "NN LLL N", "N LLL NN", "NN LL LL", "LL NN LL", "NN LLL NN",  # Netherlands side codes, Belgium
+    "L NNNNN", "NNN LLLL", "LLLL NNN",
+)
+
+
+def _german(rng: np.random.Generator) -> list[str]:
+    """District (1-3 letters), recognition letters (1-2) and number (1-4 digits), 5-8 in all."""
+    while True:
+        a, b, c = int(rng.integers(1, 4)), int(rng.integers(1, 3)), int(rng.integers(1, 5))
+        if MIN_CHARS <= a + b + c <= MAX_CHARS:
+            return [_run(rng, LETTERS, a), _run(rng, LETTERS, b), _run(rng, DIGITS, c)]
+
+
+def _from_format(rng: np.random.Generator, fmt: str) -> list[str]:
+    return ["".join(_run(rng, LETTERS if k == "L" else DIGITS, 1) for k in group) for group in fmt.split()]
+
+
 def random_groups(rng: np.random.Generator) -> list[str]:
-    """Plate text as the groups a plate shows apart (e.g. ['AB', '123', 'CD']); 5-8 chars in all."""
-    n = int(rng.integers(MIN_CHARS, MAX_CHARS + 1))
+    """Plate text as the groups a plate shows apart (e.g. ['AB', '123', 'CD']); 5-8 chars in all.
+
+    Half follow a real national format, the rest generic patterns, so that no one format rules.
+    """
     style = rng.random()
+    if style < 0.42:
+        return _from_format(rng, FORMATS[int(rng.integers(len(FORMATS)))])
+    if style < 0.5:
+        return _german(rng)
+    n = int(rng.integers(MIN_CHARS, MAX_CHARS + 1))
+    style = (style - 0.5) * 2  # the generic patterns, as before
     if style < 0.3:  # letters then digits: AB 1234
         k = int(rng.integers(1, min(3, n - 2) + 1))
         return [_run(rng, LETTERS, k), _run(rng, DIGITS, n - k)]
@@ -73,7 +108,10 @@ def _split_groups(text: str) -> list[str]:
 # --- the text layer -------------------------------------------------------------------------
 
 
-def _stroke_text_mask(rng: np.random.Generator, display: str) -> np.ndarray:
+def _stroke_text_mask(rng: np.random.Generator, display: str, same_oval: bool = False) -> np.ndarray:
+    if same_oval:
+        display = display.replace("O", "0")
+    glyphs = {**font.GLYPHS, "W": font.W_TALL} if rng.random() < 0.5 else font.GLYPHS
     h = _WORK_H
     char_w = h * rng.uniform(0.42, 0.72)  # down to the narrow DIN-like faces of EU plates
     spacing = char_w * rng.uniform(0.12, 0.35)
@@ -82,11 +120,11 @@ def _stroke_text_mask(rng: np.random.Generator, display: str) -> np.ndarray:
     pad = thickness + 2
     width = int(np.ceil(font.text_width(display, char_w, spacing) + slant * h)) + 2 * pad
     mask = np.zeros((h + 2 * pad, width), np.uint8)
-    font.draw_text(mask, display, (pad, pad), h, char_w, spacing, thickness, slant)
+    font.draw_text(mask, display, (pad, pad), h, char_w, spacing, thickness, slant, glyphs=glyphs)
     return mask
 
 
-def _hershey_text_mask(rng: np.random.Generator, display: str) -> np.ndarray:
+def _hershey_text_mask(rng: np.random.Generator, display: str, same_oval: bool = False) -> np.ndarray:
     face = int(HERSHEY_FONTS[rng.integers(len(HERSHEY_FONTS))])
     if rng.random() < 0.15:
         face |= cv2.FONT_ITALIC
@@ -94,18 +132,19 @@ def _hershey_text_mask(rng: np.random.Generator, display: str) -> np.ndarray:
     thickness = int(rng.integers(2, 6))
     # Hershey slashes every 0. Plate fonts mostly draw it as a narrow O (a reader that only saw
     # slashed zeros reads them as O), so draw it so, leaving the slash to a few plates.
-    slashed = rng.random() < 0.15
+    slashed = rng.random() < 0.15 and not same_oval
+    ovals = "0O" if same_oval else "0"
     zero_w = rng.uniform(0.72, 0.88)
     (_, h), base = cv2.getTextSize(display or " ", face, scale, thickness)
     pad = 2 * thickness + 4
     rows = h + base + 2 * pad
     pieces = []
     for c in display:  # one glyph at a time, each in its advance width
-        glyph = "O" if c == "0" and not slashed else c
+        glyph = "O" if c in ovals and not slashed else c
         (w, _), _ = cv2.getTextSize(glyph, face, scale, thickness)
         piece = np.zeros((rows, w + thickness), np.uint8)
         cv2.putText(piece, glyph, (thickness // 2, pad + h), face, scale, 255, thickness, cv2.LINE_AA)
-        if glyph != c:
+        if glyph == "O" and c in ovals:
             piece = cv2.resize(piece, (max(1, round(piece.shape[1] * zero_w)), rows), interpolation=cv2.INTER_AREA)
         pieces.append(piece)
     side = np.zeros((rows, pad), np.uint8)
@@ -118,11 +157,14 @@ def _ink_crop(mask: np.ndarray) -> np.ndarray:
     return mask[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
-def text_mask(rng: np.random.Generator, display: str) -> np.ndarray:
-    """The text's ink (uint8, 255 = ink), cropped to the ink, in one of the fonts."""
+def text_mask(rng: np.random.Generator, display: str, same_oval: bool = False) -> np.ndarray:
+    """The text's ink (uint8, 255 = ink), cropped to the ink, in one of the fonts.
+
+    same_oval draws O exactly as 0 (a narrow unslashed oval), as many plate fonts do.
+    """
     if rng.random() < 0.45:
-        return _ink_crop(_stroke_text_mask(rng, display))
-    return _ink_crop(_hershey_text_mask(rng, display))
+        return _ink_crop(_stroke_text_mask(rng, display, same_oval))
+    return _ink_crop(_hershey_text_mask(rng, display, same_oval))
 
 
 # --- colours --------------------------------------------------------------------------------
@@ -189,7 +231,10 @@ def render_plate(
     display = groups[0] + "".join(s + g for s, g in zip(seps, groups[1:]))
 
     h = int(height or rng.integers(52, 72))
-    ink = text_mask(rng, display)
+    # O drawn as 0 only where each group is all letters or all digits: there the format tells
+    # them apart, as it must on real plates whose font has one oval for both.
+    same_oval = rng.random() < 0.3 and all(g.isalpha() or g.isdigit() for g in groups)
+    ink = text_mask(rng, display, same_oval)
     text_h = int(round(h * rng.uniform(0.56, 0.72)))
     text_w = ink.shape[1] * text_h / ink.shape[0] * rng.uniform(0.85, 1.2)
     strip_w = int(round(h * rng.uniform(0.24, 0.32))) if rng.random() < 0.4 else 0
