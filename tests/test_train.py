@@ -117,9 +117,21 @@ def test_early_stopping_is_on_by_default_and_stops_when_the_test_score_stalls(tm
     md = ModelDir(tmp_path / "model")
     assert md.latest_checkpoint().endswith("ckpt-15") and md.best_metrics()["step"] == 5
     assert any("early stop at step 15" in m for m in rec.messages)
-    # --patience 0 trains on to --steps
+    # Rerunning a run that stopped early trains nothing and says why; --patience 0 trains on
+    rec = Recorder()
+    result = train(records, tmp_path / "model", {"steps": 100}, listener=rec)
+    assert result.stopped_early and result.last_step == 15
+    assert any("stopped early before (step 15)" in m for m in rec.messages)
     result = train(records, tmp_path / "model", {"steps": 25, "patience": 0}, listener=Recorder())
     assert not result.stopped_early and result.last_step == 25
+
+    # The count survives a resume: cut at step 10 (one evaluation past the best) and continued,
+    # a --patience 3 run stops at step 20, where one uninterrupted run would.
+    cut = {**still, "patience": 3}
+    train(records, tmp_path / "cut", {**cut, "steps": 10}, config_overrides=TINY, listener=Recorder())
+    assert ModelDir(tmp_path / "cut").early_stopping_state() == {"step": 10, "since_best": 1}
+    result = train(records, tmp_path / "cut", {**cut, "steps": 100}, listener=Recorder())
+    assert result.stopped_early and result.last_step == 20
 
 
 @pytest.mark.slow

@@ -9,6 +9,7 @@ Layout (TensorFlow is not needed to read it):
       checkpoint         TensorFlow's checkpoint state (latest first)
       ckpt-<step>.index / ckpt-<step>.data-*      periodic checkpoints (weights + optimizer state)
       best/              the best checkpoint seen by --eval-every, with its metrics.json
+      early_stopping.json  evaluations since the best one, so --patience counts across resumes
       events.out.tfevents.*  TensorBoard summaries (eval/ holds the evaluation ones)
 
 `eval`, `predict` and `export` read everything from here, so they need no repeated flags.
@@ -31,6 +32,7 @@ from plateocr.spec import DatasetSpec
 CONFIG_FILE = "config.json"
 BEST_DIR = "best"
 METRICS_FILE = "metrics.json"
+EARLY_STOPPING_FILE = "early_stopping.json"
 STATE_FILE = "checkpoint"  # TensorFlow's name for the checkpoint state file
 CHECKPOINT_PREFIX = "ckpt"
 MODELDIR_VERSION = 1
@@ -261,6 +263,18 @@ class ModelDir:
         if checkpoint_exists(p):
             return str(p)
         raise PlateOCRError(f"{p}: checkpoint not found (expected {p}.index)")
+
+    def early_stopping_state(self) -> dict:
+        """{"step": last scored step, "since_best": evaluations since the best} or {}."""
+        try:
+            state = json.loads((self.path / EARLY_STOPPING_FILE).read_text(encoding="utf-8"))
+            return {"step": int(state["step"]), "since_best": int(state["since_best"])}
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            return {}
+
+    def save_early_stopping_state(self, step: int, since_best: int) -> None:
+        state = {"step": int(step), "since_best": int(since_best)}
+        write_text_atomic(self.path / EARLY_STOPPING_FILE, json.dumps(state, sort_keys=True) + "\n")
 
     def save_best(self, prefix: str | os.PathLike, metrics: dict) -> str:
         """Copy checkpoint `prefix` into best/ (replacing the previous best) with its metrics."""

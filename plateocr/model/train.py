@@ -537,8 +537,14 @@ def _loop(
 
     listener.start(first_step, opts.steps)
     rate = None
+    if scorer.active and opts.patience and scorer.since_best >= opts.patience and step < opts.steps:
+        stopped_early = True  # a rerun of a run that early stopping ended: nothing to train
+        listener.message(
+            f"stopped early before (step {scorer.last_step}): no better test score in {scorer.since_best} "
+            f"evaluations (best: step {scorer.best.get('step', '?')}); a larger --patience, or 0, trains on"
+        )
     try:
-        while step < opts.steps:
+        while step < opts.steps and not stopped_early:
             want_summary = opts.summary_every and (step % opts.summary_every == 0 or step + 1 == opts.steps)
             fetches = {"train": g.train_op, "loss": g.loss}
             if want_summary:
@@ -615,8 +621,11 @@ class _BestKeeper:
         self.md, self.records_dir, self.spec, self.opts = md, records_dir, spec, opts
         self.split, self.listener, self.writer = split, listener, writer
         self.best = md.best_metrics()
-        self.last_step = None
-        self.since_best = 0  # evaluations since the best one, in this run
+        # Kept in the model dir so that --patience counts across resumes (a time-limited run
+        # continued later stops where one uninterrupted run would have).
+        state = md.early_stopping_state() if self.best else {}
+        self.last_step = state.get("step")
+        self.since_best = state.get("since_best", 0)  # evaluations since the best one
         self._evaluator = None
 
     @property
@@ -641,6 +650,7 @@ class _BestKeeper:
         else:
             self.since_best += 1
         self.last_step = step
+        self.md.save_early_stopping_state(step, self.since_best)
         values = [
             tf1.Summary.Value(tag=f"{self.split}/{k}", simple_value=metrics[k])
             for k in ("character_accuracy", "sequence_accuracy", "mean_confidence")
