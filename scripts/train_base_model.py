@@ -7,7 +7,7 @@ resumes where it stopped (--steps is the total to reach); --minutes stops (and s
 training time budget. --init starts a new run from an earlier one's weights (continued
 pretraining on a fresh pool, e.g. after the renderer learnt new plate features).
 
-The bundled model came from four stages on 2 shared CPU cores (see the README for the figures):
+The bundled model came from five stages on 2 shared CPU cores (see the README for the figures):
 
   1. at commit e273fd5 (the renderer before coats of arms and seals):
         python scripts/train_base_model.py ../base_pretrain --seed 0
@@ -21,9 +21,13 @@ The bundled model came from four stages on 2 shared CPU cores (see the README fo
             --learning-rate 5e-4 --steps 12000 --pool 120000 --minutes 55
      stopped by hand after 23 minutes of training (step 5,200): its best checkpoint, step 4,000,
      starts stage 4;
-  4. with this renderer (national panels drawn tight, as real ones are), from stage 3:
+  4. at commit 18b4154 (national panels drawn tight, as real ones are), from stage 3:
         python scripts/train_base_model.py ../base_v4 --seed 3 --init ../base_v3/model \
             --learning-rate 5e-4 --steps 11000 --pool 120000 --minutes 50 --export-base
+  5. with this renderer (real national text formats, O drawn as 0 on some plates, a W with a
+     tall middle), from stage 4:
+        python scripts/train_base_model.py ../base_v5 --seed 4 --init ../base_v4/model \
+            --learning-rate 5e-4 --steps 11000 --pool 120000 --minutes 48 --export-base
 
 On a GPU machine, one stage with larger --steps and --pool is the way to a better model.
 

@@ -66,9 +66,13 @@ GLYPHS: dict[str, list[Stroke]] = {
     "-": [[(0.1, 0.5), (0.9, 0.5)]],
 }
 
-# The W of DIN-like plate faces: the middle apex as high as the outer ones (it reads as VV or N
-# to a reader that only saw the low-apex W above).
+# Variants from DIN-like plate faces, each drawn instead of the glyph above on some plates: a W
+# with its middle apex as high as the outer ones (read as VV or N by a reader that only saw the
+# low one), and a 0 with long straight sides (read as G, as its flat sides are the G's).
 W_TALL: list[Stroke] = [[(0, 0), (0.25, 1), (0.5, 0.02), (0.75, 1), (1, 0)]]
+ZERO_TALL: list[Stroke] = [[(0.5, 0), (0.82, 0.03), (1, 0.16), (1, 0.84), (0.82, 0.97), (0.5, 1), (0.18, 0.97),
+                            (0, 0.84), (0, 0.16), (0.18, 0.03), (0.5, 0)]]
+VARIANTS: dict[str, list[Stroke]] = {"W": W_TALL, "0": ZERO_TALL}
 
 # Advance (glyph box width) relative to the common width; unlisted glyphs use 1.
 ADVANCE = {"1": 0.55, "I": 0.5, "0": 0.85, "M": 1.15, "W": 1.2, "-": 0.6, " ": 0.6}

@@ -36,7 +36,7 @@ def _run(rng: np.random.Generator, alphabet: str, n: int) -> str:
 # them gives the reader the prior real plates need: on many fonts 0 and O are the same oval,
 # and only the format says that the one after "LL NNN" is a letter.
 FORMATS = (
-    "LL NNN LL",  # France, Italy, Slovakia
+    "LL NNN LL", "LL NNNLL",  # France, Italy, Slovakia (TS-260AK)
     "LL NNNN", "LLL NNNN", "LL NNNNN", "LLL NNNNN",  # Poland, Romania, Greece, Ukraine...
     "NLN NNNN", "NLL NNNN",  # Czechia
     "LLNN LLL",  # United Kingdom
@@ -59,18 +59,23 @@ def _from_format(rng: np.random.Generator, fmt: str) -> list[str]:
     return ["".join(_run(rng, LETTERS if k == "L" else DIGITS, 1) for k in group) for group in fmt.split()]
 
 
-def random_groups(rng: np.random.Generator) -> list[str]:
-    """Plate text as the groups a plate shows apart (e.g. ['AB', '123', 'CD']); 5-8 chars in all.
+def random_groups(rng: np.random.Generator) -> tuple[list[str], bool]:
+    """Plate text as the groups a plate shows apart (e.g. ['AB', '123', 'CD']), 5-8 chars in all,
+    and whether letters and digits sit where a format puts them (not random characters).
 
     Half follow a real national format, the rest generic patterns, so that no one format rules.
     """
     style = rng.random()
     if style < 0.42:
-        return _from_format(rng, FORMATS[int(rng.integers(len(FORMATS)))])
+        return _from_format(rng, FORMATS[int(rng.integers(len(FORMATS)))]), True
     if style < 0.5:
-        return _german(rng)
+        return _german(rng), True
+    groups = _generic_groups(rng, (style - 0.5) * 2)
+    return groups, all(g.isalpha() or g.isdigit() for g in groups)
+
+
+def _generic_groups(rng: np.random.Generator, style: float) -> list[str]:
     n = int(rng.integers(MIN_CHARS, MAX_CHARS + 1))
-    style = (style - 0.5) * 2  # the generic patterns, as before
     if style < 0.3:  # letters then digits: AB 1234
         k = int(rng.integers(1, min(3, n - 2) + 1))
         return [_run(rng, LETTERS, k), _run(rng, DIGITS, n - k)]
@@ -91,7 +96,7 @@ def random_groups(rng: np.random.Generator) -> list[str]:
 
 def random_text(rng: np.random.Generator) -> str:
     """A plate text: 5-8 characters of 0-9A-Z in a plausible plate pattern."""
-    return "".join(random_groups(rng))
+    return "".join(random_groups(rng)[0])
 
 
 def _split_groups(text: str) -> list[str]:
@@ -111,7 +116,10 @@ def _split_groups(text: str) -> list[str]:
 def _stroke_text_mask(rng: np.random.Generator, display: str, same_oval: bool = False) -> np.ndarray:
     if same_oval:
         display = display.replace("O", "0")
-    glyphs = {**font.GLYPHS, "W": font.W_TALL} if rng.random() < 0.5 else font.GLYPHS
+    glyphs = dict(font.GLYPHS)
+    for c, variant in font.VARIANTS.items():
+        if rng.random() < 0.5:
+            glyphs[c] = variant
     h = _WORK_H
     char_w = h * rng.uniform(0.42, 0.72)  # down to the narrow DIN-like faces of EU plates
     spacing = char_w * rng.uniform(0.12, 0.35)
@@ -221,7 +229,7 @@ def render_plate(
     """
     if text is not None and not (text and set(text) <= set(BASE_ALPHABET)):
         raise ValueError(f"plate text must be characters of {BASE_ALPHABET} (got {text!r})")
-    groups = random_groups(rng) if text is None else _split_groups(text)
+    groups, formatted = random_groups(rng) if text is None else (_split_groups(text), True)
     label = "".join(groups)
     sep = ["", " ", "-"][rng.choice(3, p=[0.35, 0.4, 0.25])]
     seps = [sep] * (len(groups) - 1)
@@ -231,9 +239,9 @@ def render_plate(
     display = groups[0] + "".join(s + g for s, g in zip(seps, groups[1:]))
 
     h = int(height or rng.integers(52, 72))
-    # O drawn as 0 only where each group is all letters or all digits: there the format tells
-    # them apart, as it must on real plates whose font has one oval for both.
-    same_oval = rng.random() < 0.3 and all(g.isalpha() or g.isdigit() for g in groups)
+    # O drawn as 0 only where letters and digits follow a format: it tells them apart, as it
+    # must on real plates whose font has one oval for both.
+    same_oval = rng.random() < 0.3 and formatted
     ink = text_mask(rng, display, same_oval)
     text_h = int(round(h * rng.uniform(0.56, 0.72)))
     text_w = ink.shape[1] * text_h / ink.shape[0] * rng.uniform(0.85, 1.2)
