@@ -32,19 +32,22 @@ def _run(rng: np.random.Generator, alphabet: str, n: int) -> str:
     return "".join(alphabet[i] for i in rng.integers(0, len(alphabet), n))
 
 
-# Real national formats (L letter, N digit, a space between groups shown apart). Drawing from
-# them gives the reader the prior real plates need: on many fonts 0 and O are the same oval,
-# and only the format says that the one after "LL NNN" is a letter.
-FORMATS = (
-    "LL NNN LL", "LL NNNLL",  # France, Italy, Slovakia (TS-260AK)
-    "LL NNNN", "LLL NNNN", "LL NNNNN", "LLL NNNNN",  # Poland, Romania, Greece, Ukraine...
-    "NLN NNNN", "NLL NNNN",  # Czechia
-    "LLNN LLL",  # United Kingdom
-    "NNNN LLL",  # Spain
-    "LLL NNN", "LLL NNNL", "NNN LLL",  # Sweden, Hungary, Russia-like, US states
-    "NN LLL N", "N LLL NN", "NN LL LL", "LL NN LL", "NN LLL NN",  # Netherlands side codes, Belgium
-    "L NNNNN", "NNN LLLL", "LLLL NNN",
-)
+# Real national formats (L letter, N digit, a space between groups shown apart), weighted
+# roughly by how many cars carry them. Drawing from them gives the reader the prior real plates
+# need: on many fonts 0 and O are the same oval, and only the format (and the gaps, which
+# formatted plates always show) says that the one after "LL-NNN" is a letter.
+FORMATS = {
+    "LL NNN LL": 3, "LL NNNLL": 2,  # France, Italy (AB 123 CD); Slovakia (TS-260AK)
+    "LLNN LLL": 2,  # United Kingdom
+    "LL NNNN": 1, "LLL NNNN": 1, "LL NNNNN": 1, "LLL NNNNN": 1,  # Poland, Romania, Greece...
+    "NLN NNNN": 1, "NLL NNNN": 1,  # Czechia
+    "NNNN LLL": 1,  # Spain
+    "LLL NNN": 1, "LLL NNNL": 1, "NNN LLL": 1,  # Sweden, Hungary, Russia-like, US states
+    "NN LLL N": 1, "N LLL NN": 1, "NN LL LL": 1, "LL NN LL": 1, "NN LLL NN": 1,  # Netherlands, Belgium
+    "L NNNNN": 1, "NNN LLLL": 1, "LLLL NNN": 1,
+}
+_FORMAT_NAMES = tuple(FORMATS)
+_FORMAT_P = np.array(list(FORMATS.values()), float) / sum(FORMATS.values())
 
 
 def _german(rng: np.random.Generator) -> list[str]:
@@ -59,19 +62,19 @@ def _from_format(rng: np.random.Generator, fmt: str) -> list[str]:
     return ["".join(_run(rng, LETTERS if k == "L" else DIGITS, 1) for k in group) for group in fmt.split()]
 
 
-def random_groups(rng: np.random.Generator) -> tuple[list[str], bool]:
+def random_groups(rng: np.random.Generator) -> tuple[list[str], str]:
     """Plate text as the groups a plate shows apart (e.g. ['AB', '123', 'CD']), 5-8 chars in all,
-    and whether letters and digits sit where a format puts them (not random characters).
+    and its kind: "format" (a national one), "pattern" (runs of letters and digits) or "random".
 
     Half follow a real national format, the rest generic patterns, so that no one format rules.
     """
     style = rng.random()
     if style < 0.42:
-        return _from_format(rng, FORMATS[int(rng.integers(len(FORMATS)))]), True
+        return _from_format(rng, _FORMAT_NAMES[rng.choice(len(_FORMAT_NAMES), p=_FORMAT_P)]), "format"
     if style < 0.5:
-        return _german(rng), True
+        return _german(rng), "format"
     groups = _generic_groups(rng, (style - 0.5) * 2)
-    return groups, all(g.isalpha() or g.isdigit() for g in groups)
+    return groups, "pattern" if all(g.isalpha() or g.isdigit() for g in groups) else "random"
 
 
 def _generic_groups(rng: np.random.Generator, style: float) -> list[str]:
@@ -79,12 +82,10 @@ def _generic_groups(rng: np.random.Generator, style: float) -> list[str]:
     if style < 0.3:  # letters then digits: AB 1234
         k = int(rng.integers(1, min(3, n - 2) + 1))
         return [_run(rng, LETTERS, k), _run(rng, DIGITS, n - k)]
-    if style < 0.6:  # letters, digits, letters: M 123 AB
+    if style < 0.7:  # letters, digits, letters: M 123 AB
         k = int(rng.integers(1, 3))
         m = int(rng.integers(1, n - k))
         return [_run(rng, LETTERS, k), _run(rng, DIGITS, m), _run(rng, LETTERS, n - k - m)]
-    if style < 0.7:  # British: AB12 CDE
-        return [_run(rng, LETTERS, 2) + _run(rng, DIGITS, 2), _run(rng, LETTERS, 3)]
     if style < 0.8:  # digits then letters: 123 ABC
         k = int(rng.integers(2, n - 1))
         return [_run(rng, DIGITS, k), _run(rng, LETTERS, n - k)]
@@ -229,9 +230,10 @@ def render_plate(
     """
     if text is not None and not (text and set(text) <= set(BASE_ALPHABET)):
         raise ValueError(f"plate text must be characters of {BASE_ALPHABET} (got {text!r})")
-    groups, formatted = random_groups(rng) if text is None else (_split_groups(text), True)
+    groups, kind = random_groups(rng) if text is None else (_split_groups(text), "pattern")
     label = "".join(groups)
-    sep = ["", " ", "-"][rng.choice(3, p=[0.35, 0.4, 0.25])]
+    # A formatted plate always shows its groups apart; generic texts sometimes run together.
+    sep = ["", " ", "-"][rng.choice(3, p=[0.0, 0.6, 0.4] if kind == "format" else [0.35, 0.4, 0.25])]
     seps = [sep] * (len(groups) - 1)
     group_emblem = len(groups) > 1 and rng.random() < 0.3
     if group_emblem:  # seals or a coat of arms between two groups: leave them a gap
@@ -239,9 +241,9 @@ def render_plate(
     display = groups[0] + "".join(s + g for s, g in zip(seps, groups[1:]))
 
     h = int(height or rng.integers(52, 72))
-    # O drawn as 0 only where letters and digits follow a format: it tells them apart, as it
-    # must on real plates whose font has one oval for both.
-    same_oval = rng.random() < 0.3 and formatted
+    # O drawn as 0 only where letters and digits come in runs: the format tells them apart, as
+    # it must on real plates whose font has one oval for both.
+    same_oval = rng.random() < 0.3 and kind != "random"
     ink = text_mask(rng, display, same_oval)
     text_h = int(round(h * rng.uniform(0.56, 0.72)))
     text_w = ink.shape[1] * text_h / ink.shape[0] * rng.uniform(0.85, 1.2)
