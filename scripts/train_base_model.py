@@ -7,7 +7,7 @@ resumes where it stopped (--steps is the total to reach); --minutes stops (and s
 training time budget. --init starts a new run from an earlier one's weights (continued
 pretraining on a fresh pool, e.g. after the renderer learnt new plate features).
 
-The bundled model came from five stages on 2 shared CPU cores (see the README for the figures):
+The bundled model came from six stages on 2 shared CPU cores (see the README for the figures):
 
   1. at commit e273fd5 (the renderer before coats of arms and seals):
         python scripts/train_base_model.py ../base_pretrain --seed 0
@@ -24,10 +24,18 @@ The bundled model came from five stages on 2 shared CPU cores (see the README fo
   4. at commit 18b4154 (national panels drawn tight, as real ones are), from stage 3:
         python scripts/train_base_model.py ../base_v4 --seed 3 --init ../base_v3/model \
             --learning-rate 5e-4 --steps 11000 --pool 120000 --minutes 50 --export-base
-  5. with this renderer (real national text formats, O drawn as 0 on some plates, a W with a
+  5. at commit 70ffa2c (real national text formats, O drawn as 0 on some plates, a W with a
      tall middle), from stage 4:
         python scripts/train_base_model.py ../base_v5 --seed 4 --init ../base_v4/model \
-            --learning-rate 5e-4 --steps 11000 --pool 120000 --minutes 48 --export-base
+            --learning-rate 5e-4 --steps 11000 --pool 120000 --minutes 48
+     stopped by hand at step 4,400 (16 minutes), when its zero-shot errors showed the next
+     fix; its best checkpoint (step 4,000) starts stage 6. (A run at commit 2f8ef74, with a
+     DIN-like zero, was stopped at step 6,000: it still read the zeros of LL-NNNLL plates as G,
+     the UK format's prior, so stage 6 weights the formats and always shows their gaps.)
+  6. at commit c545f24 (formats weighted by use, formatted plates always show their gaps, a
+     DIN-like zero with straight sides), from stage 5:
+        python scripts/train_base_model.py ../base_v6 --seed 5 --init ../base_v5/model \
+            --learning-rate 5e-4 --steps 10000 --pool 120000 --minutes 40 --export-base
 
 On a GPU machine, one stage with larger --steps and --pool is the way to a better model.
 
