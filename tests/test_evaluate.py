@@ -58,8 +58,33 @@ def test_result_metrics_and_worst_errors(tmp_path):
     assert [(row["index"], row["truth"], row["prediction"]) for row in rows] == [
         ("1", "CD34", "CD3"), ("2", "EF56", "XY56"), ("3", "GH78", "ZZZZ"),
     ]
+    assert r.metrics()["errors_o_vs_0_only"] == 0 and r.sequence_accuracy_o_is_0 == r.sequence_accuracy
     assert r.better_than({"sequence_accuracy": 0.25, "character_accuracy": 0.5})
     assert not r.better_than({"sequence_accuracy": 0.5, "character_accuracy": 0.1})
+
+
+def test_mistakes_only_in_o_against_0_are_told_apart(tmp_path, capsys):
+    from plateocr.commands.eval import _print_tables
+
+    r = EvalResult("test", "model/ckpt-5", 5)
+    r.examples = [
+        _example(0, "AB12", "AB12"),
+        _example(1, "RKO99AN", "RK099AN", 0.9),  # the label writes O where the plate shows 0
+        _example(2, "BA302OZ", "BA3020Z", 0.8),
+        _example(3, "CD34", "CO34", 0.7),  # a real misreading
+    ]
+    assert r.sequence_accuracy == pytest.approx(1 / 4)  # the score stays strict
+    assert [e.index for e in r.o_vs_0_errors] == [1, 2]
+    m = r.metrics()
+    assert m["errors"] == 3 and m["errors_o_vs_0_only"] == 2
+    assert m["sequence_accuracy_o_is_0"] == pytest.approx(3 / 4)
+    r.write_errors_csv(tmp_path / "errors.csv")
+    rows = list(csv.DictReader(open(tmp_path / "errors.csv", encoding="utf-8")))
+    assert [row["o_vs_0_only"] for row in rows] == ["1", "1", "0"]
+    _print_tables(r, 10)
+    out = capsys.readouterr().out
+    assert "if O = 0" in out and "0.7500" in out
+    assert out.count("check the label") == 2 + 1  # the metrics row and the two mistakes
 
 
 @pytest.mark.slow

@@ -131,3 +131,12 @@ def test_truncate_at_null():
 def test_shape_mismatch_is_an_error():
     with pytest.raises(ValueError, match="shape"):
         metrics.accuracy_counts(np.zeros((2, 3), int), np.zeros((2, 4), int), 0)
+
+
+def test_o_against_0_only_mistakes():
+    assert metrics.differs_only_in_o_and_0("RKO99AN", "RK099AN")  # the label's O, the plate's 0
+    assert metrics.differs_only_in_o_and_0("BA302OZ", "BA3020Z")  # and the reverse
+    assert not metrics.differs_only_in_o_and_0("RK099AN", "RK099AN")  # right is not a mistake
+    assert not metrics.differs_only_in_o_and_0("RKO99AN", "RK099AM")  # another letter wrong too
+    assert not metrics.differs_only_in_o_and_0("RKO99AN", "RKQ99AN")  # Q is not 0
+    assert not metrics.differs_only_in_o_and_0("AB100", "AB10")  # a missing character

@@ -73,12 +73,16 @@ def _print_tables(result, worst: int) -> None:
     table.add_row("full-sequence accuracy", f"{m['sequence_accuracy']:.4f}")
     table.add_row("mean confidence", f"{m['mean_confidence']:.4f}")
     table.add_row("errors", f"{m['errors']} of {m['examples']}")
+    if m["errors_o_vs_0_only"]:
+        table.add_row("errors only in O against 0 (check the labels)", f"{m['errors_o_vs_0_only']}")
+        table.add_row("full-sequence accuracy if O = 0", f"{m['sequence_accuracy_o_is_0']:.4f}")
     console.print(table)
     shown = result.worst_errors(worst)
     if shown:
         errs = Table(title=f"worst {len(shown)} of {len(result.errors)} errors")
-        for col in ("index", "truth", "prediction", "confidence"):
+        for col in ("index", "truth", "prediction", "confidence", "note"):
             errs.add_column(col, justify="right" if col in ("index", "confidence") else "left")
         for e in shown:
-            errs.add_row(str(e.index), e.truth, e.prediction or "(nothing)", f"{e.confidence:.3f}")
+            note = "only O/0: check the label" if e.o_vs_0_only else ""
+            errs.add_row(str(e.index), e.truth, e.prediction or "(nothing)", f"{e.confidence:.3f}", note)
         console.print(errs)

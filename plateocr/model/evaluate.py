@@ -17,7 +17,7 @@ import numpy as np
 from plateocr.charset import Charset
 from plateocr.errors import PlateOCRError
 from plateocr.model.decoding import decode_readings
-from plateocr.model.metrics import AccuracyCounts, accuracy_counts
+from plateocr.model.metrics import AccuracyCounts, accuracy_counts, differs_only_in_o_and_0
 from plateocr.model.modeldir import ModelDir, checkpoint_step
 from plateocr.spec import DatasetSpec
 
@@ -42,6 +42,11 @@ class ExampleResult:
     def correct_chars(self) -> int:
         """Characters of the truth read correctly at their position."""
         return self.counts.correct_chars
+
+    @property
+    def o_vs_0_only(self) -> bool:
+        """A mistake only in O against 0: often the label's (see plateocr.model.metrics)."""
+        return differs_only_in_o_and_0(self.truth, self.prediction)
 
 
 @dataclass
@@ -77,6 +82,16 @@ class EvalResult:
     def errors(self) -> list[ExampleResult]:
         return [e for e in self.examples if not e.correct]
 
+    @property
+    def o_vs_0_errors(self) -> list[ExampleResult]:
+        return [e for e in self.examples if e.o_vs_0_only]
+
+    @property
+    def sequence_accuracy_o_is_0(self) -> float:
+        """Sequence accuracy if O and 0 were one character (for reading label noise; not the score)."""
+        right = self.num_examples - len(self.errors) + len(self.o_vs_0_errors)
+        return right / self.num_examples if self.examples else 0.0
+
     def worst_errors(self, n: int = 10) -> list[ExampleResult]:
         """Mistakes with the most wrong characters first, confident ones first among equals."""
         key = lambda e: (-(max(len(e.truth), len(e.prediction)) - e.correct_chars), -e.confidence, e.index)
@@ -92,6 +107,8 @@ class EvalResult:
             "character_accuracy": self.character_accuracy,
             "sequence_accuracy": self.sequence_accuracy,
             "mean_confidence": self.mean_confidence,
+            "errors_o_vs_0_only": len(self.o_vs_0_errors),
+            "sequence_accuracy_o_is_0": self.sequence_accuracy_o_is_0,
         }
 
     def better_than(self, other: dict | None) -> bool:
@@ -109,9 +126,9 @@ class EvalResult:
 
         buf = io.StringIO()
         w = csv.writer(buf)
-        w.writerow(["index", "truth", "prediction", "confidence", "correct_chars"])
+        w.writerow(["index", "truth", "prediction", "confidence", "correct_chars", "o_vs_0_only"])
         for e in self.errors:
-            w.writerow([e.index, e.truth, e.prediction, f"{e.confidence:.4f}", e.correct_chars])
+            w.writerow([e.index, e.truth, e.prediction, f"{e.confidence:.4f}", e.correct_chars, int(e.o_vs_0_only)])
         write_text_atomic(path, buf.getvalue())
 
 

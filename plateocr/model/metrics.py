@@ -64,6 +64,17 @@ def accuracy_counts(predicted, labels, null_code: int) -> AccuracyCounts:
     )
 
 
+# On many plate fonts the letter O and the digit 0 are the same oval, and plate sets are often
+# labelled with the wrong one; a reading that differs from its label only there is worth telling
+# apart from a real misreading (a hint to check the label, never counted as correct).
+_O_AS_ZERO = str.maketrans("O", "0")
+
+
+def differs_only_in_o_and_0(truth: str, read: str) -> bool:
+    """True when the texts differ, and only where one has the letter O and the other the digit 0."""
+    return truth != read and truth.translate(_O_AS_ZERO) == read.translate(_O_AS_ZERO)
+
+
 def char_accuracy(predicted, labels, null_code: int) -> float:
     return accuracy_counts(predicted, labels, null_code).char_accuracy
 
