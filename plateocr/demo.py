@@ -19,6 +19,9 @@ from plateocr.errors import PlateOCRError
 from plateocr.spec import DatasetSpec
 
 SAMPLE_DIR = Path("data") / "sample"
+# data/sample is `plateocr synth data/sample --count 200 --seed 0`: away from the repository
+# (a plain `pip install`), the demo renders the same photos into its work folder.
+SAMPLE_PHOTOS, SAMPLE_SEED = 200, 0
 DEFAULT_MINUTES = 6.0
 # Measured on data/sample (6 min of training on 2 shared cores, 32x128, 3,000 synthetic crops
 # added), test split: Adam 0.001 with augmentation: character accuracy 0.30, sequence 0.00;
@@ -80,15 +83,28 @@ class DemoResult:
     seconds: float = 0.0
 
 
-def find_sample(data: str | os.PathLike | None) -> Path:
+def find_sample(data: str | os.PathLike | None) -> Path | None:
     """The annotation CSV of the sample: a CSV, or a folder holding annot.csv (photos are found
-    as `crop` finds them: images/ beside the CSV, else its folder)."""
+    as `crop` finds them: images/ beside the CSV, else its folder). None when `data` is None and
+    there is no data/sample here (the demo then renders it)."""
     folder = Path(data) if data is not None else SAMPLE_DIR
     csv_path = folder if folder.is_file() else folder / "annot.csv"
     if not csv_path.is_file():
-        hint = " (create it with `plateocr synth`, or pass --data)" if data is None else ""
-        raise PlateOCRError(f"{csv_path}: sample annotations not found{hint}")
+        if data is None:
+            return None
+        raise PlateOCRError(f"{csv_path}: sample annotations not found")
     return csv_path
+
+
+def render_sample(out_dir: Path, force: bool = False, progress=None) -> Path:
+    """Render data/sample's photos (same count and seed, so the same photos) into out_dir;
+    returns its annot.csv."""
+    from plateocr.synth.dataset import write_dataset
+    from plateocr.cropping import default_workers
+
+    made = write_dataset(out_dir, SAMPLE_PHOTOS, SAMPLE_SEED, workers=default_workers(), force=force,
+                         progress=progress)
+    return made.annot
 
 
 def _steps_for(minutes: float) -> int:
@@ -151,6 +167,11 @@ def run_demo(
         s = DemoStage(name, output, summary, time.monotonic() - t0)
         result.stages.append(s)
         listener.done(name, summary, s.seconds)
+
+    if annot_csv is None:
+        t0 = stage("sample", f"no {SAMPLE_DIR} here: rendering its {SAMPLE_PHOTOS} photos (seed {SAMPLE_SEED})")
+        annot_csv = render_sample(work / "sample", force=force, progress=listener.progress)
+        done("sample", annot_csv.parent, f"{SAMPLE_PHOTOS} synthetic photos, as in {SAMPLE_DIR}", t0)
 
     # 1. crop
     t0 = stage("crop", f"cutting the plates of {annot_csv} out of their photos")

@@ -61,11 +61,50 @@ def test_demo_runs_every_stage_and_leaves_the_outputs(tmp_path):
         run_demo(photos.root, work, minutes=0.1)
 
 
-def test_missing_sample_is_a_clear_error(tmp_path, monkeypatch):
+def test_missing_sample_is_a_clear_error(tmp_path):
     from plateocr.demo import run_demo
 
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(PlateOCRError, match="plateocr synth"):
-        run_demo(None, tmp_path / "w")
+    with pytest.raises(PlateOCRError, match="sample annotations not found"):
+        run_demo(tmp_path / "nowhere", tmp_path / "w")
     with pytest.raises(PlateOCRError, match="--minutes"):
         run_demo(sample(tmp_path / "s", n=3).root, tmp_path / "w", minutes=0)
+
+
+def test_away_from_the_repository_the_sample_is_rendered_as_data_sample_was(tmp_path, monkeypatch):
+    from conftest import REPO_ROOT
+
+    from plateocr import demo
+    from plateocr.synth.dataset import write_dataset
+
+    monkeypatch.chdir(tmp_path)  # no data/sample here
+    assert demo.find_sample(None) is None
+    repo_sample = REPO_ROOT / demo.SAMPLE_DIR
+    with open(repo_sample / "annot.csv", newline="", encoding="utf-8") as fh:
+        bundled = list(csv.DictReader(fh))
+    assert len({r["files"] for r in bundled}) == demo.SAMPLE_PHOTOS
+    # the first photos of the demo's stream are data/sample's first photos
+    made = write_dataset(tmp_path / "sample", 3, demo.SAMPLE_SEED)
+    with open(made.annot, newline="", encoding="utf-8") as fh:
+        rendered = list(csv.DictReader(fh))
+    assert rendered == [r for r in bundled if r["files"] in {x["files"] for x in rendered}]
+    for name in {r["files"] for r in rendered}:
+        a = cv2.imread(str(tmp_path / "sample" / "images" / name))
+        b = cv2.imread(str(repo_sample / "images" / name))
+        assert a.shape == b.shape and abs(a.astype(int) - b).mean() < 1.0
+
+
+@pytest.mark.slow
+def test_demo_without_data_sample_renders_it_in_the_work_folder(tmp_path, monkeypatch):
+    from plateocr import demo
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(demo, "SAMPLE_PHOTOS", 16)  # the wiring, not the full sample
+    res = CliRunner().invoke(app, ["demo", "--workdir", "w", "--minutes", "0.05", "--synthetic", "10"])
+    assert res.exit_code == 0, res.output
+    assert "rendering its 16 photos" in res.output  # the stage line (stderr)
+    assert "as in data/sample" in res.stdout  # the final table
+    with open(tmp_path / "w" / "sample" / "annot.csv", newline="", encoding="utf-8") as fh:
+        texts = {r["text"] for r in csv.DictReader(fh)}
+    with open(tmp_path / "w" / "crops" / "labels.csv", newline="", encoding="utf-8") as fh:
+        assert {r["text"] for r in csv.DictReader(fh)} == texts  # crop read the rendered sample
+    assert (tmp_path / "w" / "predictions.csv").is_file()

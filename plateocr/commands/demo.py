@@ -1,7 +1,8 @@
 """Run the whole workflow on the sample data: crop, tfrecords, a short training, eval, predict.
 
 Uses data/sample/ (annot.csv + images/, made by `plateocr synth`) unless --data names another
-annotation CSV or folder. Training fine-tunes the bundled base model (with --from-scratch, or
+annotation CSV or folder; where there is no data/sample (away from the repository), it renders
+the same 200 photos into the work folder first. Training fine-tunes the bundled base model (with --from-scratch, or
 without a bundled model, a smaller model learns from scratch with --synthetic generated plate
 crops added to the training split); the test split is the sample's own plates. Everything goes into --workdir (default: a new temporary folder, kept).
 Training is time-boxed by --minutes so the whole demo takes under 10 minutes on 2 CPU cores;
