@@ -135,6 +135,23 @@ def test_early_stopping_is_on_by_default_and_stops_when_the_test_score_stalls(tm
 
 
 @pytest.mark.slow
+def test_fine_tuning_scores_its_starting_checkpoint_and_keeps_it_when_nothing_beats_it(tmp_path, records):
+    train(records, tmp_path / "base", {**FAST, "steps": 2}, config_overrides=TINY)
+    base = ModelDir(tmp_path / "base").latest_checkpoint()
+    rec = Recorder()
+    still = {**FAST, "learning_rate": 1e-12, "freeze_batch_norm": True, "eval_every": 5, "patience": 2, "steps": 100}
+    result = train(records, tmp_path / "tuned", still, checkpoint=tmp_path / "base", listener=rec)
+    # step 0 (the base's weights) is scored first; the later, equal scores never replace it
+    assert [(s, b) for s, _, b in rec.evals] == [(0, True), (5, False), (10, False)]
+    assert result.stopped_early and result.last_step == 10
+    md = ModelDir(tmp_path / "tuned")
+    assert md.best_metrics()["step"] == 0 and md.best_checkpoint().endswith("ckpt-0")
+    kept, started = read_checkpoint(md.best_checkpoint()), read_checkpoint(base)
+    name = next(n for n in result.restored if n.endswith("Conv2d_1a_3x3/weights"))
+    np.testing.assert_array_equal(kept[name], started[name])
+
+
+@pytest.mark.slow
 def test_resume_restores_step_and_optimizer_state(tmp_path, records):
     from plateocr.model.compat import tf1
     from plateocr.model.train import _build_graph, _initialize
@@ -358,9 +375,10 @@ def test_cli_pipeline_as_written_with_defaults(tmp_path, monkeypatch):
     assert json.loads((tmp_path / "model" / "config.json").read_text())["training"]["batch_size"] == 4
     out = runner.invoke(app, ["train", "--steps", "2"])
     assert out.exit_code == 0 and "already at step 2" in out.output
-    # early stopping (on by default) scored both runs' ends; eval reads the best of them
+    # early stopping (on by default) scored both runs' ends, and the base model's weights it
+    # started from (step 0); eval reads the best of them
     best = ModelDir("model").best_metrics()
-    assert best["step"] in (1, 2)
+    assert best["step"] in ((0, 1, 2) if has_base else (1, 2))
     out = runner.invoke(app, ["eval", "--json"])
     assert out.exit_code == 0, out.output
     metrics = json.loads(out.stdout)

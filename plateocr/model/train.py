@@ -8,6 +8,8 @@
 - ``eval_every`` scores the test split in a second graph and keeps the best checkpoint in best/
   (predict, eval and export use it); ``patience`` stops a run whose test score has not improved
   for that many evaluations. Both are on by default: on small sets the test score peaks early.
+  A run that starts from a checkpoint scores it first (step 0), so fine-tuning never leaves
+  best/ reading the test split worse than the model it started from.
 - Fine-tuning: ``checkpoint`` restores the variables of a whole attention OCR checkpoint that
   fit by name and shape; ``checkpoint_inception`` fills the conv tower from an ImageNet
   InceptionV3 slim checkpoint.
@@ -543,6 +545,10 @@ def _loop(
             f"stopped early before (step {scorer.last_step}): no better test score in {scorer.since_best} "
             f"evaluations (best: step {scorer.best.get('step', '?')}); a larger --patience, or 0, trains on"
         )
+    if scorer.active and restored and not g.latest and scorer.best is None:
+        # Score the starting weights too: when fine-tuning never reads the test plates better
+        # than the checkpoint it started from, best/ keeps that checkpoint (step 0).
+        scorer.score(save(), step)
     try:
         while step < opts.steps and not stopped_early:
             want_summary = opts.summary_every and (step % opts.summary_every == 0 or step + 1 == opts.steps)
