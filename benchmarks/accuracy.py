@@ -290,7 +290,8 @@ def main() -> None:
         table.add_row(r["name"], r["start"], r["input"], r["training"], steps, f(r, "scored_step", "{}"),
                       f(r, "train_minutes", "{:.1f}"), f(r, "test_sequence_accuracy"), f(r, "test_character_accuracy"),
                       f(r, "test_sequence_accuracy_o_is_0"), f(r, "train_sequence_accuracy"),
-                      f(r, "train_character_accuracy"), f(r, "latest_test_sequence_accuracy"), f(r, "peak_rss_gib", "{:.2f}"))
+                      f(r, "train_character_accuracy"), f(r, "latest_test_sequence_accuracy"),
+                      f(r, "peak_rss_gib", "{:.2f}"))
     Console(width=180).print(table)
     print(f"test plates: {rows[0]['test_examples'] if rows else 0}")
     if args.json:

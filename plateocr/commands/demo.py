@@ -2,9 +2,10 @@
 
 Uses data/sample/ (annot.csv + images/, made by `plateocr synth`) unless --data names another
 annotation CSV or folder; where there is no data/sample (away from the repository), it renders
-the same 200 photos into the work folder first. Training fine-tunes the bundled base model (with --from-scratch, or
-without a bundled model, a smaller model learns from scratch with --synthetic generated plate
-crops added to the training split); the test split is the sample's own plates. Everything goes into --workdir (default: a new temporary folder, kept).
+the same 200 photos into the work folder first. Training fine-tunes the bundled base model
+(with --from-scratch, or without a bundled model, a smaller model learns from scratch with
+--synthetic generated plate crops added to the training split); the test split is the sample's
+own plates. Everything goes into --workdir (default: a new temporary folder, kept).
 Training is time-boxed by --minutes so the whole demo takes under 10 minutes on 2 CPU cores;
 at the end a table shows where each stage's output is and the test accuracy reached.
 """
