@@ -143,3 +143,29 @@ def test_missing_model_and_bad_split_are_clear_errors(tmp_path):
         evaluate(tmp_path / "model", tmp_path / "other")
     with pytest.raises(PlateOCRError, match="ckpt-1: cannot restore .*too short"):
         evaluate(tmp_path / "model", split="train")  # an unreadable checkpoint
+
+
+@pytest.mark.slow
+def test_eval_without_a_model_scores_the_bundled_base_model(tmp_path, monkeypatch):
+    """Before training, `eval --split train` reads the user's labelled plates with the base model
+    (to find labels worth checking); --no-tta scores one view per plate."""
+    import plateocr.base_model
+    from conftest import BUNDLED_BASE_MODEL
+
+    from plateocr.base_model import bundled_base_model
+    from plateocr.cli import app
+
+    monkeypatch.setattr(plateocr.base_model, "BASE_MODEL_DIR", BUNDLED_BASE_MODEL)
+    plates = ["AB123CD", "XY4567", "K9LM22"]
+    write_records(tmp_path / "records", {"train": plates}, size=(32, 128), max_len=10)
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    for flags, tta in (([], True), (["--no-tta"], False)):
+        out = runner.invoke(app, ["eval", "--split", "train", "--json", *flags])
+        assert out.exit_code == 0, out.output
+        assert "evaluating the bundled base model" in out.stderr
+        metrics = json.loads(out.stdout)
+        expected = evaluate(bundled_base_model(), tmp_path / "records", split="train", tta=tta).metrics()
+        assert metrics["examples"] == 3 and metrics["checkpoint"] == expected["checkpoint"]
+        assert metrics["character_accuracy"] == pytest.approx(expected["character_accuracy"])
+        assert metrics["mean_confidence"] == pytest.approx(expected["mean_confidence"], rel=1e-4)

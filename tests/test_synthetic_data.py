@@ -1,5 +1,6 @@
 """The synthetic tf.data input: batches shaped like data.train_dataset's, labels that decode to
-the rendered texts, the same stream whatever the number of generator shards."""
+the rendered texts, the same stream whatever the number of generator shards; real records with
+synthetic crops mixed in (rehearsal)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from plateocr.charset import Charset
-from plateocr.model.synthetic_data import encoded_crops, synthetic_train_dataset
+from plateocr.model.synthetic_data import encoded_crops, rehearsal_problem, synthetic_train_dataset, with_synthetic
 from plateocr.synth.crops import iter_crops
 from plateocr.defaults import CROP_SIZE
 
@@ -65,3 +66,32 @@ def test_augmented_batches_keep_shape_and_labels():
     assert aug["images"].shape == plain["images"].shape and aug["images"].dtype == np.uint8
     assert np.array_equal(aug["labels"], plain["labels"])
     assert not np.array_equal(aug["images"], plain["images"])
+
+
+def test_real_records_get_the_given_share_of_synthetic_crops_at_their_size(tmp_path):
+    from test_data import TEXTS, write_records
+
+    from plateocr.model.data import train_examples
+
+    spec, charset = write_records(tmp_path, {"train": TEXTS}, size=(24, 80), max_len=10)
+    assert rehearsal_problem(charset, spec) is None
+    mixed = with_synthetic(train_examples(tmp_path, spec, augment=False, seed=1), charset, spec, 0.3, seed=4)
+    examples = [{k: v.numpy() for k, v in e.items()} for e in itertools.islice(mixed, 300)]
+    synthetic = [e for e in examples if e["texts"].decode() not in TEXTS]
+    assert 60 <= len(synthetic) <= 120  # 30% of 300 is 90; the draw is random
+    for e in synthetic:
+        assert e["images"].shape == (24, 80, 3) and e["images"].dtype == np.uint8
+        assert charset.decode(e["labels"]) == e["texts"].decode()
+    assert len({e["texts"] for e in synthetic}) > 0.9 * len(synthetic)  # fresh crops, not a few repeated
+    assert {e["texts"].decode() for e in examples} >= set(TEXTS)  # every real plate still comes
+
+
+def test_rehearsal_needs_the_base_alphabet_room_for_a_plate_and_one_view(tmp_path):
+    from test_data import write_records
+
+    spec, charset = write_records(tmp_path / "ok", {"train": ["AB123"]}, max_len=10)
+    assert rehearsal_problem(charset, spec) is None
+    digits = Charset.from_texts(["123"], base="0123456789")
+    assert rehearsal_problem(digits, spec) == "the charset lacks ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    spec, charset = write_records(tmp_path / "short", {"train": ["AB123"]}, max_len=6)
+    assert rehearsal_problem(charset, spec) == "the records' max length 6 is under 8"

@@ -321,6 +321,11 @@ def test_bad_inputs_are_clear_errors(tmp_path, records):
         train(records, tmp_path / "model", {"steps": 1, "batch_size": 8, "micro_batches": 3})
     with pytest.raises(PlateOCRError, match="--train-layers 'head': choose one of all, top, decoder"):
         train(records, tmp_path / "model", {"steps": 1, "train_layers": "head"})
+    write_records(tmp_path / "long", {"train": TEXTS[:2]}, max_len=10)
+    with pytest.raises(PlateOCRError, match=r"--synthetic-share 1.0: must be in \[0, 1\)"):
+        train(tmp_path / "long", tmp_path / "model", {"steps": 1, "synthetic_share": 1.0})
+    with pytest.raises(PlateOCRError, match="cannot mix in synthetic plates: the records' max length 6 is under 8"):
+        train(records, tmp_path / "model", {"steps": 1, "synthetic_share": 0.5}, config_overrides=TINY)
     assert not (tmp_path / "model").exists()  # nothing was created for a failed start
 
 
@@ -334,6 +339,31 @@ def test_micro_batches_train_the_same_model_dir(tmp_path, records):
     assert np.mean(rec.losses[-5:]) < 0.8 * np.mean(rec.losses[:5])
     saved = read_checkpoint(ModelDir(tmp_path / "model").latest_checkpoint())
     assert saved["global_step"] == 30 and ModelDir(tmp_path / "model").options["micro_batches"] == 5
+
+
+def summary_texts(folder, tag: str) -> list[str]:
+    from plateocr.model.compat import tf, tf1
+
+    texts = []
+    for events in folder.glob("events.out.tfevents.*"):
+        for event in tf1.train.summary_iterator(str(events)):
+            for v in event.summary.value:
+                if v.tag.startswith(tag):
+                    texts += [t.decode() for t in tf.make_ndarray(v.tensor).ravel()]
+    return texts
+
+
+@pytest.mark.slow
+def test_synthetic_share_mixes_rendered_plates_into_the_batches(tmp_path):
+    records = tmp_path / "records"
+    write_records(records, {"train": TEXTS[:5], "test": TEXTS[:5]}, max_len=10)
+    opts = {**FAST, "steps": 6, "synthetic_share": 0.5, "summary_every": 1}
+    result = train(records, tmp_path / "model", opts, config_overrides=TINY, from_scratch=True)
+    assert result.last_step == 6 and result.options.synthetic_share == 0.5
+    assert ModelDir(tmp_path / "model").options["synthetic_share"] == 0.5  # a resumed run keeps it
+    # the logged samples ("truth -> prediction", first 4 of each batch) hold rendered plates too
+    truths = {t.split(" -> ")[0] for t in summary_texts(tmp_path / "model", "train/truth_vs_prediction")}
+    assert truths & set(TEXTS[:5]) and truths - set(TEXTS[:5])
 
 
 def test_options_resolve_defaults_then_stored_then_given():

@@ -15,7 +15,10 @@ from plateocr import defaults
 
 
 def run(
-    model_dir: Path = typer.Option(Path(defaults.MODEL_DIR), "--model-dir", help="Model folder `plateocr train` wrote."),
+    model_dir: Optional[Path] = typer.Option(
+        None, "--model-dir",
+        help="Model folder `plateocr train` wrote. \\[default: model/, else the bundled base model]",
+    ),
     data: Optional[Path] = typer.Option(
         None, "--data", help="Records folder. \\[default: the one the model was trained on, else records/]"
     ),
@@ -27,18 +30,23 @@ def run(
     errors: Optional[Path] = typer.Option(None, "--errors", help="Write every mistake to this CSV."),
     worst: int = typer.Option(10, "--worst", help="How many of the worst errors to show."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON only (for scripts)."),
+    tta: bool = typer.Option(True, "--tta/--no-tta", help=defaults.TTA_HELP, show_default=False),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing --errors file."),
 ) -> None:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
     from plateocr.commands.progress import progress_bar
 
+    from plateocr.base_model import bundled_base_model, default_model_dir
     from plateocr.model.evaluate import evaluate
     from plateocr.outputs import check_can_write
 
     if errors is not None:
         check_can_write(errors, force, "errors file")
     err = Console(stderr=True)
+    model_dir = default_model_dir(model_dir)
+    if model_dir == bundled_base_model():  # e.g. before training: which labels does it read otherwise?
+        err.print(f"no {defaults.MODEL_DIR}/ here: evaluating the bundled base model")
     columns = (TextColumn(f"eval {split}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with progress_bar(*columns, console=err) as bar:
         task = bar.add_task("eval", total=None)
@@ -48,6 +56,7 @@ def run(
             split=split,
             checkpoint=checkpoint,
             batch_size=batch_size,
+            tta=tta,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     if errors is not None:

@@ -43,6 +43,7 @@ def run(
     attention: Optional[Path] = typer.Option(
         None, "--attention", help="Write a picture of each plate's per-character attention into this folder."
     ),
+    tta: bool = typer.Option(True, "--tta/--no-tta", help=defaults.TTA_HELP, show_default=False),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing --output file or --attention folder."),
 ) -> None:
     from rich.console import Console
@@ -67,7 +68,7 @@ def run(
     with err.status("loading the model"):
         from plateocr.model.inference import PlateReader
 
-        reader = PlateReader(model_dir, checkpoint)
+        reader = PlateReader(model_dir, checkpoint, tta=tta)
     with reader, progress_bar(*columns, console=err) as bar:
         task = bar.add_task("predict", total=None)
         result = predict(

@@ -36,6 +36,11 @@ def run(
     augment: Optional[bool] = typer.Option(
         None, "--augment/--no-augment", help="Random crop, resize method and colour changes. \\[default: on]"
     ),
+    synthetic_share: Optional[float] = typer.Option(
+        None, "--synthetic-share",
+        help="Share of each batch that is freshly rendered synthetic plates, so that a small set does not wash "
+             f"out what the base model knows. 0: real plates only. \\[default: {_D.synthetic_share:g}]",
+    ),
     checkpoint: Optional[Path] = typer.Option(
         None, "--checkpoint",
         help="Start from this attention OCR checkpoint (or model dir): variables that fit by name and shape. "
@@ -95,6 +100,7 @@ def run(
         "optimizer": optimizer,
         "schedule": schedule,
         "augment": augment,
+        "synthetic_share": synthetic_share,
         "eval_every": eval_every,
         "patience": patience,
         "save_every_secs": save_every,
@@ -184,6 +190,8 @@ def _print_result(result) -> None:
     table.add_row("time", f"{result.seconds / 60:.1f} min")
     o = result.options
     table.add_row("optimizer", f"{o.optimizer}, learning rate {o.learning_rate:g} ({o.schedule}), batch {o.batch_size}")
+    if o.synthetic_share:
+        table.add_row("synthetic plates", f"{o.synthetic_share:.0%} of each batch")
     table.add_row("checkpoint", str(result.checkpoint))
     if result.restored:
         table.add_row("restored", f"{len(result.restored)} variables ({len(result.skipped)} skipped)")

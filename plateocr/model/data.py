@@ -146,17 +146,16 @@ def augment_image(image, num_of_views: int = 1):
     return tf.image.convert_image_dtype(x, tf.uint8, saturate=True)
 
 
-def train_dataset(
+def train_examples(
     records_dir: str | os.PathLike,
     spec: DatasetSpec,
-    batch_size: int,
     *,
     split: str = "train",
     augment: bool = True,
     shuffle_buffer: int = DEFAULT_SHUFFLE_BUFFER,
     seed: int | None = None,
 ):
-    """An endless, shuffled stream of full batches: {"images", "labels", "texts"}."""
+    """An endless, shuffled stream of single examples: {"images", "labels", "texts"}."""
     from plateocr.model.compat import tf
 
     files = split_files(records_dir, spec, split)
@@ -173,9 +172,27 @@ def train_dataset(
             image = augment_image(image, spec.num_of_views)
         return {"images": image, "labels": labels, "texts": text}
 
-    ds = ds.map(prepare, num_parallel_calls=autotune)
-    ds = ds.batch(batch_size, drop_remainder=True)
-    return ds.prefetch(2)
+    return ds.map(prepare, num_parallel_calls=autotune)
+
+
+def batches(examples, batch_size: int):
+    """Full batches of an endless example stream, prefetched."""
+    return examples.batch(batch_size, drop_remainder=True).prefetch(2)
+
+
+def train_dataset(
+    records_dir: str | os.PathLike,
+    spec: DatasetSpec,
+    batch_size: int,
+    *,
+    split: str = "train",
+    augment: bool = True,
+    shuffle_buffer: int = DEFAULT_SHUFFLE_BUFFER,
+    seed: int | None = None,
+):
+    """An endless, shuffled stream of full batches: {"images", "labels", "texts"}."""
+    examples = train_examples(records_dir, spec, split=split, augment=augment, shuffle_buffer=shuffle_buffer, seed=seed)
+    return batches(examples, batch_size)
 
 
 def eval_dataset(records_dir: str | os.PathLike, spec: DatasetSpec, batch_size: int, *, split: str = "test"):

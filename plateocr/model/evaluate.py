@@ -1,8 +1,9 @@
 """Evaluation: every example of a split once, read with the inference decoding, scored.
 
 The graph is built once (is_training=False, greedy decoding) and can score several checkpoints
-(training's --eval-every reuses one Evaluator). Readings come from plateocr.model.decoding, the
-code prediction uses, so `eval` scores exactly what `predict` would print.
+(training's --eval-every reuses one Evaluator). Readings come from plateocr.model.decoding and,
+by default, the test-time views (plateocr.model.test_time_augmentation), the code prediction
+uses, so `eval` scores exactly what `predict` would print.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from plateocr.errors import PlateOCRError
 from plateocr.model.decoding import decode_readings
 from plateocr.model.metrics import AccuracyCounts, accuracy_counts, differs_only_in_o_and_0
 from plateocr.model.modeldir import ModelDir, checkpoint_step
+from plateocr.model.test_time_augmentation import combine, views
 from plateocr.spec import DatasetSpec
 
 DEFAULT_BATCH_SIZE = 32
@@ -154,6 +156,7 @@ class Evaluator:
         config,
         split: str = "test",
         batch_size: int = DEFAULT_BATCH_SIZE,
+        tta: bool = True,
     ):
         from plateocr.model.compat import session_config, tf, tf1
         from plateocr.model.data import eval_dataset, split_files
@@ -165,18 +168,20 @@ class Evaluator:
         self.split = split
         self.charset = charset
         self.size = spec.splits[split].size
+        self.max_length = spec.max_sequence_length
+        self.tta = tta
         self.graph = tf.Graph()
         with self.graph.as_default():
             ds = eval_dataset(records_dir, spec, batch_size, split=split)
             self._iterator = tf1.data.make_initializable_iterator(ds)
-            batch = self._iterator.get_next()
-            ep = build_model(batch["images"], config, is_training=False)
+            self._batch = self._iterator.get_next()
+            # The model reads a placeholder, as predict's does, so a batch can be read as views.
+            self._images = tf1.placeholder(tf.uint8, [None, *config.image_shape], name="images")
+            ep = build_model(self._images, config, is_training=False)
             self._fetches = {
                 "chars": ep.predicted_chars,
                 "scores": ep.predicted_scores,
                 "confidence": ep.sequence_confidence,
-                "labels": batch["labels"],
-                "texts": batch["texts"],
             }
             self._saver = tf1.train.Saver(tf1.global_variables())
         self.graph.finalize()
@@ -199,19 +204,24 @@ class Evaluator:
         result = EvalResult(split=self.split, checkpoint=str(checkpoint), step=checkpoint_step(checkpoint))
         while True:
             try:
-                out = self.session.run(self._fetches)
+                batch = self.session.run(self._batch)
             except tf.errors.OutOfRangeError:
                 break
+            images = views(batch["images"]) if self.tta else batch["images"]
+            out = self.session.run(self._fetches, {self._images: images})
             readings = decode_readings(self.charset, out["chars"], out["scores"], out["confidence"])
+            if self.tta:
+                readings = combine(readings)
             null = self.charset.null_code
             for b, reading in enumerate(readings):
+                read_ids = np.asarray([self.charset.pad(self.charset.encode(reading.text), self.max_length)])
                 result.examples.append(
                     ExampleResult(
                         index=len(result.examples),
-                        truth=out["texts"][b].decode("utf-8"),
+                        truth=batch["texts"][b].decode("utf-8"),
                         prediction=reading.text,
                         confidence=reading.confidence,
-                        counts=accuracy_counts(out["chars"][b : b + 1], out["labels"][b : b + 1], null),
+                        counts=accuracy_counts(read_ids, batch["labels"][b : b + 1], null),
                     )
                 )
             if progress:
@@ -235,8 +245,11 @@ def evaluate(
     checkpoint: str | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Progress | None = None,
+    tta: bool = True,
 ) -> EvalResult:
     """Score a model directory's checkpoint (default: best, else latest) on a records split.
+
+    tta: read as predict does by default, each plate as a few views (test_time_augmentation).
 
     records_dir defaults to the records the model was trained on (config.json), else records/.
     """
@@ -250,5 +263,5 @@ def evaluate(
     spec = DatasetSpec.read(records_dir)
     charset = Charset.read(records_dir / spec.charset_file)
     md.check_compatible(spec, charset, records_dir, hint="evaluate on records written with the model's charset")
-    with Evaluator(records_dir, spec, md.charset, md.config, split=split, batch_size=batch_size) as ev:
+    with Evaluator(records_dir, spec, md.charset, md.config, split=split, batch_size=batch_size, tta=tta) as ev:
         return ev.evaluate(ckpt, progress)

@@ -29,6 +29,7 @@ from plateocr.base_model import default_model_dir
 from plateocr.errors import PlateOCRError
 from plateocr.imaging import decode_image, fit, read_bgr
 from plateocr.model.decoding import Reading, decode_readings
+from plateocr.model.test_time_augmentation import combine, views
 from plateocr.model.modeldir import ModelDir
 from plateocr.prefetch import prefetch_batches
 
@@ -63,6 +64,8 @@ class PlateReader:
     An image is a path, an RGB uint8 numpy array of any size, or encoded image bytes.
     threads: CPU threads for TensorFlow (default: all this process may use). cache_graph: keep
     a serialized copy of the graph in the model directory so the next start is faster.
+    tta: read each plate as a few re-framed views and keep what they agree on (more accurate,
+    len(test_time_augmentation.VIEWS) times the work); False reads each image once, as export does.
     """
 
     def __init__(
@@ -71,6 +74,7 @@ class PlateReader:
         checkpoint: str | os.PathLike | None = None,
         threads: int | None = None,
         cache_graph: bool = True,
+        tta: bool = True,
     ):
         from plateocr.model.compat import session_config, tf, tf1
         from plateocr.model.evaluate import tf_error_message
@@ -85,6 +89,7 @@ class PlateReader:
         h, w, _ = self.config.image_shape
         self.size = (h, w)
         self.keep_aspect = bool(self.spec.keep_aspect)
+        self.tta = tta
 
         g = inference_graph(md.path, self.config, use_cache=cache_graph)
         self.graph = g.graph
@@ -133,8 +138,9 @@ class PlateReader:
         fetches = dict(self._fetches)
         if attention:
             fetches["attention"] = self._attention
-        out = self.session.run(fetches, {self._images: images})
-        return decode_readings(self.charset, out["chars"], out["scores"], out["confidence"], out.get("attention"))
+        out = self.session.run(fetches, {self._images: views(images) if self.tta else images})
+        readings = decode_readings(self.charset, out["chars"], out["scores"], out["confidence"], out.get("attention"))
+        return combine(readings) if self.tta else readings
 
     def read(self, image: ImageLike, attention: bool = False) -> Reading:
         """Read one plate (path, RGB array or encoded bytes). Raises PlateOCRError if unreadable."""

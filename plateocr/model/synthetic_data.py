@@ -16,7 +16,8 @@ from typing import Iterator
 import numpy as np
 
 from plateocr.charset import Charset
-from plateocr.defaults import CROP_SIZE, KEEP_ASPECT
+from plateocr.defaults import BASE_ALPHABET, CROP_SIZE, KEEP_ASPECT
+from plateocr.synth.plate import MAX_CHARS
 
 DEFAULT_SHARDS = 4
 
@@ -41,10 +42,9 @@ def encoded_crops(
         yield image, ids, text.encode("utf-8")
 
 
-def synthetic_train_dataset(
+def synthetic_examples(
     charset: Charset,
     max_length: int,
-    batch_size: int,
     *,
     seed: int = 0,
     size: tuple[int, int] = CROP_SIZE,
@@ -53,7 +53,7 @@ def synthetic_train_dataset(
     shards: int = DEFAULT_SHARDS,
     start: int = 0,
 ):
-    """An endless stream of full batches of fresh synthetic crops: {"images", "labels", "texts"}.
+    """An endless stream of single fresh synthetic crops: {"images", "labels", "texts"}.
 
     augment: also apply the reference's random crop and colour distortion (data.augment_image);
     the renderer already varies geometry and light, so it is off by default.
@@ -87,6 +87,41 @@ def synthetic_train_dataset(
             image = augment_image(image)
         return {"images": image, "labels": labels, "texts": text}
 
-    ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE if augment else None)
-    ds = ds.batch(batch_size, drop_remainder=True)
-    return ds.prefetch(2)
+    return ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE if augment else None)
+
+
+def synthetic_train_dataset(charset: Charset, max_length: int, batch_size: int, **kwargs):
+    """Full batches of synthetic_examples (same keyword arguments)."""
+    from plateocr.model.data import batches
+
+    return batches(synthetic_examples(charset, max_length, **kwargs), batch_size)
+
+
+def rehearsal_problem(charset: Charset, spec) -> str | None:
+    """Why synthetic crops cannot be mixed into training on `spec`'s records (None if they can):
+    their labels need the base alphabet and room for a whole plate, and one view per image."""
+    missing = [c for c in BASE_ALPHABET if charset.unknown(c)]
+    if missing:
+        return f"the charset lacks {''.join(missing)}"
+    if spec.max_sequence_length < MAX_CHARS:
+        return f"the records' max length {spec.max_sequence_length} is under {MAX_CHARS}"
+    if spec.num_of_views != 1:
+        return f"the records have {spec.num_of_views} views per image"
+    return None
+
+
+def with_synthetic(examples, charset: Charset, spec, share: float, *, seed: int = 0, shards: int = 2):
+    """`examples` (a stream of real ones) with fresh synthetic crops mixed in at random, `share`
+    of the stream, rendered at the records' size and aspect handling.
+
+    Rehearsal: fine-tuning on a few dozen plates can forget what the base model learnt from
+    many, and synthetic plates in every batch keep reminding it. Off by default: on the real EU
+    plates it did not stop fine-tuning from learning the labels' O-for-0 habit (README).
+    """
+    from plateocr.model.compat import tf
+
+    synthetic = synthetic_examples(
+        charset, spec.max_sequence_length, seed=seed, size=(spec.height, spec.width),
+        keep_aspect=spec.keep_aspect, shards=shards,
+    )
+    return tf.data.Dataset.sample_from_datasets([examples, synthetic], [1.0 - share, share], seed=seed)

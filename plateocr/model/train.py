@@ -70,6 +70,8 @@ class TrainOptions:
     schedule: str = "constant"  # or cosine decay to 0 at `steps`
     warmup_steps: int = 0
     augment: bool = True
+    # Share of each batch that is fresh synthetic plates (rehearsal; 0 = real plates only).
+    synthetic_share: float = 0.0
     clip_gradient_norm: float = 2.0
     # Run each batch in this many equal parts, one after the other, summing the gradients:
     # the same update with a fraction of the activation memory (see model/train_step.py).
@@ -100,6 +102,8 @@ class TrainOptions:
             raise PlateOCRError(f"--schedule {self.schedule!r}: choose one of {', '.join(SCHEDULES)}")
         if not self.learning_rate > 0:
             raise PlateOCRError(f"--learning-rate {self.learning_rate}: must be positive")
+        if not 0 <= self.synthetic_share < 1:
+            raise PlateOCRError(f"--synthetic-share {self.synthetic_share}: must be in [0, 1)")
         if self.micro_batches < 1 or self.batch_size % self.micro_batches:
             raise PlateOCRError(
                 f"--micro-batches {self.micro_batches}: must divide --batch-size {self.batch_size}"
@@ -189,7 +193,7 @@ def _texts_tf(ids, charset: Charset):
 
     table = tf.constant([c or "" for c in charset.chars])
     ids = tf.cast(ids, tf.int32)
-    keep = tf.cumsum(tf.cast(tf.equal(ids, charset.null_code), tf.int32), axis=1) == 0
+    keep = tf.equal(tf.cumsum(tf.cast(tf.equal(ids, charset.null_code), tf.int32), axis=1), 0)  # not ==: graph tensors compare by identity
     chars = tf.where(keep, tf.gather(table, ids), tf.fill(tf.shape(ids), ""))
     return tf.strings.reduce_join(chars, axis=1)
 
@@ -335,6 +339,12 @@ def train(
         )
     if train_input is None:
         split_files(records_dir, spec, "train")
+    if (options or {}).get("synthetic_share") and train_input is None:
+        from plateocr.model.synthetic_data import rehearsal_problem
+
+        problem = rehearsal_problem(charset, spec)
+        if problem:
+            raise PlateOCRError(f"--synthetic-share: cannot mix in synthetic plates: {problem}")
     new_model = force or not ModelDir.exists(model_dir)
     if new_model and not (from_scratch or checkpoint or checkpoint_inception):
         checkpoint = bundled_base_model()
@@ -387,7 +397,7 @@ def _build_graph(
     md: ModelDir, records_dir, spec, opts: TrainOptions, ckpt_arg, incep_arg, train_input=None
 ) -> _TrainGraph:
     from plateocr.model.compat import tf, tf1
-    from plateocr.model.data import train_dataset
+    from plateocr.model.data import batches, train_examples
     from plateocr.model.metrics import char_accuracy_tf, sequence_accuracy_tf
     from plateocr.model.train_step import build_train_step
 
@@ -400,10 +410,15 @@ def _build_graph(
         if train_input is not None:
             ds = train_input(opts)
         else:
-            ds = train_dataset(
-                records_dir, spec, opts.batch_size, augment=opts.augment, shuffle_buffer=opts.shuffle_buffer,
-                seed=opts.seed,
+            ds = train_examples(
+                records_dir, spec, augment=opts.augment, shuffle_buffer=opts.shuffle_buffer, seed=opts.seed
             )
+            if opts.synthetic_share:
+                from plateocr.model.synthetic_data import with_synthetic
+
+                seed = opts.seed if opts.seed is not None else time.time_ns() % 2**31
+                ds = with_synthetic(ds, charset, spec, opts.synthetic_share, seed=seed)
+            ds = batches(ds, opts.batch_size)
         batch = tf1.data.make_one_shot_iterator(ds).get_next()
         global_step = tf1.train.get_or_create_global_step()
         lr = _learning_rate(opts, global_step)

@@ -1,0 +1,106 @@
+"""Test-time augmentation: the re-framed views, the vote between their readings, and readers that
+use it (PlateReader and eval by default, one view with tta=False)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import make_crops
+from tiny_model import random_model_dir
+
+from plateocr.imaging import read_rgb
+from plateocr.model.decoding import Reading
+from plateocr.model.test_time_augmentation import VIEWS, combine, reframe, views
+
+SIZE = (32, 96)
+
+
+def _box_image() -> np.ndarray:
+    """Grey, with a black box in the middle: 16x48 px from (24, 8)."""
+    img = np.full((*SIZE, 3), 200, np.uint8)
+    img[8:24, 24:72] = 0
+    return img
+
+
+def _ink_box(img: np.ndarray) -> tuple[int, int, int, int]:
+    ys, xs = np.nonzero(img[..., 0] < 100)
+    return ys.min(), ys.max(), xs.min(), xs.max()
+
+
+def test_views_zoom_and_shift_the_crop_and_keep_it_first():
+    img = _box_image()
+    assert np.array_equal(reframe(img, 1.0, 1.0, 0.0, 0.0), img)
+    y0, y1, x0, x1 = _ink_box(reframe(img, 1.25, 1.25, 0.0, 0.0))  # zoomed in: the box grows about the centre
+    assert x1 - x0 > 55 and y1 - y0 > 18 and abs((x0 + x1) / 2 - 47.5) <= 1
+    y0, y1, x0, x1 = _ink_box(reframe(img, 1.0, 1.0, 0.1, 0.0))  # shifted right by 10% of 96 px
+    assert (x0, x1) == (24 + 10, 71 + 10) and (y0, y1) == (8, 23)
+    zoomed_out = reframe(img, 0.5, 0.5, 0.0, 0.0)  # the edges are repeated, not black
+    assert zoomed_out[0, 0].tolist() == [200, 200, 200]
+    batch = views(np.stack([img, 255 - img]))
+    assert batch.shape == (2 * len(VIEWS), *SIZE, 3) and batch.dtype == np.uint8
+    assert np.array_equal(batch[0], img) and np.array_equal(batch[len(VIEWS)], 255 - img)
+    assert len({b.tobytes() for b in batch[: len(VIEWS)]}) == len(VIEWS)  # every view differs
+
+
+def _reading(text: str, confidence: float) -> Reading:
+    return Reading(text, confidence, tuple([confidence] * len(text)))
+
+
+def test_the_text_with_the_highest_summed_confidence_wins():
+    assert len(VIEWS) == 5
+    # the crop itself reads AB1 most confidently, but four views agree on AB7
+    group = [_reading("AB1", 0.9), _reading("AB7", 0.3), _reading("AB7", 0.5), _reading("AB7", 0.4), _reading("", 0.2)]
+    (r,) = combine(group)
+    assert r.text == "AB7" and r.confidence == pytest.approx(1.2 / 5)
+    assert r.char_confidences == pytest.approx((0.4, 0.4, 0.4))  # the mean over the views that read it
+    # two images in one batch, in order; a tie goes to the text the crop itself read
+    tie = [_reading("XY", 0.5), _reading("XV", 0.5), _reading("", 0.0), _reading("", 0.0), _reading("", 0.0)]
+    first, second = combine(group + tie)
+    assert first.text == "AB7" and second.text == "XY"
+    empty = combine([_reading("", 0.9)] * 5)[0]
+    assert empty.text == "" and empty.char_confidences == () and empty.confidence == pytest.approx(0.9)
+    with pytest.raises(ValueError, match="not 5 views"):
+        combine(group[:3])
+
+
+@pytest.fixture(scope="module")
+def model_and_crops(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tta")
+    texts = ["AB12", "CD345", "EF6", "K9"]
+    make_crops(root / "crops", texts, size=SIZE)
+    return random_model_dir(root / "model", texts, size=SIZE).path, sorted((root / "crops").glob("*.png"))
+
+
+def test_readers_vote_over_the_views_by_default_and_read_once_without(model_and_crops):
+    from plateocr import PlateReader
+
+    model, crops = model_and_crops
+    images = np.stack([read_rgb(p) for p in crops])
+    with PlateReader(model, tta=False) as once, PlateReader(model) as voting:
+        plain = once.run(images)
+        per_view = once.run(views(images))
+        voted = voting.run(images)
+    assert [r.text for r in plain] == [r.text for r in per_view[:: len(VIEWS)]]  # view 0 is the crop
+    assert [(r.text, round(r.confidence, 5)) for r in voted] == [
+        (r.text, round(r.confidence, 5)) for r in combine(per_view)
+    ]
+    # random weights: the views do not all agree, so voting is not the plain reading
+    assert [r.confidence for r in voted] != pytest.approx([r.confidence for r in plain], rel=1e-4)
+
+
+def test_eval_reads_as_predict_does_with_and_without_views(tmp_path):
+    from test_data import plate_image, write_records
+
+    from plateocr import PlateReader
+    from plateocr.model.evaluate import evaluate
+
+    texts = ["AB12", "CD345", "EF6", "K9"]
+    write_records(tmp_path / "records", {"test": texts}, size=SIZE, shards=1)
+    model = random_model_dir(tmp_path / "model", texts, size=SIZE).path
+    images = np.stack([plate_image(t, SIZE, seed=i) for i, t in enumerate(texts)])
+    for tta in (True, False):
+        with PlateReader(model, tta=tta) as reader:
+            expected = reader.run(images)
+        result = evaluate(model, tmp_path / "records", batch_size=3, tta=tta)
+        assert [(e.truth, e.prediction) for e in result.examples] == [(t, r.text) for t, r in zip(texts, expected)]
+        assert [e.confidence for e in result.examples] == pytest.approx([r.confidence for r in expected], rel=1e-4)
