@@ -38,8 +38,8 @@ def run(
     ),
     synthetic_share: Optional[float] = typer.Option(
         None, "--synthetic-share",
-        help="Share of each batch that is freshly rendered synthetic plates, so that a small set does not wash "
-             f"out what the base model knows. 0: real plates only. \\[default: {_D.synthetic_share:g}]",
+        help="Share of each batch that is freshly rendered synthetic plates (rehearsal, against forgetting "
+             f"what the base model knew). 0: real plates only. \\[default: {_D.synthetic_share:g}]",
     ),
     checkpoint: Optional[Path] = typer.Option(
         None, "--checkpoint",
