@@ -8,6 +8,7 @@ import pytest
 from conftest import make_crops
 from tiny_model import random_model_dir
 
+from plateocr.defaults import TTA_HELP
 from plateocr.imaging import read_rgb
 from plateocr.model.decoding import Reading
 from plateocr.model.test_time_augmentation import VIEWS, combine, reframe, views
@@ -40,6 +41,7 @@ def test_views_zoom_and_shift_the_crop_and_keep_it_first():
     assert batch.shape == (2 * len(VIEWS), *SIZE, 3) and batch.dtype == np.uint8
     assert np.array_equal(batch[0], img) and np.array_equal(batch[len(VIEWS)], 255 - img)
     assert len({b.tobytes() for b in batch[: len(VIEWS)]}) == len(VIEWS)  # every view differs
+    assert f"as {len(VIEWS)} slightly re-framed views" in TTA_HELP  # the --tta help counts them right
 
 
 def _reading(text: str, confidence: float) -> Reading:

@@ -30,13 +30,16 @@ VIEWS = (
 def reframe(image: np.ndarray, scale_x: float, scale_y: float, shift_x: float, shift_y: float) -> np.ndarray:
     """The image zoomed about its centre and shifted, same size; edges repeat where it runs out."""
     h, w = image.shape[:2]
-    m = np.float32([[scale_x, 0, (1 - scale_x) * w / 2 + shift_x * w], [0, scale_y, (1 - scale_y) * h / 2 + shift_y * h]])
+    m = np.float32([
+        [scale_x, 0, (1 - scale_x) * w / 2 + shift_x * w],
+        [0, scale_y, (1 - scale_y) * h / 2 + shift_y * h],
+    ])
     return cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def views(images: np.ndarray) -> np.ndarray:
     """[B, H, W, C] -> [B * len(VIEWS), H, W, C]: each image's views, one after the other."""
-    return np.stack([reframe(image, *v) if v != VIEWS[0] else image for image in images for v in VIEWS])
+    return np.stack([reframe(image, *v) for image in images for v in VIEWS])
 
 
 def combine(readings: list[Reading]) -> list[Reading]:

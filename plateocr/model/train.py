@@ -193,7 +193,8 @@ def _texts_tf(ids, charset: Charset):
 
     table = tf.constant([c or "" for c in charset.chars])
     ids = tf.cast(ids, tf.int32)
-    keep = tf.equal(tf.cumsum(tf.cast(tf.equal(ids, charset.null_code), tf.int32), axis=1), 0)  # not ==: graph tensors compare by identity
+    # tf.equal, not ==: in graph mode == compares the tensors' identity (always False here)
+    keep = tf.equal(tf.cumsum(tf.cast(tf.equal(ids, charset.null_code), tf.int32), axis=1), 0)
     chars = tf.where(keep, tf.gather(table, ids), tf.fill(tf.shape(ids), ""))
     return tf.strings.reduce_join(chars, axis=1)
 
