@@ -2,7 +2,10 @@
 
 Rows (each system on the same plate crops):
 - batched: plates/s reading 1,000 crop files (the labelled crops repeated), decode included;
-  plateocr with one PlateReader (batch 64, loader threads); Tesseract with one process per crop
+  plateocr with one PlateReader (batch 64, loader threads), reading five views per plate (the
+  default) and one (--no-tta); the exported SavedModel (`plateocr export`, five views and
+  --no-tta), fed the files' bytes in batches of 64 through `serving_default` (decode and fit in
+  the graph; file reads before the clock); Tesseract with one process per crop
   (`tesseract IMG stdout --psm 7 -c tessedit_char_whitelist=A-Z0-9`), as many at once as cores.
 - cold single image: wall time of one `plateocr predict one.png` (a fresh process: Python,
   TensorFlow start-up, graph, checkpoint restore, one read) and of one `tesseract` call.
@@ -75,6 +78,36 @@ def timed_cold(cmd: list[str], repeat: int) -> tuple[float, float]:
     return statistics.median(walls), statistics.median(cpus)
 
 
+def accuracy(texts: list[str], labelled: list[tuple[Path, str]]) -> float:
+    return sum(r == t for r, (_, t) in zip(texts, labelled)) / len(labelled)
+
+
+def read_exported(model: Path, out: Path, tta: bool, paths: list[Path], repeated: list[Path], batch: int):
+    """(plates/s, CPU ms/plate, texts of `paths`) for `plateocr export`'s SavedModel, loaded with
+    plain TensorFlow and fed encoded file bytes in batches."""
+    import tensorflow as tf
+
+    from plateocr.model.export import export_model
+
+    export_model(model, out, tta=tta)
+    serve = tf.saved_model.load(str(out)).signatures["serving_default"]
+
+    def read(files: list[Path]) -> list[str]:
+        data = [p.read_bytes() for p in files]
+        texts = []
+        for i in range(0, len(data), batch):
+            texts += [t.decode("utf-8") for t in serve(image_bytes=tf.constant(data[i : i + batch]))["text"].numpy()]
+        return texts
+
+    read(paths[:batch])  # warm-up
+    data = [p.read_bytes() for p in repeated]
+    c0, t0 = cpu_seconds(), time.perf_counter()
+    for i in range(0, len(data), batch):
+        serve(image_bytes=tf.constant(data[i : i + batch]))["text"].numpy()
+    rate = len(data) / (time.perf_counter() - t0)
+    return rate, 1000 * (cpu_seconds() - c0) / len(data), read(paths)
+
+
 def prepare(args, work: Path) -> tuple[Path, list[tuple[Path, str]], list[str]]:
     """(model dir, labelled crops to score, notes)."""
     from plateocr.cropping import crop_annotations
@@ -117,7 +150,11 @@ def prepare(args, work: Path) -> tuple[Path, list[tuple[Path, str]], list[str]]:
 
         with open(manifest, newline="", encoding="utf-8") as fh:
             labelled = [(manifest.parent / r["files"], r["text"]) for r in csv.DictReader(fh)]
-        notes.append("accuracy over all crops: some may be plates the model trained on")
+        from plateocr.base_model import BASE_MODEL_DIR
+
+        bundled = model.resolve() == BASE_MODEL_DIR.resolve()
+        notes.append("accuracy over all crops: " + ("the bundled base model saw synthetic plates only" if bundled
+                                                     else "some may be plates the model trained on"))
     return model, labelled, notes
 
 
@@ -145,21 +182,30 @@ def main() -> None:
         repeated = [paths[i % len(paths)] for i in range(args.plates)]
         rows = []
 
-        # plateocr, batched
+        # plateocr, batched: PlateReader with and without views, then the exported SavedModel
         from plateocr.model.inference import PlateReader
 
-        with PlateReader(model) as reader:
-            reader.read_batch(paths[: args.batch_size], args.batch_size)  # warm-up: first-run graph costs
-            c0, t0 = cpu_seconds(), time.perf_counter()
-            readings = reader.read_batch(repeated, args.batch_size)
-            batched = len(readings) / (time.perf_counter() - t0)
-            cpu_ms = 1000 * (cpu_seconds() - c0) / len(readings)
-            texts = reader.read_batch(paths, args.batch_size)
-        acc = sum(r.text == t for r, (_, t) in zip(texts, labelled)) / len(labelled)
-        cold, cold_cpu = timed_cold(
-            [str(PLATEOCR), "predict", str(paths[0]), "--model-dir", str(model), "--format", "csv"], args.cold_repeats
-        )
-        rows.append(("plateocr", batched, cpu_ms, cold, cold_cpu, acc, f"PlateReader, batch {args.batch_size}"))
+        for tta in (True, False):
+            with PlateReader(model, tta=tta) as reader:
+                reader.read_batch(paths[: args.batch_size], args.batch_size)  # warm-up: first-run graph costs
+                c0, t0 = cpu_seconds(), time.perf_counter()
+                readings = reader.read_batch(repeated, args.batch_size)
+                batched = len(readings) / (time.perf_counter() - t0)
+                cpu_ms = 1000 * (cpu_seconds() - c0) / len(readings)
+                texts = [r.text for r in reader.read_batch(paths, args.batch_size)]
+            cold, cold_cpu = timed_cold(
+                [str(PLATEOCR), "predict", str(paths[0]), "--model-dir", str(model), "--format", "csv",
+                 "--tta" if tta else "--no-tta"],
+                args.cold_repeats,
+            )
+            rows.append(("plateocr" if tta else "plateocr --no-tta", batched, cpu_ms, cold, cold_cpu,
+                         accuracy(texts, labelled), f"PlateReader, batch {args.batch_size}, "
+                         + ("5 views voted (the default)" if tta else "one view")))
+        for tta in (True, False):
+            batched, cpu_ms, texts = read_exported(model, work / f"export-{tta}", tta, paths, repeated, args.batch_size)
+            rows.append(("exported SavedModel" + ("" if tta else " --no-tta"), batched, cpu_ms, None, None,
+                         accuracy(texts, labelled), f"serving_default on file bytes, batch {args.batch_size}, "
+                         + ("5 views voted in the graph" if tta else "one view")))
 
         # Tesseract, side by side
         if shutil.which("tesseract"):
@@ -174,7 +220,7 @@ def main() -> None:
             t_cpu_ms = 1000 * (cpu_seconds(resource.RUSAGE_CHILDREN) - c0) / n
             with ThreadPoolExecutor(workers) as pool:
                 t_texts = list(pool.map(tesseract_read, paths))
-            t_acc = sum(r == t for r, (_, t) in zip(t_texts, labelled)) / len(labelled)
+            t_acc = accuracy(t_texts, labelled)
             t_cold, t_cold_cpu = timed_cold(
                 ["tesseract", str(paths[0]), "stdout", "--psm", "7", "-c", f"tessedit_char_whitelist={WHITELIST}"],
                 args.cold_repeats,
@@ -195,12 +241,13 @@ def main() -> None:
                 "cold single image s", "cold CPU s", "sequence accuracy", "how")
         for col in cols:
             table.add_column(col, justify="left" if col in ("system", "how") else "right")
-        for name, rate, cpu_ms, cold_s, cold_cpu, accuracy, how in rows:
-            table.add_row(name, f"{rate:.1f}", f"{cpu_ms:.1f}", f"{1000 * cores / cpu_ms:.0f}", f"{cold_s:.2f}",
-                          f"{cold_cpu:.2f}", f"{accuracy:.3f}", how)
+        for name, rate, cpu_ms, cold_s, cold_cpu, acc, how in rows:
+            table.add_row(name, f"{rate:.1f}", f"{cpu_ms:.1f}", f"{1000 * cores / cpu_ms:.0f}",
+                          "-" if cold_s is None else f"{cold_s:.2f}", "-" if cold_cpu is None else f"{cold_cpu:.2f}",
+                          f"{acc:.3f}", how)
         table.add_row("target (plateocr)", ">= 100", "", ">= 100", "< 5", "", "", f"{cores} cores")
-        if len(rows) == 2:
-            a, b = rows
+        if rows[-1][0].startswith("tesseract"):
+            a, b = rows[0], rows[-1]
             table.add_row("plateocr / Tesseract", f"{a[1] / b[1]:.1f}x", "", f"{b[2] / a[2]:.1f}x", f"{a[3] / b[3]:.1f}x",
                           "", f"{a[5] - b[5]:+.3f}", "")
         notes.append("the machine is shared: wall figures fall as the load rises; CPU figures (and the idle-core "

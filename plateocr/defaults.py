@@ -24,8 +24,8 @@ CHARSET_FILE = "charset.txt"
 MODEL_DIR = "model"
 
 # Read each plate as a few re-framed views and vote (plateocr.model.test_time_augmentation):
-# the default of predict and eval, which say so in their --help.
+# the default of predict, eval and export, which say so in their --help.
 TTA_HELP = (
     "Read each plate as 5 slightly re-framed views and keep the text they agree on (more accurate, 5x the "
-    "inference). --no-tta: one view, as an exported model reads. \\[default: on]"
+    "inference). --no-tta: one view. \\[default: on]"
 )

@@ -28,6 +28,15 @@ def exported(tmp_path_factory):
     return root, model, result
 
 
+@pytest.fixture(scope="module")
+def exported_once(exported):
+    """The same model exported to read each image once (--no-tta)."""
+    from plateocr.model.export import export_model
+
+    root, model, _ = exported
+    return export_model(model, root / "export-once", tta=False)
+
+
 def _saved_model_outputs(path, signature, **inputs):
     import tensorflow as tf  # plain TensorFlow: what a serving user has
 
@@ -36,28 +45,39 @@ def _saved_model_outputs(path, signature, **inputs):
     return {k: v.numpy() for k, v in out.items()}
 
 
+def _assert_outputs_match(out, expected, rel=1e-4):
+    assert [t.decode("utf-8") for t in out["text"]] == [r.text for r in expected]
+    assert out["confidence"] == pytest.approx([r.confidence for r in expected], rel=rel)
+    for r, ids, probs in zip(expected, out["char_ids"], out["char_probabilities"]):
+        assert probs[: len(r.text)] == pytest.approx(r.char_confidences, rel=rel)
+        assert ids.shape == (6,)
+    assert out["attention_masks"].shape[:2] == (len(expected), 6)
+
+
 @pytest.mark.slow
-def test_saved_model_signatures_agree_with_predict(exported):
+def test_saved_model_signatures_agree_with_predict(exported, exported_once):
     from plateocr import PlateReader
     from plateocr.imaging import read_rgb
 
     root, model, result = exported
     assert result.out == model / "export" and (result.out / "saved_model.pb").is_file()
     crops = sorted((root / "crops").glob("*.png"))
-    with PlateReader(model, tta=False) as reader:  # an exported model reads one view
-        expected = reader.read_batch(crops)
-    assert len({round(r.confidence, 6) for r in expected}) == len(crops)  # distinct, so the check bites
-
-    by_bytes = _saved_model_outputs(result.out, "serving_default", image_bytes=[p.read_bytes() for p in crops])
     images = np.stack([read_rgb(p) for p in crops])
-    by_images = _saved_model_outputs(result.out, "images", images=images)
-    for out in (by_bytes, by_images):
-        assert [t.decode("utf-8") for t in out["text"]] == [r.text for r in expected]
-        assert out["confidence"] == pytest.approx([r.confidence for r in expected], rel=1e-4)
-        for r, ids, probs in zip(expected, out["char_ids"], out["char_probabilities"]):
-            assert probs[: len(r.text)] == pytest.approx(r.char_confidences, rel=1e-4)
-            assert ids.shape == (6,)
-        assert out["attention_masks"].shape[:2] == (len(crops), 6)
+    with PlateReader(model) as voting, PlateReader(model, tta=False) as once:
+        expected, expected_once = voting.read_batch(crops), once.read_batch(crops)
+    assert len({round(r.confidence, 6) for r in expected}) == len(crops)  # distinct, so the check bites
+    # random weights: the five views disagree, so the vote differs from a single reading
+    assert [r.confidence for r in expected] != pytest.approx([r.confidence for r in expected_once], rel=1e-4)
+
+    # the default export votes over the five views in its graph, as predict does
+    for out in (
+        _saved_model_outputs(result.out, "serving_default", image_bytes=[p.read_bytes() for p in crops]),
+        _saved_model_outputs(result.out, "images", images=images),
+    ):
+        _assert_outputs_match(out, expected)
+    # --no-tta reads each image once
+    assert exported_once.views == 1 and json.loads((exported_once.out / "export.json").read_text())["views"] == 1
+    _assert_outputs_match(_saved_model_outputs(exported_once.out, "images", images=images), expected_once)
 
 
 @pytest.mark.slow
@@ -86,12 +106,12 @@ def test_tflite_reads_the_same_texts(exported):
     crops = sorted((root / "crops").glob("*.png"))
     out = run_tflite(result.tflite, np.stack([read_rgb(p) for p in crops]))
     charset = Charset.read(result.out / "charset.txt")
-    with PlateReader(model, tta=False) as reader:  # an exported model reads one view
+    with PlateReader(model) as reader:  # it votes over the views, as predict does
         expected = reader.read_batch(crops)
     assert [charset.decode(ids) for ids in out["char_ids"]] == [r.text for r in expected]
     assert out["confidence"] == pytest.approx([r.confidence for r in expected], rel=1e-3)
     info = json.loads((result.out / "export.json").read_text())
-    assert info["input_size"] == list(SIZE) and info["tflite"] == "plateocr.tflite"
+    assert info["input_size"] == list(SIZE) and info["tflite"] == "plateocr.tflite" and info["views"] == 5
 
 
 @pytest.mark.slow
@@ -112,10 +132,12 @@ def test_cli_refuses_to_overwrite_and_replaces_with_force(exported, tmp_path):
     res = runner.invoke(app, ["export", "--model-dir", str(model), "--out", str(tmp_path / "exp")])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "exp" / "saved_model.pb").is_file() and "serving_default" in res.output
+    assert "each image as 5 views, voted" in res.output
     res = runner.invoke(app, ["export", "--model-dir", str(model), "--out", str(tmp_path / "exp")])
     assert res.exit_code != 0 and "--force" in str(res.exception) + res.output
     stamp = (tmp_path / "exp" / "saved_model.pb").stat().st_mtime_ns
-    res = runner.invoke(app, ["export", "--model-dir", str(model), "--out", str(tmp_path / "exp"), "--force"])
+    res = runner.invoke(app, ["export", "--model-dir", str(model), "--out", str(tmp_path / "exp"), "--force", "--no-tta"])
     assert res.exit_code == 0, res.output
+    assert "each image once" in res.output and json.loads((tmp_path / "exp" / "export.json").read_text())["views"] == 1
     assert (tmp_path / "exp" / "saved_model.pb").stat().st_mtime_ns != stamp
     assert not list(tmp_path.glob(".exp.*"))  # no temporary folder left behind

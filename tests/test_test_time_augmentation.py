@@ -11,7 +11,7 @@ from tiny_model import random_model_dir
 from plateocr.defaults import TTA_HELP
 from plateocr.imaging import read_rgb
 from plateocr.model.decoding import Reading
-from plateocr.model.test_time_augmentation import VIEWS, combine, reframe, views
+from plateocr.model.test_time_augmentation import VIEWS, combine, reframe, views, views_in_graph, vote_in_graph
 
 SIZE = (32, 96)
 
@@ -63,6 +63,62 @@ def test_the_text_with_the_highest_summed_confidence_wins():
     assert empty.text == "" and empty.char_confidences == () and empty.confidence == pytest.approx(0.9)
     with pytest.raises(ValueError, match="not 5 views"):
         combine(group[:3])
+
+
+def test_views_in_graph_are_the_same_pixels_as_views():
+    from plateocr.model.compat import tf
+
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 256, (3, *SIZE, 3), dtype=np.uint8)  # every pixel differs from its neighbours
+    images = np.concatenate([noise, _box_image()[None]])
+    in_graph = views_in_graph(tf.constant(images)).numpy()
+    assert in_graph.dtype == np.uint8 and np.array_equal(in_graph, views(images))
+    # and the same re-framing as OpenCV's bilinear warp, to within a grey level
+    import cv2
+
+    h, w = SIZE
+    sx, sy, dx, dy = VIEWS[1]
+    m = np.float32([[sx, 0, (1 - sx) * w / 2 + dx * w], [0, sy, (1 - sy) * h / 2 + dy * h]])
+    warped = cv2.warpAffine(noise[0], m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    assert np.abs(warped.astype(int) - views(noise[:1])[1]).max() <= 1
+
+
+def _group_outputs(groups: list[list[tuple[list[int], float]]], null: int, length: int = 5):
+    """Network-like outputs for groups of views: (ids, confidence) per view; ids padded with nulls."""
+    chars, scores, conf = [], [], []
+    for group in groups:
+        for ids, c in group:
+            chars.append(ids + [null] * (length - len(ids)))
+            scores.append([c ** (1 / (len(ids) + 1))] * length)
+            conf.append(c)
+    attention = np.arange(len(chars), dtype=np.float32)[:, None, None, None] * np.ones((1, length, 2, 3), np.float32)
+    return np.array(chars, np.int32), np.array(scores, np.float32), np.array(conf, np.float32), attention
+
+
+def test_vote_in_graph_chooses_what_combine_chooses():
+    from plateocr.charset import Charset
+    from plateocr.model.compat import tf
+    from plateocr.model.decoding import decode_readings
+
+    charset = Charset.from_texts(["ABC17"])
+    null = charset.null_code
+    a, b, c = (charset.encode(t) for t in ("AB1", "AB7", "C"))
+    groups = [
+        [(a, 0.9), (b, 0.3), (b, 0.5), (b, 0.4), ([], 0.2)],  # four views outvote the crop
+        [(a, 0.5), (c, 0.5), ([], 0.0), ([], 0.0), ([], 0.0)],  # a tie: the crop's text
+        [([], 0.9)] * 5,  # nothing read
+        [(c, 0.1), (a, 0.2), (a, 0.3), (c, 0.7), (b, 0.05)],  # C wins; its first view is view 0
+    ]
+    chars, scores, conf, attention = _group_outputs(groups, null)
+    chars[1, 4] = charset.encode("7")[0]  # a stray id after the null: still the text AB7
+    out = {k: v.numpy() for k, v in vote_in_graph(*(tf.constant(x) for x in (chars, scores, conf, attention)), null).items()}
+    expected = combine(decode_readings(charset, chars, scores, conf))
+    assert [charset.decode(ids) for ids in out["char_ids"]] == [r.text for r in expected] == ["AB7", "AB1", "", "C"]
+    assert out["confidence"] == pytest.approx([r.confidence for r in expected], rel=1e-6)
+    for r, probs in zip(expected, out["char_probabilities"]):
+        assert probs[: len(r.text)] == pytest.approx(r.char_confidences, rel=1e-6)
+    # the attention of the first view that read the winning text
+    assert out["attention_masks"][:, 0, 0, 0].tolist() == [1, 5, 10, 15]
 
 
 @pytest.fixture(scope="module")

@@ -34,5 +34,7 @@ Modules, one concept each (TensorFlow is imported only here, never by the data s
                 model: ``train(..., train_input=fn(TrainOptions) -> dataset)`` uses them
                 instead of the records' train split (scripts/train_base_model.py).
 - modeldir.py   the self-describing model directory (charset, spec, config, checkpoints).
+- test_time_augmentation.py  each crop read as five re-framed views and voted: NumPy for
+                PlateReader and eval, the same steps as TF ops for the exported graph.
 - train.py / evaluate.py / inference.py (PlateReader) / export.py.
 """

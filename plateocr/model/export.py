@@ -8,10 +8,15 @@ plain ``tf.saved_model.load(dir)`` (no plateocr code) runs it. Signatures:
 - ``images``: ``images`` (uint8 [B, H, W, 3] RGB at the model's input size).
 
 Both return ``text`` (string [B]), ``confidence`` [B], ``char_ids`` [B, L], ``char_probabilities``
-[B, L] and ``attention_masks`` [B, L, h, w]. The in-graph fit follows plateocr.imaging.fit
-(stretch, or keep-aspect with replicated borders; area filter when shrinking, bicubic when
-enlarging); TensorFlow's filters differ from OpenCV's by a grey level or so, so texts agree with
-`predict` exactly only for images already at the model's size.
+[B, L] and ``attention_masks`` [B, L, h, w]. By default the graph reads each image as predict
+does: as the five test-time views, voted in the graph (plateocr.model.test_time_augmentation's
+views_in_graph and vote_in_graph compute what PlateReader's NumPy code does); ``tta=False``
+exports a graph that reads each image once, five times less work.
+
+The in-graph fit follows plateocr.imaging.fit (stretch, or keep-aspect with replicated borders;
+area filter when shrinking, bicubic when enlarging); TensorFlow's filters differ from OpenCV's by
+a grey level or so, so texts agree with `predict` exactly only for images already at the model's
+size.
 
 Serving it, e.g. ``tensorflow_model_server --rest_api_port=8501 --model_name=plates
 --model_base_path=/models/plates`` with the export copied to ``/models/plates/1/``::
@@ -20,7 +25,8 @@ Serving it, e.g. ``tensorflow_model_server --rest_api_port=8501 --model_name=pla
     {"instances": [{"image_bytes": {"b64": "<base64 of a PNG or JPEG>"}}]}
 
 The TFLite model (``plateocr.tflite``) takes uint8 [1, H, W, 3] RGB and returns the numeric
-outputs (char_ids, char_probabilities, confidence, attention_masks); map ids to text with
+outputs (char_ids, char_probabilities, confidence, attention_masks), voted over the views like
+the SavedModel unless ``tta=False``; map ids to text with
 ``charset.txt`` (written beside it). It is checked against the TensorFlow graph when written.
 """
 
@@ -39,6 +45,7 @@ import numpy as np
 
 from plateocr.errors import OutputExistsError, PlateOCRError
 from plateocr.model.modeldir import ModelDir
+from plateocr.model.test_time_augmentation import VIEWS, views_in_graph, vote_in_graph
 
 EXPORT_DIR = "export"
 TFLITE_FILE = "plateocr.tflite"
@@ -54,6 +61,7 @@ class ExportResult:
     checkpoint: str
     input_size: tuple[int, int]
     signatures: list[str]
+    views: int = 1
     tflite: Path | None = None
     tflite_bytes: int = 0
     notes: list[str] = field(default_factory=list)
@@ -104,14 +112,19 @@ def _text_from_ids(ids, charset):
     return tf.strings.reduce_join(chars, axis=1)
 
 
-def _outputs(ep, charset) -> dict:
-    from plateocr.model.compat import tf
+def _numeric_outputs(images, config, null_code: int, tta: bool) -> dict:
+    """The network on `images` (uint8 [B, H, W, 3]); with `tta`, on their views, voted per image."""
+    from plateocr.model.network import build_model
 
+    ep = build_model(views_in_graph(images) if tta else images, config, is_training=False)
+    if tta:
+        return vote_in_graph(
+            ep.predicted_chars, ep.predicted_scores, ep.sequence_confidence, ep.attention_masks, null_code
+        )
     return {
-        "text": tf.identity(_text_from_ids(ep.predicted_chars, charset), name="text"),
-        "confidence": ep.sequence_confidence,
         "char_ids": ep.predicted_chars,
         "char_probabilities": ep.predicted_scores,
+        "confidence": ep.sequence_confidence,
         "attention_masks": ep.attention_masks,
     }
 
@@ -126,9 +139,8 @@ def _restore(session, saver, checkpoint: str) -> None:
         raise PlateOCRError(f"{checkpoint}: cannot restore the model from this checkpoint ({tf_error_message(e)})") from None
 
 
-def _write_saved_model(target: Path, md: ModelDir, checkpoint: str) -> None:
+def _write_saved_model(target: Path, md: ModelDir, checkpoint: str, tta: bool) -> None:
     from plateocr.model.compat import tf, tf1
-    from plateocr.model.network import build_model
 
     config, charset = md.config, md.charset
     h, w, _ = config.image_shape
@@ -144,7 +156,8 @@ def _write_saved_model(target: Path, md: ModelDir, checkpoint: str) -> None:
         decoded = tf.map_fn(decode, image_bytes, fn_output_signature=tf.TensorSpec([h, w, 3], tf.uint8))
         # Fed directly by the `images` signature; computed from the bytes otherwise.
         images = tf1.placeholder_with_default(decoded, [None, h, w, 3], name="images")
-        outputs = _outputs(build_model(images, config, is_training=False), charset)
+        numeric = _numeric_outputs(images, config, charset.null_code, tta)
+        outputs = {"text": tf.identity(_text_from_ids(numeric["char_ids"], charset), name="text"), **numeric}
         saver = tf1.train.Saver(tf1.global_variables())
         with tf1.Session(graph=graph) as session:
             _restore(session, saver, checkpoint)
@@ -166,23 +179,16 @@ def _write_saved_model(target: Path, md: ModelDir, checkpoint: str) -> None:
             builder.save()
 
 
-def _tflite_graph(md: ModelDir, checkpoint: str):
+def _tflite_graph(md: ModelDir, checkpoint: str, tta: bool):
     """A session on a plain uint8 placeholder -> numeric outputs (no string ops: TFLite builtins)."""
     from plateocr.model.compat import tf, tf1
-    from plateocr.model.network import build_model
 
     config = md.config
     h, w, _ = config.image_shape
     graph = tf.Graph()
     with graph.as_default():
         images = tf1.placeholder(tf.uint8, [1, h, w, 3], name="images")
-        ep = build_model(images, config, is_training=False)
-        numeric = {
-            "char_ids": ep.predicted_chars,
-            "char_probabilities": ep.predicted_scores,
-            "confidence": ep.sequence_confidence,
-            "attention_masks": ep.attention_masks,
-        }
+        numeric = _numeric_outputs(images, config, md.charset.null_code, tta)
         # Named after the outputs, so the TFLite model's output tensors carry these names.
         with tf.name_scope("outputs"):
             outputs = {k: tf.identity(v, name=k) for k, v in numeric.items()}
@@ -223,12 +229,12 @@ def run_tflite(model_path: str | os.PathLike, images: np.ndarray) -> dict[str, n
     return {k: np.concatenate([o[k] for o in per_image]) for k in per_image[0]}
 
 
-def _write_tflite(path: Path, md: ModelDir, checkpoint: str) -> list[str]:
+def _write_tflite(path: Path, md: ModelDir, checkpoint: str, tta: bool) -> list[str]:
     """Convert, write and check the TFLite model; returns notes for the user."""
     from plateocr.model.compat import tf, tf1
 
     notes = []
-    session, images, outputs = _tflite_graph(md, checkpoint)
+    session, images, outputs = _tflite_graph(md, checkpoint, tta)
     with session:
         names = list(outputs)
 
@@ -277,10 +283,12 @@ def export_model(
     checkpoint: str | None = None,
     force: bool = False,
     tflite: bool = False,
+    tta: bool = True,
 ) -> ExportResult:
     """Write the SavedModel (and with `tflite` the TFLite model) of a model directory's checkpoint
     (default best, else latest) into `out` (default <model_dir>/export), atomically: a finished
-    export appears under its name only when complete."""
+    export appears under its name only when complete. With `tta` (the default, as `predict`) the
+    graph reads each image as the test-time views and votes; without, it reads each once."""
     md = ModelDir(model_dir)
     ckpt = md.resolve_checkpoint(checkpoint)
     out = Path(out) if out is not None else md.path / EXPORT_DIR
@@ -295,7 +303,7 @@ def export_model(
     h, w, _ = md.config.image_shape
     out.parent.mkdir(parents=True, exist_ok=True)
     with _quiet_tensorflow():
-        return _export(md, ckpt, out, h, w, tflite)
+        return _export(md, ckpt, out, h, w, tflite, tta)
 
 
 @contextlib.contextmanager
@@ -312,16 +320,16 @@ def _quiet_tensorflow():
         logger.setLevel(level)
 
 
-def _export(md: ModelDir, ckpt: str, out: Path, h: int, w: int, tflite: bool) -> ExportResult:
+def _export(md: ModelDir, ckpt: str, out: Path, h: int, w: int, tflite: bool, tta: bool) -> ExportResult:
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         target = work / "export"
-        _write_saved_model(target, md, ckpt)
+        _write_saved_model(target, md, ckpt, tta)
         _check_saved_model(target, h, w)
         md.charset.write(target / "charset.txt")
-        result = ExportResult(out, ckpt, (h, w), [SERVING_SIGNATURE, IMAGES_SIGNATURE])
+        result = ExportResult(out, ckpt, (h, w), [SERVING_SIGNATURE, IMAGES_SIGNATURE], len(VIEWS) if tta else 1)
         if tflite:
-            result.notes += _write_tflite(target / TFLITE_FILE, md, ckpt)
+            result.notes += _write_tflite(target / TFLITE_FILE, md, ckpt, tta)
             result.tflite = out / TFLITE_FILE
             result.tflite_bytes = (target / TFLITE_FILE).stat().st_size
         info = {
@@ -329,6 +337,7 @@ def _export(md: ModelDir, ckpt: str, out: Path, h: int, w: int, tflite: bool) ->
             "input_size": [h, w],
             "keep_aspect": bool(md.spec.keep_aspect),
             "max_sequence_length": md.config.max_sequence_length,
+            "views": result.views,
             "signatures": result.signatures,
             "outputs": ["text", *NUMERIC_OUTPUTS],
             "tflite": TFLITE_FILE if tflite else None,

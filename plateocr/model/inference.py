@@ -65,7 +65,7 @@ class PlateReader:
     threads: CPU threads for TensorFlow (default: all this process may use). cache_graph: keep
     a serialized copy of the graph in the model directory so the next start is faster.
     tta: read each plate as a few re-framed views and keep what they agree on (more accurate,
-    len(test_time_augmentation.VIEWS) times the work); False reads each image once, as export does.
+    len(test_time_augmentation.VIEWS) times the work); False reads each image once.
     """
 
     def __init__(

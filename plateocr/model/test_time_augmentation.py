@@ -4,14 +4,17 @@ A hand-drawn box is a few percent off in size and position, and a misreading on 
 often read right on another. Each crop is read as itself, zoomed in and out, and shifted left
 and right (the annotation errors the synthetic crops are trained with); the text whose views
 sum to the highest confidence wins. Measured with the bundled base model: 0.861 -> 0.898 on the
-108 real EU plates, 0.822 -> 0.849 on 1,000 unseen synthetic crops (README, "Reading").
+108 real EU plates, 0.822 -> 0.849 on 1,000 unseen synthetic crops (README, `predict`, "Five
+views per plate").
+
+views() and combine() are NumPy, for PlateReader and eval; views_in_graph() and vote_in_graph()
+are the same steps as TensorFlow ops, for the exported graph, and give the same results.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 
-import cv2
 import numpy as np
 
 from plateocr.model.decoding import Reading
@@ -27,19 +30,54 @@ VIEWS = (
 )
 
 
+def _taps(n: int, scale: float, shift: float):
+    """Bilinear taps along one axis of n pixels: output pixel i samples the input at
+    (i - offset) / scale, pixel centres at integers as in OpenCV, edges repeated.
+    Returns (lower index, upper index, lower weight, upper weight), weights float32."""
+    offset = (1 - scale) * n / 2 + shift * n
+    src = (np.arange(n, dtype=np.float64) - offset) / scale
+    lower = np.floor(src)
+    frac = (src - lower).astype(np.float32)
+    lower = lower.astype(np.int32)
+    return np.clip(lower, 0, n - 1), np.clip(lower + 1, 0, n - 1), (1 - frac).astype(np.float32), frac
+
+
 def reframe(image: np.ndarray, scale_x: float, scale_y: float, shift_x: float, shift_y: float) -> np.ndarray:
-    """The image zoomed about its centre and shifted, same size; edges repeat where it runs out."""
+    """The image zoomed about its centre and shifted, same size; edges repeat where it runs out.
+
+    What cv2.warpAffine (bilinear, replicated border) does, written as gathers and float32
+    products so that views_in_graph computes the very same pixels in TensorFlow.
+    """
     h, w = image.shape[:2]
-    m = np.float32([
-        [scale_x, 0, (1 - scale_x) * w / 2 + shift_x * w],
-        [0, scale_y, (1 - scale_y) * h / 2 + shift_y * h],
-    ])
-    return cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    y0, y1, wy0, wy1 = _taps(h, scale_y, shift_y)
+    x0, x1, wx0, wx1 = _taps(w, scale_x, shift_x)
+    pixels = np.asarray(image, np.float32)
+    rows = pixels[y0] * wy0[:, None, None] + pixels[y1] * wy1[:, None, None]
+    out = rows[:, x0] * wx0[None, :, None] + rows[:, x1] * wx1[None, :, None]
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
 def views(images: np.ndarray) -> np.ndarray:
     """[B, H, W, C] -> [B * len(VIEWS), H, W, C]: each image's views, one after the other."""
     return np.stack([reframe(image, *v) for image in images for v in VIEWS])
+
+
+def views_in_graph(images):
+    """views() as TensorFlow ops (the exported graph): uint8 [B, H, W, C] of a static size ->
+    uint8 [B * len(VIEWS), H, W, C], pixel for pixel what views() returns."""
+    from plateocr.model.compat import tf
+
+    h, w = images.shape[1], images.shape[2]
+    pixels = tf.cast(images, tf.float32)
+    per_view = []
+    for scale_x, scale_y, shift_x, shift_y in VIEWS:
+        y0, y1, wy0, wy1 = _taps(h, scale_y, shift_y)
+        x0, x1, wx0, wx1 = _taps(w, scale_x, shift_x)
+        rows = tf.gather(pixels, y0, axis=1) * wy0[:, None, None] + tf.gather(pixels, y1, axis=1) * wy1[:, None, None]
+        out = tf.gather(rows, x0, axis=2) * wx0[:, None] + tf.gather(rows, x1, axis=2) * wx1[:, None]
+        per_view.append(tf.cast(tf.clip_by_value(tf.round(out), 0, 255), tf.uint8))
+    # [B, views, H, W, C] -> image-major, as views() orders them
+    return tf.reshape(tf.stack(per_view, axis=1), [-1, *images.shape[1:]])
 
 
 def combine(readings: list[Reading]) -> list[Reading]:
@@ -70,3 +108,36 @@ def combine(readings: list[Reading]) -> list[Reading]:
             )
         )
     return out
+
+
+def vote_in_graph(predicted_chars, predicted_scores, sequence_confidence, attention_masks, null_code: int) -> dict:
+    """combine() as TensorFlow ops, over the network's outputs for views_in_graph's batch.
+
+    Inputs: char ids and probabilities [B*n, L], confidences [B*n], attention [B*n, L, h, w]
+    (n = len(VIEWS), image-major). Returns the winning reading of each image: char_ids,
+    char_probabilities (the mean over the views that read its text), confidence (the summed
+    confidence of those views over n) and attention_masks (its first view's), leading dim B.
+    """
+    from plateocr.model.compat import tf
+
+    n = len(VIEWS)
+    length = tf.shape(predicted_chars)[1]
+    ids = tf.reshape(predicted_chars, tf.stack([-1, n, length]))
+    # Two views read the same text when their ids agree up to and including the first null.
+    after_null = tf.cumsum(tf.cast(tf.equal(ids, null_code), tf.int32), axis=2, exclusive=True) > 0
+    text_ids = tf.where(after_null, tf.fill(tf.shape(ids), tf.cast(null_code, ids.dtype)), ids)
+    agree = tf.cast(tf.reduce_all(tf.equal(text_ids[:, :, None, :], text_ids[:, None, :, :]), axis=3), tf.float32)
+    score = tf.reduce_sum(agree * tf.reshape(sequence_confidence, [-1, 1, n]), axis=2)  # [B, n]
+    # The first view whose text scores highest: ties go to the text seen first, as in combine().
+    best = tf.cast(score >= tf.reduce_max(score, axis=1, keepdims=True), tf.int32)
+    first = tf.argmax(best * tf.range(n, 0, -1), axis=1, output_type=tf.int32)
+    rows = tf.range(tf.shape(score)[0]) * n + first  # the winner's row in the [B*n] batch
+    weights = tf.gather(tf.reshape(agree, [-1, n]), rows)  # [B, n]: the views that read it
+    scores = tf.reshape(predicted_scores, tf.stack([-1, n, length]))
+    return {
+        "char_ids": tf.gather(predicted_chars, rows),
+        "char_probabilities": tf.reduce_sum(weights[:, :, None] * scores, axis=1)
+        / tf.reduce_sum(weights, axis=1, keepdims=True),
+        "confidence": tf.gather(tf.reshape(score, [-1]), rows) / n,
+        "attention_masks": tf.gather(attention_masks, rows),
+    }
