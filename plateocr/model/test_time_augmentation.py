@@ -42,24 +42,28 @@ def _taps(n: int, scale: float, shift: float):
     return np.clip(lower, 0, n - 1), np.clip(lower + 1, 0, n - 1), (1 - frac).astype(np.float32), frac
 
 
-def reframe(image: np.ndarray, scale_x: float, scale_y: float, shift_x: float, shift_y: float) -> np.ndarray:
-    """The image zoomed about its centre and shifted, same size; edges repeat where it runs out.
+def _resample(pixels, view, take):
+    """float32 [B, H, W, C] -> the view of each image, float32, by bilinear taps. `take` is
+    np.take or tf.gather: the same products in the same order give the same pixels in both."""
+    scale_x, scale_y, shift_x, shift_y = view
+    y0, y1, wy0, wy1 = _taps(pixels.shape[1], scale_y, shift_y)
+    x0, x1, wx0, wx1 = _taps(pixels.shape[2], scale_x, shift_x)
+    rows = take(pixels, y0, axis=1) * wy0[:, None, None] + take(pixels, y1, axis=1) * wy1[:, None, None]
+    return take(rows, x0, axis=2) * wx0[:, None] + take(rows, x1, axis=2) * wx1[:, None]
 
-    What cv2.warpAffine (bilinear, replicated border) does, written as gathers and float32
-    products so that views_in_graph computes the very same pixels in TensorFlow.
-    """
-    h, w = image.shape[:2]
-    y0, y1, wy0, wy1 = _taps(h, scale_y, shift_y)
-    x0, x1, wx0, wx1 = _taps(w, scale_x, shift_x)
-    pixels = np.asarray(image, np.float32)
-    rows = pixels[y0] * wy0[:, None, None] + pixels[y1] * wy1[:, None, None]
-    out = rows[:, x0] * wx0[None, :, None] + rows[:, x1] * wx1[None, :, None]
+
+def reframe(image: np.ndarray, scale_x: float, scale_y: float, shift_x: float, shift_y: float) -> np.ndarray:
+    """The image zoomed about its centre and shifted, same size; edges repeat where it runs out:
+    what cv2.warpAffine (bilinear, replicated border) does, to within a grey level."""
+    out = _resample(np.asarray(image, np.float32)[None], (scale_x, scale_y, shift_x, shift_y), np.take)[0]
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
 def views(images: np.ndarray) -> np.ndarray:
     """[B, H, W, C] -> [B * len(VIEWS), H, W, C]: each image's views, one after the other."""
-    return np.stack([reframe(image, *v) for image in images for v in VIEWS])
+    pixels = np.asarray(images, np.float32)
+    out = np.stack([_resample(pixels, v, np.take) for v in VIEWS], axis=1)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8).reshape(-1, *pixels.shape[1:])
 
 
 def views_in_graph(images):
@@ -67,17 +71,9 @@ def views_in_graph(images):
     uint8 [B * len(VIEWS), H, W, C], pixel for pixel what views() returns."""
     from plateocr.model.compat import tf
 
-    h, w = images.shape[1], images.shape[2]
     pixels = tf.cast(images, tf.float32)
-    per_view = []
-    for scale_x, scale_y, shift_x, shift_y in VIEWS:
-        y0, y1, wy0, wy1 = _taps(h, scale_y, shift_y)
-        x0, x1, wx0, wx1 = _taps(w, scale_x, shift_x)
-        rows = tf.gather(pixels, y0, axis=1) * wy0[:, None, None] + tf.gather(pixels, y1, axis=1) * wy1[:, None, None]
-        out = tf.gather(rows, x0, axis=2) * wx0[:, None] + tf.gather(rows, x1, axis=2) * wx1[:, None]
-        per_view.append(tf.cast(tf.clip_by_value(tf.round(out), 0, 255), tf.uint8))
-    # [B, views, H, W, C] -> image-major, as views() orders them
-    return tf.reshape(tf.stack(per_view, axis=1), [-1, *images.shape[1:]])
+    out = tf.stack([_resample(pixels, v, tf.gather) for v in VIEWS], axis=1)
+    return tf.reshape(tf.cast(tf.clip_by_value(tf.round(out), 0, 255), tf.uint8), [-1, *images.shape[1:]])
 
 
 def combine(readings: list[Reading]) -> list[Reading]:
