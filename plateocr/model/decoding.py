@@ -1,7 +1,8 @@
-"""From the network's outputs to readings: ids -> text and confidences (NumPy only, no TensorFlow).
+"""From the network's outputs to readings: ids -> text and confidences.
 
-Evaluation, prediction, the Python API and the exported model all read plates through these
-functions, so they agree on what the model "said" for a crop.
+Evaluation, prediction and the Python API read plates through these NumPy functions, so they
+agree on what the model "said" for a crop; texts_tf is the same ids -> text as graph ops, for
+the exported model and training's TensorBoard samples (TensorFlow imported only there).
 """
 
 from __future__ import annotations
@@ -79,3 +80,15 @@ def decode_readings(
             )
         )
     return readings
+
+
+def texts_tf(ids, charset: Charset):
+    """Graph ops: [B, L] ids -> [B] strings, the characters before the first null joined."""
+    from plateocr.model.compat import tf
+
+    table = tf.constant([c or "" for c in charset.chars])
+    ids = tf.cast(ids, tf.int32)
+    # tf.equal, not ==: in graph mode == compares the tensors' identity (always False here)
+    keep = tf.equal(tf.cumsum(tf.cast(tf.equal(ids, charset.null_code), tf.int32), axis=1), 0)
+    chars = tf.where(keep, tf.gather(table, ids), tf.fill(tf.shape(ids), ""))
+    return tf.strings.reduce_join(chars, axis=1)

@@ -20,7 +20,7 @@ from plateocr.errors import PlateOCRError
 from plateocr.model.decoding import decode_readings
 from plateocr.model.metrics import AccuracyCounts, accuracy_counts, differs_only_in_o_and_0
 from plateocr.model.modeldir import ModelDir, checkpoint_step
-from plateocr.model.test_time_augmentation import combine, views
+from plateocr.model.test_time_augmentation import read_views
 from plateocr.spec import DatasetSpec
 
 DEFAULT_BATCH_SIZE = 32
@@ -187,6 +187,10 @@ class Evaluator:
         self.graph.finalize()
         self.session = tf1.Session(graph=self.graph, config=session_config())
 
+    def _read(self, images: np.ndarray):
+        out = self.session.run(self._fetches, {self._images: images})
+        return decode_readings(self.charset, out["chars"], out["scores"], out["confidence"])
+
     def evaluate(self, checkpoint: str, progress: Progress | None = None) -> EvalResult:
         with self.graph.as_default():  # a v1 Saver/Session outside it would act eagerly
             return self._evaluate(checkpoint, progress)
@@ -207,11 +211,7 @@ class Evaluator:
                 batch = self.session.run(self._batch)
             except tf.errors.OutOfRangeError:
                 break
-            images = views(batch["images"]) if self.tta else batch["images"]
-            out = self.session.run(self._fetches, {self._images: images})
-            readings = decode_readings(self.charset, out["chars"], out["scores"], out["confidence"])
-            if self.tta:
-                readings = combine(readings)
+            readings = read_views(batch["images"], self._read, self.tta)
             null = self.charset.null_code
             for b, reading in enumerate(readings):
                 read_ids = np.asarray([self.charset.pad(self.charset.encode(reading.text), self.max_length)])

@@ -44,6 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from plateocr.errors import OutputExistsError, PlateOCRError
+from plateocr.model.decoding import texts_tf
 from plateocr.model.modeldir import ModelDir
 from plateocr.model.test_time_augmentation import VIEWS, views_in_graph, vote_in_graph
 
@@ -101,17 +102,6 @@ def _fit_in_graph(image, height: int, width: int, keep_aspect: bool):
     return tf.ensure_shape(resized, [height, width, 3])
 
 
-def _text_from_ids(ids, charset):
-    """string [B]: the characters of `ids` [B, L] up to the first null, joined."""
-    from plateocr.model.compat import tf
-
-    table = tf.constant([c if c is not None else "" for c in charset.chars])
-    is_null = tf.equal(ids, charset.null_code)
-    after_null = tf.cumsum(tf.cast(is_null, tf.int32), axis=1) > 0
-    chars = tf.where(after_null, tf.fill(tf.shape(ids), ""), tf.gather(table, ids))
-    return tf.strings.reduce_join(chars, axis=1)
-
-
 def _numeric_outputs(images, config, null_code: int, tta: bool) -> dict:
     """The network on `images` (uint8 [B, H, W, 3]); with `tta`, on their views, voted per image."""
     from plateocr.model.network import build_model
@@ -157,7 +147,7 @@ def _write_saved_model(target: Path, md: ModelDir, checkpoint: str, tta: bool) -
         # Fed directly by the `images` signature; computed from the bytes otherwise.
         images = tf1.placeholder_with_default(decoded, [None, h, w, 3], name="images")
         numeric = _numeric_outputs(images, config, charset.null_code, tta)
-        outputs = {"text": tf.identity(_text_from_ids(numeric["char_ids"], charset), name="text"), **numeric}
+        outputs = {"text": tf.identity(texts_tf(numeric["char_ids"], charset), name="text"), **numeric}
         saver = tf1.train.Saver(tf1.global_variables())
         with tf1.Session(graph=graph) as session:
             _restore(session, saver, checkpoint)

@@ -29,8 +29,8 @@ from plateocr.base_model import default_model_dir
 from plateocr.errors import PlateOCRError
 from plateocr.imaging import decode_image, fit, read_bgr
 from plateocr.model.decoding import Reading, decode_readings
-from plateocr.model.test_time_augmentation import combine, views
 from plateocr.model.modeldir import ModelDir
+from plateocr.model.test_time_augmentation import read_views
 from plateocr.prefetch import prefetch_batches
 
 __all__ = ["PlateReader", "Reading", "DEFAULT_BATCH_SIZE"]
@@ -138,9 +138,12 @@ class PlateReader:
         fetches = dict(self._fetches)
         if attention:
             fetches["attention"] = self._attention
-        out = self.session.run(fetches, {self._images: views(images) if self.tta else images})
-        readings = decode_readings(self.charset, out["chars"], out["scores"], out["confidence"], out.get("attention"))
-        return combine(readings) if self.tta else readings
+
+        def read(batch: np.ndarray) -> list[Reading]:
+            out = self.session.run(fetches, {self._images: batch})
+            return decode_readings(self.charset, out["chars"], out["scores"], out["confidence"], out.get("attention"))
+
+        return read_views(images, read, self.tta)
 
     def read(self, image: ImageLike, attention: bool = False) -> Reading:
         """Read one plate (path, RGB array or encoded bytes). Raises PlateOCRError if unreadable."""

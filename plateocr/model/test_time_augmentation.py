@@ -14,6 +14,7 @@ are the same steps as TensorFlow ops, for the exported graph, and give the same 
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Callable
 
 import numpy as np
 
@@ -74,6 +75,12 @@ def views_in_graph(images):
     pixels = tf.cast(images, tf.float32)
     out = tf.stack([_resample(pixels, v, tf.gather) for v in VIEWS], axis=1)
     return tf.reshape(tf.cast(tf.clip_by_value(tf.round(out), 0, 255), tf.uint8), [-1, *images.shape[1:]])
+
+
+def read_views(images: np.ndarray, read: Callable[[np.ndarray], list[Reading]], tta: bool = True) -> list[Reading]:
+    """One reading per image: `read` (uint8 [N, H, W, C] -> N readings) on the images, or with
+    `tta` on their views, each image's views combined."""
+    return combine(read(views(images))) if tta else read(images)
 
 
 def combine(readings: list[Reading]) -> list[Reading]:

@@ -26,6 +26,7 @@ from pathlib import Path
 from plateocr.base_model import bundled_base_model
 from plateocr.charset import Charset
 from plateocr.errors import PlateOCRError
+from plateocr.model.decoding import texts_tf
 from plateocr.model.evaluate import tf_error_message
 from plateocr.model.modeldir import ModelDir, checkpoint_step
 from plateocr.model.train_layers import TRAIN_LAYERS
@@ -185,18 +186,6 @@ def _optimizer(opts: TrainOptions, lr):
     if opts.optimizer == "rmsprop":
         return tf1.train.RMSPropOptimizer(lr, momentum=opts.momentum)
     return tf1.train.GradientDescentOptimizer(lr)
-
-
-def _texts_tf(ids, charset: Charset):
-    """[B, L] ids -> [B] strings, stopping at the first null (for TensorBoard text)."""
-    from plateocr.model.compat import tf
-
-    table = tf.constant([c or "" for c in charset.chars])
-    ids = tf.cast(ids, tf.int32)
-    # tf.equal, not ==: in graph mode == compares the tensors' identity (always False here)
-    keep = tf.equal(tf.cumsum(tf.cast(tf.equal(ids, charset.null_code), tf.int32), axis=1), 0)
-    chars = tf.where(keep, tf.gather(table, ids), tf.fill(tf.shape(ids), ""))
-    return tf.strings.reduce_join(chars, axis=1)
 
 
 def plan_restore(variables, checkpoint: str, name_map=None):
@@ -436,7 +425,7 @@ def _build_graph(
         char_acc = char_accuracy_tf(endpoints.predicted_chars, batch["labels"], charset.null_code)
         seq_acc = sequence_accuracy_tf(endpoints.predicted_chars, batch["labels"], charset.null_code)
         samples = tf.strings.join(
-            [_texts_tf(batch["labels"][:4], charset), " -> ", _texts_tf(endpoints.predicted_chars[:4], charset)]
+            [texts_tf(batch["labels"][:4], charset), " -> ", texts_tf(endpoints.predicted_chars[:4], charset)]
         )
         summary_op = tf1.summary.merge(
             [
