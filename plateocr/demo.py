@@ -100,10 +100,12 @@ def render_sample(out_dir: Path, force: bool = False, progress=None) -> Path:
     """Render data/sample's photos (same count and seed, so the same photos) into out_dir;
     returns its annot.csv."""
     from plateocr.synth.dataset import write_dataset
+    from plateocr.synth.outline_fonts import FontChoice
     from plateocr.cropping import default_workers
 
+    # built-in faces only, as data/sample was made: the same photos whatever fonts this machine has
     made = write_dataset(out_dir, SAMPLE_PHOTOS, SAMPLE_SEED, workers=default_workers(), force=force,
-                         progress=progress)
+                         progress=progress, fonts=FontChoice(system=False))
     return made.annot
 
 

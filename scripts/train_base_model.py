@@ -60,7 +60,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -85,7 +87,7 @@ def base_charset() -> Charset:
 
 
 def make_synthetic_records(work: Path, name: str, count: int, seed: int, size: tuple[int, int], workers: int,
-                           split: float) -> Path:
+                           split: float, fonts=None) -> Path:
     """WORK/<name>_records: `count` synthetic crops of stream `seed` as records (split 0.0: all
     test, 1.0: all train), made once per WORK; the crops folder goes once the records exist."""
     from plateocr.records import RecordsOptions, write_records
@@ -99,7 +101,7 @@ def make_synthetic_records(work: Path, name: str, count: int, seed: int, size: t
     base_charset().write(charset_file)
     print(f"rendering {count} synthetic crops for {records.name}", flush=True)
     crops = write_crops(work / f"{name}_crops", count, seed, workers=workers, force=True, size=size,
-                        keep_aspect=KEEP_ASPECT)
+                        keep_aspect=KEEP_ASPECT, fonts=fonts)
     write_records(crops.out_dir, records, RecordsOptions(split=split, max_length=MAX_LENGTH, charset_file=charset_file,
                                                          group_by_text=False, workers=workers), force=True)
     if split > 0:  # the training pool is big; its records are all training needs
@@ -123,6 +125,16 @@ def make_real_records(work: Path, real: Path, size: tuple[int, int], workers: in
                                                                charset_file=work / CHARSET_FILE, workers=workers),
                   force=True)
     return records
+
+
+def install_fonts() -> None:
+    """apt-get install the font packages outline_fonts knows (Debian; needs root)."""
+    from plateocr.synth.outline_fonts import debian_packages
+
+    cmd = ["apt-get", "install", "-y", "-q", *debian_packages()]
+    print("installing fonts:", " ".join(cmd), flush=True)
+    if subprocess.run(cmd, check=False).returncode != 0:
+        print("warning: the font packages could not all be installed; rendering with what is present", flush=True)
 
 
 class PrintListener:
@@ -207,6 +219,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="start a new model from this checkpoint or model dir (an earlier base run) instead of "
                         "from scratch: continued pretraining on a new pool")
     p.add_argument("--force", action="store_true", help="start a new model in WORK/model")
+    p.add_argument("--fonts", type=Path, action="append", default=[],
+                   help="a folder of extra fonts to render plates with (repeatable), beside the system's")
+    p.add_argument("--install-fonts", action="store_true",
+                   help="apt-get install the openly licensed font packages the renderer knows first")
+    p.add_argument("--bf16", action="store_true",
+                   help="bfloat16 mixed precision (oneDNN graph rewrite): use where the CPU has AVX512-BF16 or AMX")
     p.add_argument("--export-base", action="store_true", help=f"copy the model into {BASE_MODEL_DIR}")
     p.add_argument("--export-dir", type=Path, default=BASE_MODEL_DIR, help="where --export-base writes")
     args = p.parse_args(argv)
@@ -218,6 +236,16 @@ def main(argv: list[str] | None = None) -> int:
     from plateocr.model.synthetic_data import DEFAULT_SHARDS, synthetic_train_dataset
     from plateocr.model.train import train
 
+    from plateocr.synth import outline_fonts
+
+    if args.install_fonts:
+        install_fonts()
+    if args.bf16:
+        os.environ["PLATEOCR_BF16"] = "1"
+    fonts = outline_fonts.FontChoice(True, tuple(str(d) for d in args.fonts))
+    font_set = outline_fonts.use_fonts(fonts)
+    print(f"rendering with {len(font_set.paths)} outline fonts: "
+          f"{', '.join(Path(p).name for p in font_set.paths) or 'none (built-in faces only)'}", flush=True)
     work = args.work.resolve()
     if work == REPO or REPO in work.parents:
         raise PlateOCRError(f"{work}: keep the work folder outside the repository")
@@ -225,8 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     # process with TensorFlow's threads running can deadlock.
     size = tuple(args.size)
     records = make_synthetic_records(work, "test", args.test_count, args.seed + TEST_SEED_OFFSET, size, args.workers,
-                                     split=0.0)
-    pool = make_synthetic_records(work, "pool", args.pool, args.seed, size, args.workers, 1.0) if args.pool else None
+                                     split=0.0, fonts=fonts)
+    pool = (make_synthetic_records(work, "pool", args.pool, args.seed, size, args.workers, 1.0, fonts=fonts)
+            if args.pool else None)
     real_records = make_real_records(work, args.real, size, args.workers) if args.real else None
     model_dir = work / "model"
     charset = base_charset()

@@ -37,6 +37,10 @@ from plateocr.defaults import CROP_SIZE
 
 ANNOTATION_COLUMNS = ("files", "text", "xmin", "xmax", "ymin", "ymax")
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# Mean grey-level difference allowed between a JPEG written here and one written on another
+# machine from the same pixels: codecs built for other CPUs (SIMD DCT variants) differ by about
+# one level on average (1.0003 seen); another rendering differs by tens (~40 between neighbours).
+JPEG_CODEC_SLACK = 3.0
 # Real photos (AGPL, never copied into the repo); CI has them beside the repo.
 REAL_PLATES = REPO_ROOT.parent / "shared" / "realplates" / "eu"
 
@@ -202,3 +206,14 @@ def real_plates() -> Path:
     if not (REAL_PLATES / "annot.csv").is_file():
         pytest.skip(f"{REAL_PLATES} not present")
     return REAL_PLATES
+
+
+@pytest.fixture
+def builtin_fonts():
+    """The renderer draws with its built-in faces only (as data/sample was made), whatever fonts
+    this machine has; the default (system fonts) is restored afterwards."""
+    from plateocr.synth.outline_fonts import FontChoice, use_fonts
+
+    use_fonts(FontChoice(system=False))
+    yield
+    use_fonts(None)

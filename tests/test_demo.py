@@ -7,7 +7,7 @@ import random
 
 import cv2
 import pytest
-from conftest import make_photos
+from conftest import JPEG_CODEC_SLACK, make_photos
 from typer.testing import CliRunner
 
 from plateocr.cli import app
@@ -75,6 +75,7 @@ def test_away_from_the_repository_the_sample_is_rendered_as_data_sample_was(tmp_
 
     from plateocr import demo
     from plateocr.synth.dataset import write_dataset
+    from plateocr.synth.outline_fonts import FontChoice
 
     monkeypatch.chdir(tmp_path)  # no data/sample here
     assert demo.find_sample(None) is None
@@ -83,14 +84,16 @@ def test_away_from_the_repository_the_sample_is_rendered_as_data_sample_was(tmp_
         bundled = list(csv.DictReader(fh))
     assert len({r["files"] for r in bundled}) == demo.SAMPLE_PHOTOS
     # the first photos of the demo's stream are data/sample's first photos
-    made = write_dataset(tmp_path / "sample", 3, demo.SAMPLE_SEED)
+    made = write_dataset(tmp_path / "sample", 3, demo.SAMPLE_SEED, fonts=FontChoice(system=False))
     with open(made.annot, newline="", encoding="utf-8") as fh:
         rendered = list(csv.DictReader(fh))
     assert rendered == [r for r in bundled if r["files"] in {x["files"] for x in rendered}]
     for name in {r["files"] for r in rendered}:
         a = cv2.imread(str(tmp_path / "sample" / "images" / name))
         b = cv2.imread(str(repo_sample / "images" / name))
-        assert a.shape == b.shape and abs(a.astype(int) - b).mean() < 1.0
+        # JPEG codecs built for other CPUs (SIMD DCT variants) differ by about one grey level on
+        # average; another rendering differs by tens (a photo against its neighbour: ~40).
+        assert a.shape == b.shape and abs(a.astype(int) - b).mean() < JPEG_CODEC_SLACK
 
 
 @pytest.mark.slow

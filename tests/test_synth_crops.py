@@ -16,7 +16,8 @@ import pytest
 from plateocr.charset import Charset
 from plateocr.defaults import BASE_ALPHABET, CROP_SIZE, MARGIN
 from plateocr.synth.crop_dataset import write_crops
-from plateocr.synth.crops import MAX_LABEL, crop_rng, iter_crops, plate_with_holder, render_crop, two_line_plate
+from plateocr.synth.crops import MAX_LABEL, crop_rng, iter_crops, plate_with_holder, render_crop
+from plateocr.synth.layouts import two_line
 
 
 def _take(it, n):
@@ -67,14 +68,14 @@ def test_the_plate_fills_most_of_the_crop():
 
 def test_two_line_plates_and_holders_draw_the_text_rows():
     rng = np.random.default_rng(0)
-    plate = two_line_plate(rng, "AB1234")
-    assert plate.dtype == np.uint8 and plate.shape[1] < 2.5 * plate.shape[0]
+    plate, label = two_line(rng, "AB1234")
+    assert label == "AB1234" and plate.dtype == np.uint8 and plate.shape[1] < 2.5 * plate.shape[0]
     gray = cv2.cvtColor(plate, cv2.COLOR_BGR2GRAY).astype(np.float32)
     row_ink = np.abs(gray - np.median(gray)).mean(axis=1)
     h = gray.shape[0]
     top, bottom = row_ink[int(h * 0.15) : h // 2].max(), row_ink[h // 2 : int(h * 0.85)].max()
     assert top > 20 and bottom > 20  # ink in both halves
-    sizes = {plate_with_holder(np.random.default_rng(s), "XY123").shape[:2] for s in range(20)}
+    sizes = {plate_with_holder(np.random.default_rng(s), "XY123")[0].shape[:2] for s in range(20)}
     assert len(sizes) > 5
 
 

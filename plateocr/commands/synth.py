@@ -1,7 +1,8 @@
 """Render synthetic street photos with number plates: OUT/images/*.jpg and OUT/annot.csv.
 
-Each photo shows 1-3 plates (white, yellow, blue and other colours; OpenCV Hershey fonts and
-plateocr's own stroke font; 5-8 characters of 0-9A-Z) on a fake car in a cluttered street, with
+Each photo shows 1-3 plates (white, yellow, blue and other colours; outline fonts found on the
+system or given with --fonts, OpenCV Hershey faces and plateocr's own stroke font; 5-8
+characters of 0-9A-Z) on a fake car in a cluttered street, with
 slight perspective, blur, noise and uneven light. annot.csv has one row per plate:
 files,text,xmin,xmax,ymin,ymax, the box tight around the plate as it appears in the photo
 (xmax/ymax exclusive), ready for `plateocr crop OUT/annot.csv`. Separators drawn on a plate
@@ -10,8 +11,10 @@ identical files for any --workers.
 
 With --crops, OUT gets plate crops instead, as `plateocr crop` would cut them from photos
 (perspective, shadows, glare, dirt, blur, low resolution, JPEG loss, imprecise boxes; some
-two-line plates, frames and small state/slogan text that is not in the label): OUT/*.png,
-OUT/labels.csv (files,text) and OUT/crop.json, ready for `plateocr tfrecords OUT`.
+two-line plates, frames and small state/slogan text that is not in the label; European, North
+and South American, British and two-line layouts): OUT/*.png, OUT/labels.csv (files,text) and
+OUT/crop.json, ready for `plateocr tfrecords OUT`. --sheet writes a contact sheet of them to
+review the renderer by eye beside real crops.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from plateocr.commands.progress import progress_bar
 from rich.table import Table
 
 from plateocr import defaults
+
+SHEET_MAX = 256
 
 
 def run(
@@ -43,19 +48,39 @@ def run(
     size: Annotated[
         Optional[str], typer.Option("--size", help="Crop size HEIGHTxWIDTH (with --crops).", show_default=defaults.CROP_SIZE_TEXT)
     ] = None,
+    fonts: Annotated[
+        Optional[list[Path]],
+        typer.Option("--fonts", help="A folder (or file) of .ttf/.otf fonts to draw plates with too, e.g. your "
+                                     "country's plate font; repeatable."),
+    ] = None,
+    system_fonts: Annotated[
+        bool, typer.Option("--system-fonts/--no-system-fonts",
+                           help="Draw with the openly licensed plate-like fonts installed on this machine "
+                                "(off: the same output on any machine).")
+    ] = True,
+    sheet: Annotated[
+        Optional[Path], typer.Option("--sheet", help="With --crops: also write a contact sheet (PNG) of up to "
+                                                     f"{SHEET_MAX} of the crops, to review them by eye.")
+    ] = None,
 ) -> None:
     from plateocr.cropping import default_workers
+    from plateocr.synth.outline_fonts import FontChoice, use_fonts
 
     console = Console()
+    choice = FontChoice(system_fonts, tuple(str(f) for f in fonts or ()))
+    font_set = use_fonts(choice)  # a bad --fonts folder fails here, before any output
+    console.print(f"fonts: {len(font_set.paths)} outline fonts" + (" + built-in faces" if font_set else
+                                                                      " (built-in faces only)"))
     if crops:
-        _run_crops(console, out, count, seed, workers or default_workers(), force, size)
+        _run_crops(console, out, count, seed, workers or default_workers(), force, size, choice, sheet)
         return
-    if size is not None:
-        raise typer.BadParameter("--size applies to --crops only", param_hint="--size")
+    if size is not None or sheet is not None:
+        option = "--size" if size is not None else "--sheet"
+        raise typer.BadParameter(f"{option} applies to --crops only", param_hint=option)
     from plateocr.synth import write_dataset
 
     result = _with_progress("photos", count, lambda progress: write_dataset(
-        out, count, seed, workers=workers or default_workers(), force=force, progress=progress))
+        out, count, seed, workers=workers or default_workers(), force=force, progress=progress, fonts=choice))
     table = Table(title=f"synth -> {result.out_dir}")
     for name in ("photos", "plates", "time", "photos/s"):
         table.add_column(name, justify="right")
@@ -65,20 +90,26 @@ def run(
     console.print(f"wrote {result.annot}")
 
 
-def _run_crops(console: Console, out: Path, count: int, seed: int, workers: int, force: bool, size: str | None):
+def _run_crops(console: Console, out: Path, count: int, seed: int, workers: int, force: bool, size: str | None,
+               fonts, sheet: Path | None):
     from plateocr.defaults import CROP_SIZE
     from plateocr.imaging import parse_size
-    from plateocr.synth.crop_dataset import write_crops
+    from plateocr.outputs import check_can_write
+    from plateocr.synth.crop_dataset import write_crops, write_crops_sheet
 
+    if sheet is not None:
+        check_can_write(sheet, force, "contact sheet")
     result = _with_progress("crops", count, lambda progress: write_crops(
         out, count, seed, workers=workers, force=force, size=parse_size(size) if size else CROP_SIZE,
-        progress=progress))
+        progress=progress, fonts=fonts))
     table = Table(title=f"synth --crops -> {result.out_dir}")
     for name in ("crops", "time", "crops/s"):
         table.add_column(name, justify="right")
     table.add_row(str(result.crops), f"{result.elapsed:.1f} s", f"{result.crops / max(result.elapsed, 1e-9):.1f}")
     console.print(table)
     console.print(f"wrote {result.labels}")
+    if sheet is not None:
+        console.print(f"wrote {write_crops_sheet(result, sheet, SHEET_MAX)}")
 
 
 def _with_progress(unit: str, count: int, work):

@@ -126,4 +126,8 @@ def session_config(threads: int | None = None, inter_op_threads: int = 1):
     config = tf1.ConfigProto()
     config.intra_op_parallelism_threads = threads or cpu_count()
     config.inter_op_parallelism_threads = inter_op_threads
+    if os.environ.get("PLATEOCR_BF16") == "1":
+        from tensorflow.core.protobuf import rewriter_config_pb2
+
+        config.graph_options.rewrite_options.auto_mixed_precision_onednn_bfloat16 = rewriter_config_pb2.RewriterConfig.ON
     return config

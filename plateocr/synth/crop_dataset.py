@@ -20,6 +20,7 @@ from plateocr.imaging import encode_png
 from plateocr.outputs import begin_output_dir, write_bytes_atomic, write_text_atomic
 from plateocr.synth.crops import crop_rng, render_crop
 from plateocr.synth.dataset import map_indices
+from plateocr.synth.outline_fonts import FontChoice, use_fonts
 
 CROP_NAME_PATTERN = "synth_crop_{:07d}.png"
 PNG_COMPRESSION = 1
@@ -38,10 +39,12 @@ class _CropJob:
     out_dir: str
     seed: int
     settings: CropSettings
+    fonts: FontChoice = FontChoice()
 
 
 def write_one_crop(job: _CropJob, index: int) -> tuple[str, str]:
     """Render crop `index`, write its PNG; return its (file, text) row."""
+    use_fonts(job.fonts)  # in a worker process too
     rgb, text = render_crop(crop_rng(job.seed, index), size=job.settings.size, keep_aspect=job.settings.keep_aspect,
                             margin=job.settings.margin)
     name = CROP_NAME_PATTERN.format(index)
@@ -62,11 +65,15 @@ def write_crops(
     size: tuple[int, int] = CROP_SIZE,
     keep_aspect: bool = KEEP_ASPECT,
     progress: Callable[[int, int], None] | None = None,
+    fonts: FontChoice | None = None,
 ) -> CropsResult:
     """Write `count` synthetic crops, crop.json and (last) labels.csv into out_dir.
 
-    Crop i depends only on (seed, i, size, keep_aspect), not on `workers`.
+    Crop i depends only on (seed, i, size, keep_aspect, the fonts), not on `workers`. fonts:
+    which outline fonts to draw with (default: the system's; see synth.outline_fonts).
     """
+    fonts = fonts or FontChoice()
+    use_fonts(fonts)  # a bad --fonts folder fails here, before any output
     if count < 1:
         raise PlateOCRError(f"--count must be at least 1 (got {count})")
     start = time.monotonic()
@@ -74,7 +81,7 @@ def write_crops(
     labels = out_dir / LABELS_FILE
     settings = CropSettings(tuple(size), keep_aspect)
     write_text_atomic(out_dir / SETTINGS_FILE, json.dumps(settings.to_dict(), indent=2) + "\n")
-    job = _CropJob(str(out_dir), int(seed), settings)
+    job = _CropJob(str(out_dir), int(seed), settings, fonts)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(("files", "text"))
@@ -88,3 +95,13 @@ def write_crops(
             old.unlink()
     write_text_atomic(labels, buf.getvalue())
     return CropsResult(out_dir, labels, count, time.monotonic() - start)
+
+
+def write_crops_sheet(result: CropsResult, sheet: str | Path, limit: int = 256) -> Path:
+    """A contact sheet (synth.contact_sheet) of the first `limit` crops of a crops folder."""
+    from plateocr.synth.contact_sheet import write_contact_sheet
+
+    with open(result.labels, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))[:limit]
+    crops = [cv2.imread(str(result.out_dir / r["files"])) for r in rows]
+    return write_contact_sheet(sheet, crops, [r["text"] for r in rows])

@@ -20,13 +20,14 @@ import numpy as np
 
 from plateocr.cropping import crop_one
 from plateocr.defaults import BASE_ALPHABET, CROP_SIZE, KEEP_ASPECT, MARGIN
-from plateocr.synth.effects import shade
-from plateocr.synth.plate import HERSHEY_FONTS, plate_colours, random_text, render_plate, text_mask
+from plateocr.synth.layouts import FAMILIES
+from plateocr.synth.plate import HERSHEY_FONTS, random_text, render_plate
 
 MAX_LABEL = 10  # the longest real plates
 BOX_JITTER = 0.05  # annotation error: shift and scale of the box, as a fraction of its size
 PLATE_HEIGHT_RANGE = (13.0, 70.0)  # plate height in the "photo", px (log-uniform)
 JPEG_QUALITY_RANGE = (20, 90)
+GREY_SHARE = 0.15  # traffic and parking cameras often record grey frames
 _SLOGANS = ("CALIFORNIA", "TEXAS", "NEW YORK", "FLORIDA", "OHIO", "BAYERN", "DEUTSCHLAND", "ITALIA",
             "NEDERLAND", "POLSKA", "SVERIGE", "EMPIRE STATE", "SUNSHINE STATE", "LAND OF LINCOLN",
             "AUTOHAUS", "DEALER", "MOTORS", "GARAGE", "www.cars.com", "THE LONE STAR STATE")
@@ -47,33 +48,6 @@ def crop_text(rng: np.random.Generator) -> str:
 # --- the plate and its holder ----------------------------------------------------------------
 
 
-def two_line_plate(rng: np.random.Generator, text: str) -> np.ndarray:
-    """A squarer plate with the text split over two rows (motorcycles, US/Asian formats)."""
-    k = int(rng.integers(1, len(text))) if len(text) > 1 else 1
-    rows = [text[:k], text[k:]] if len(text) > 1 else [text, ""]
-    h = int(rng.integers(70, 110))
-    w = int(round(h * rng.uniform(1.2, 2.2)))
-    bg, fg = plate_colours(rng)
-    plate = np.empty((h, w, 3), np.float32)
-    plate[:] = bg
-    row_h = int(round(h * rng.uniform(0.3, 0.4)))
-    gap = int(round(h * rng.uniform(0.04, 0.1)))
-    y = (h - 2 * row_h - gap) // 2
-    for row in rows:
-        if row:
-            ink = text_mask(rng, row)
-            rw = min(int(round(ink.shape[1] * row_h / ink.shape[0] * rng.uniform(0.85, 1.15))), w - 6)
-            alpha = cv2.resize(ink, (rw, row_h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
-            x = (w - rw) // 2
-            region = plate[y : y + row_h, x : x + rw]
-            region += alpha[..., None] * (fg - region)
-        y += row_h + gap
-    if rng.random() < 0.5:
-        cv2.rectangle(plate, (2, 2), (w - 3, h - 3), fg.tolist(), int(rng.integers(1, 3)), cv2.LINE_AA)
-    shade(rng, plate, 0.25)
-    return np.clip(plate, 0, 255).astype(np.uint8)
-
-
 def _small_text(rng: np.random.Generator, img: np.ndarray, y0: int, y1: int, colour) -> None:
     """A slogan/state/dealer name in a Hershey font, centred in rows y0..y1 (in place)."""
     text = _SLOGANS[rng.integers(len(_SLOGANS))]
@@ -91,15 +65,38 @@ def _small_text(rng: np.random.Generator, img: np.ndarray, y0: int, y1: int, col
     cv2.putText(img, text, org, face, scale, colour, 1, cv2.LINE_AA)
 
 
-def plate_with_holder(rng: np.random.Generator, text: str) -> np.ndarray:
-    """The plate (BGR uint8) with optional small text above/below and a plate-holder frame.
+# Plate layout families and how often each is drawn: European plates (plate.render_plate, with
+# strips, panels, seals) and the other regions' layouts (layouts.FAMILIES).
+FAMILY_SHARES = {"european": 0.42, "north_american": 0.17, "mercosur": 0.12, "south_american_old": 0.1,
+                 "british": 0.07, "two_line": 0.12}
+_FAMILY_NAMES = tuple(FAMILY_SHARES)
+_FAMILY_P = np.array(list(FAMILY_SHARES.values())) / sum(FAMILY_SHARES.values())
+
+
+def render_family_plate(rng: np.random.Generator, family: str, text: str | None = None) -> tuple[np.ndarray, str]:
+    """A plate of one layout family (BGR uint8) and its label; text=None draws one in the
+    family's formats."""
+    if family == "european":
+        return render_plate(rng, crop_text(rng) if text is None else text, degrade=False)
+    return FAMILIES[family](rng, text)
+
+
+def plate_with_holder(rng: np.random.Generator, text: str | None = None,
+                      family: str | None = None) -> tuple[np.ndarray, str]:
+    """A plate of a random layout family (or the given one, a FAMILY_SHARES name) with optional
+    small text above/below and a plate-holder frame (BGR uint8), and its label.
 
     The returned image is what an annotator boxes: the plate, plus its frame when there is one.
     """
-    if rng.random() < 0.1 and len(text) >= 4:
-        plate = two_line_plate(rng, text)
-    else:
-        plate, _ = render_plate(rng, text, degrade=False)  # with its seals and coats of arms
+    drawn = _FAMILY_NAMES[int(rng.choice(len(_FAMILY_NAMES), p=_FAMILY_P))]
+    family = family or drawn
+    if text is None and family != "european" and rng.random() < 0.1:
+        text = crop_text(rng)  # any text on any layout: no format rules
+    if family == "two_line" and text is not None and len(text) < 4:
+        family = "european"
+    plate, text = render_family_plate(rng, family, text)
+    if family in ("north_american", "mercosur", "south_american_old"):
+        return plate, text  # their names and slogans are part of the layout
     h = plate.shape[0]
     if rng.random() < 0.25:  # state name / slogan on the plate itself, in a band of its background
         bg = np.median(plate[0], axis=0)
@@ -118,7 +115,7 @@ def plate_with_holder(rng: np.random.Generator, text: str) -> np.ndarray:
         if bottom > t:
             ink = (230, 230, 230) if colour[0] < 100 else (30, 30, 30)
             _small_text(rng, plate, plate.shape[0] - bottom, plate.shape[0] - 1, ink)
-    return plate
+    return plate, text
 
 
 # --- the patch of car around it --------------------------------------------------------------
@@ -254,15 +251,16 @@ def render_crop(
     size: tuple[int, int] = CROP_SIZE,
     keep_aspect: bool = KEEP_ASPECT,
     margin: float = MARGIN,
+    family: str | None = None,
 ) -> tuple[np.ndarray, str]:
-    """One synthetic crop (RGB uint8, `size` = (height, width)) and its label."""
-    text = crop_text(rng) if text is None else text
-    plate = plate_with_holder(rng, text)
+    """One synthetic crop (RGB uint8, `size` = (height, width)) and its label; family picks a
+    layout family (FAMILY_SHARES) instead of a random one."""
+    plate, text = plate_with_holder(rng, text, family)
     # Shrink the plate to the size a photo had it at (real crops are often 12-30 px high) before
     # placing it: everything after works on few pixels, and INTER_AREA avoids warp aliasing.
     lo, hi = np.log(PLATE_HEIGHT_RANGE)
     target = float(np.exp(rng.uniform(lo, hi)))
-    if plate.shape[1] < 2.5 * plate.shape[0]:  # two rows of text: a taller plate for the same characters
+    if plate.shape[1] < 2.5 * plate.shape[0]:  # two rows or a US plate: taller for the same characters
         target *= 1.8
     scale = min(1.0, target / plate.shape[0])
     if scale < 0.98:
@@ -288,6 +286,8 @@ def render_crop(
     noise_shape = img.shape if rng.random() < 0.3 else (*img.shape[:2], 1)
     img += rng.standard_normal(noise_shape, dtype=np.float32) * np.float32(rng.uniform(0, 8))
     photo = np.clip(img, 0, 255).astype(np.uint8)
+    if rng.random() < GREY_SHARE:
+        photo = cv2.cvtColor(cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
     if rng.random() < 0.8:
         low = JPEG_QUALITY_RANGE[0] + round(40 * (1.0 - detail))  # tiny plates: 60-90, big: 20-90
         quality = int(rng.integers(low, JPEG_QUALITY_RANGE[1] + 1))

@@ -15,6 +15,7 @@ import numpy as np
 from plateocr.annotations import COLUMNS
 from plateocr.errors import PlateOCRError
 from plateocr.outputs import begin_output_dir, write_bytes_atomic, write_text_atomic
+from plateocr.synth.outline_fonts import FontChoice, use_fonts
 from plateocr.synth.scene import render_scene
 from plateocr.workers import pool_context
 
@@ -47,10 +48,12 @@ class _Job:
     width: int
     height: int
     quality: int
+    fonts: FontChoice = FontChoice()
 
 
 def render_photo(job: _Job, index: int) -> list[Row]:
     """Render, encode and write photo `index`; return its annotation rows."""
+    use_fonts(job.fonts)  # in a worker process too
     photo, plates = render_scene(image_rng(job.seed, index), job.width, job.height)
     ok, jpeg = cv2.imencode(".jpg", photo, [cv2.IMWRITE_JPEG_QUALITY, job.quality])
     if not ok:
@@ -118,18 +121,23 @@ def write_dataset(
     height: int = 480,
     quality: int = JPEG_QUALITY,
     progress: Callable[[int, int], None] | None = None,
+    fonts: FontChoice | None = None,
 ) -> SynthResult:
     """Render `count` photos into out_dir/images and write out_dir/annot.csv last.
 
-    The output depends only on (count, seed, width, height, quality), not on `workers`.
+    The output depends only on (count, seed, width, height, quality, the fonts), not on
+    `workers`. fonts: which outline fonts to draw with (default: the system's);
+    FontChoice(system=False) draws with the built-in faces alone, the same on any machine.
     """
+    fonts = fonts or FontChoice()
+    use_fonts(fonts)
     if count < 1:
         raise PlateOCRError(f"--count must be at least 1 (got {count})")
     start = time.monotonic()
     out_dir = begin_output_dir(out_dir, force, ANNOT_FILE)  # annot.csv is written last
     annot = out_dir / ANNOT_FILE
     (out_dir / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
-    job = _Job(str(out_dir), int(seed), int(width), int(height), int(quality))
+    job = _Job(str(out_dir), int(seed), int(width), int(height), int(quality), fonts)
     rows: list[Row] = []
     for i, photo_rows in enumerate(_render_all(job, count, workers), 1):
         rows.extend(photo_rows)

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from plateocr.defaults import BASE_ALPHABET
-from plateocr.synth import font
+from plateocr.synth import font, outline_fonts
 from plateocr.synth.effects import blur, shade
 from plateocr.synth.emblems import draw_country_code, draw_group_emblem, draw_national_panel, draw_shield, widest_gap
 
@@ -166,11 +166,18 @@ def _ink_crop(mask: np.ndarray) -> np.ndarray:
     return mask[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
+OUTLINE_SHARE = 0.7  # of texts drawn in an outline font, when the renderer has any
+
+
 def text_mask(rng: np.random.Generator, display: str, same_oval: bool = False) -> np.ndarray:
-    """The text's ink (uint8, 255 = ink), cropped to the ink, in one of the fonts.
+    """The text's ink (uint8, 255 = ink), cropped to the ink, in one of the fonts: mostly an
+    outline font when any is present (outline_fonts), else plateocr's stroke font or a Hershey face.
 
     same_oval draws O exactly as 0 (a narrow unslashed oval), as many plate fonts do.
     """
+    fonts = outline_fonts.active()
+    if fonts and rng.random() < OUTLINE_SHARE:  # no draw without fonts: the built-in stream is unchanged
+        return _ink_crop(outline_fonts.draw_text_mask(rng, fonts, display, same_oval))
     if rng.random() < 0.45:
         return _ink_crop(_stroke_text_mask(rng, display, same_oval))
     return _ink_crop(_hershey_text_mask(rng, display, same_oval))
