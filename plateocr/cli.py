@@ -139,6 +139,10 @@ def main() -> None:
     except PlateOCRError as e:
         typer.secho(f"error: {e}", err=True, fg=typer.colors.RED)
         sys.exit(e.exit_code)
+    except OSError as e:  # a disk full or a permission not caught nearer: one line, not a traceback
+        where = f"{e.filename}: " if e.filename else ""
+        typer.secho(f"error: {where}{e.strerror or e}", err=True, fg=typer.colors.RED)
+        sys.exit(1)
     except KeyboardInterrupt:
         typer.secho("interrupted", err=True)
         sys.exit(130)

@@ -1,5 +1,8 @@
 """The one exception type the CLI turns into a one-line message and a non-zero exit."""
 
+import errno
+import os
+
 
 class PlateOCRError(Exception):
     """A problem the user can fix: missing file, wrong column, existing output, ...
@@ -14,3 +17,17 @@ class OutputExistsError(PlateOCRError):
     """Refusing to overwrite a user's earlier output without --force."""
 
     exit_code = 3
+
+
+def path_problem(path: str | os.PathLike) -> str | None:
+    """Why `path` cannot be opened, in a few words ("no such file or directory", "a symbolic
+    link loop"...), or None when it can be."""
+    try:
+        os.stat(path)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "a symbolic link loop"
+        if e.errno == errno.ENOTDIR:
+            return "a part of the path is a file, not a folder"
+        return (e.strerror or str(e)).lower()
+    return None

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Iterable, NamedTuple, TextIO
 
-from plateocr.errors import PlateOCRError
+from plateocr.errors import PlateOCRError, path_problem
 
 # What OpenCV decodes; a glob or a directory yields only these (crops/ also holds labels.csv etc.).
 IMAGE_EXTENSIONS = frozenset(
@@ -68,8 +68,9 @@ def expand_image_args(
                 missing.append(Unmatched(arg, f"{where}no image files match this pattern", len(out)))
             for p in images:
                 add(p)
-        else:
-            missing.append(Unmatched(arg, f"{where}no such file or directory", len(out)))
+        else:  # say why: a symbolic link loop is not a missing file
+            reason = path_problem(path) or "no such file or directory"
+            missing.append(Unmatched(arg, f"{where}{reason}", len(out)))
 
     for arg in args:
         if arg == "-":

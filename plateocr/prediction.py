@@ -203,6 +203,22 @@ def predict_sources(
     return PredictResult(rows, annotated)
 
 
+def check_arguments(
+    images: list[str], annotations, batch_size: int, attention_dir: str | os.PathLike | None, force: bool
+) -> None:
+    """Refuse what predict cannot do, before the model is loaded (seconds of TensorFlow)."""
+    from plateocr.outputs import check_can_write
+
+    if annotations is None and not images:
+        raise PlateOCRError("no images given (name files, globs, folders, or - to read paths from stdin)")
+    if annotations is not None and images:
+        raise PlateOCRError("give either images or --annotations, not both")
+    if attention_dir is not None:
+        check_can_write(attention_dir, force, "attention folder", folder=True)
+    if batch_size < 1:
+        raise PlateOCRError(f"--batch-size {batch_size}: must be at least 1")
+
+
 def predict(
     images: Iterable[str] = (),
     *,
@@ -225,17 +241,9 @@ def predict(
     there is nothing to read, or when `attention_dir` holds files and `force` is not set.
     """
     from plateocr.image_paths import expand_image_args
-    from plateocr.outputs import check_can_write
 
     images = list(images)
-    if annotations is None and not images:
-        raise PlateOCRError("no images given (name files, globs, folders, or - to read paths from stdin)")
-    if annotations is not None and images:
-        raise PlateOCRError("give either images or --annotations, not both")
-    if attention_dir is not None:
-        check_can_write(attention_dir, force, "attention folder")
-    if batch_size < 1:
-        raise PlateOCRError(f"--batch-size {batch_size}: must be at least 1")
+    check_arguments(images, annotations, batch_size, attention_dir, force)
 
     own_reader = reader is None
     if own_reader:

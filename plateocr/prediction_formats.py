@@ -128,5 +128,5 @@ def render(result: PredictResult, fmt: str) -> str:
 
 def write_result(result: PredictResult, path: str | os.PathLike, fmt: str, force: bool) -> None:
     """Write atomically; refuse to overwrite an existing file without force."""
-    check_can_write(path, force, "prediction output")
+    check_can_write(path, force, "prediction output", folder=False)
     write_text_atomic(path, render(result, fmt))

@@ -340,7 +340,7 @@ def write_records(
         raise PlateOCRError(f"--shards {opts.shards}: must be at least 1")
     if not 0.0 <= opts.split <= 1.0:
         raise PlateOCRError(f"--split {opts.split:g}: the train fraction must lie between 0 and 1")
-    check_can_write(out, force, "records folder")
+    check_can_write(out, force, "records folder", folder=True)
     crops = locate_crops(crops_path)
     made = crops.settings
     size = tuple(opts.size or (made.size if made else defaults.CROP_SIZE))

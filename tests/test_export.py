@@ -141,3 +141,19 @@ def test_cli_refuses_to_overwrite_and_replaces_with_force(exported, tmp_path):
     assert "each image once" in res.output and json.loads((tmp_path / "exp" / "export.json").read_text())["views"] == 1
     assert (tmp_path / "exp" / "saved_model.pb").stat().st_mtime_ns != stamp
     assert not list(tmp_path.glob(".exp.*"))  # no temporary folder left behind
+
+
+def test_an_out_that_is_a_file_or_an_unrelated_folder_is_named_as_such(tmp_path):
+    from plateocr.model.export import export_model
+
+    model = random_model_dir(tmp_path / "model", TEXTS, size=SIZE).path
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(PlateOCRError, match="afile: exists and is not a folder"):
+        export_model(model, tmp_path / "afile")
+    with pytest.raises(PlateOCRError, match="afile is a file, not a folder"):
+        export_model(model, tmp_path / "afile" / "sub")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "keep.txt").write_text("user data")
+    with pytest.raises(PlateOCRError, match="mine: holds other files, not an earlier export"):
+        export_model(model, tmp_path / "mine")  # not "an export is already there"
+    assert (tmp_path / "mine" / "keep.txt").read_text() == "user data"

@@ -55,3 +55,8 @@ def test_dash_reads_paths_from_stdin(tree):
     assert missing == [("missing.png", "stdin line 5: no such file or directory", 3)]  # after 3 paths
     with pytest.raises(PlateOCRError, match="standard input"):
         expand_image_args(["-"], None)
+
+
+def test_a_symbolic_link_loop_is_named_as_such(tree):
+    Path("loop.png").symlink_to("loop.png")
+    assert expand_image_args(["loop.png"]) == ([], [("loop.png", "a symbolic link loop", 0)])

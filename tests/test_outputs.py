@@ -1,7 +1,9 @@
+import resource
+
 import pytest
 
-from plateocr.errors import OutputExistsError
-from plateocr.outputs import atomic_path, check_can_write, write_text_atomic
+from plateocr.errors import OutputExistsError, PlateOCRError
+from plateocr.outputs import atomic_path, check_can_write, check_output_path, write_bytes_atomic, write_text_atomic
 
 
 def test_atomic_path_leaves_nothing_on_failure(tmp_path):
@@ -45,3 +47,34 @@ def test_atomic_files_get_the_umask_mode_not_private(tmp_path):
         os.umask(old)
     mode = stat.S_IMODE((tmp_path / "f.txt").stat().st_mode)
     assert mode & 0o044 == 0o044  # group/other can read, as with open()
+
+
+def test_outputs_under_a_file_or_of_the_wrong_kind_are_refused_before_any_work(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    for path in (tmp_path / "afile" / "sub", tmp_path / "afile" / "sub" / "deeper.csv"):
+        with pytest.raises(PlateOCRError, match=f"{path}: cannot create it: {tmp_path / 'afile'} is a file, not a folder"):
+            check_can_write(path, force=True)
+    with pytest.raises(PlateOCRError, match="afile: exists and is not a folder"):
+        check_output_path(tmp_path / "afile", "records folder", folder=True)
+    with pytest.raises(PlateOCRError, match="is a folder; the errors file is a file"):
+        check_can_write(tmp_path, force=True, what="errors file", folder=False)
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    with pytest.raises(PlateOCRError, match="loop: cannot use it as the output"):
+        check_output_path(tmp_path / "loop")
+    check_output_path(tmp_path / "new" / "deeper" / "x.csv", folder=False)  # to be created: fine
+
+
+@pytest.fixture
+def file_size_limit():
+    """Writes past 4 KiB fail with EFBIG (as with `ulimit -f`; Python ignores SIGXFSZ)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, hard))
+    yield
+    resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+
+
+def test_a_failed_write_is_a_one_line_error_naming_the_file_and_leaves_no_temp(tmp_path, file_size_limit):
+    target = tmp_path / "big.bin"
+    with pytest.raises(PlateOCRError, match=f"{target}: cannot write it \\(File too large\\)"):
+        write_bytes_atomic(target, b"x" * 10_000)
+    assert list(tmp_path.iterdir()) == []

@@ -42,7 +42,7 @@ def run(
     from plateocr.outputs import check_can_write
 
     if errors is not None:
-        check_can_write(errors, force, "errors file")
+        check_can_write(errors, force, "errors file", folder=False)
     err = Console(stderr=True)
     model_dir = default_model_dir(model_dir)
     if model_dir == bundled_base_model():  # e.g. before training: which labels does it read otherwise?

@@ -51,12 +51,13 @@ def run(
     from plateocr.commands.progress import progress_bar
 
     from plateocr.outputs import check_can_write
-    from plateocr.prediction import predict
+    from plateocr.prediction import check_arguments, predict
     from plateocr.prediction_formats import choose_format, render, to_table, write_result
 
     chosen = choose_format(fmt, output)
     if output is not None:
-        check_can_write(output, force, "prediction output")
+        check_can_write(output, force, "prediction output", folder=False)
+    check_arguments(images or [], annotations, batch_size, attention, force)  # before the model loads
     err = Console(stderr=True)
     columns = (TextColumn("predict"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     from plateocr.base_model import bundled_base_model, default_model_dir

@@ -282,14 +282,15 @@ def export_model(
     md = ModelDir(model_dir)
     ckpt = md.resolve_checkpoint(checkpoint)
     out = Path(out) if out is not None else md.path / EXPORT_DIR
-    if out.exists() and not (out.is_dir() and not any(out.iterdir())):
-        if not force:
-            raise OutputExistsError(f"{out}: an export is already there; pass --force to replace it")
-        if not out.is_dir():
-            raise PlateOCRError(f"{out}: exists and is not a folder")
+    from plateocr.outputs import check_output_path
+
+    check_output_path(out, "export folder", folder=True)  # a file, or a path under one
+    if out.is_dir() and any(out.iterdir()):
         if not ((out / INFO_FILE).is_file() or (out / "saved_model.pb").is_file()):
             # --force replaces an earlier export, never an unrelated folder.
-            raise PlateOCRError(f"{out}: not an earlier export (no {INFO_FILE}); choose another --out")
+            raise PlateOCRError(f"{out}: holds other files, not an earlier export (no {INFO_FILE}); choose another --out")
+        if not force:
+            raise OutputExistsError(f"{out}: an export is already there; pass --force to replace it")
     h, w, _ = md.config.image_shape
     out.parent.mkdir(parents=True, exist_ok=True)
     with _quiet_tensorflow():

@@ -92,9 +92,11 @@ def inference_graph(model_dir: str | Path, config, use_cache: bool = True) -> In
             return _import(path)
         except Exception:  # truncated or foreign file: fall through and rebuild it
             pass
+    from plateocr.errors import PlateOCRError
+
     g = build_inference_graph(config)
     try:
         _export(g, path)
-    except OSError:
+    except (OSError, PlateOCRError):  # atomic_path's write errors are PlateOCRErrors
         pass  # a read-only model directory just does not get the speed-up
     return g

@@ -318,8 +318,10 @@ def train(
     split; records_dir then supplies the spec, the charset and the test split for --eval-every.
     """
     from plateocr.model.data import split_files
+    from plateocr.outputs import check_output_path
 
     listener = listener or TrainListener()
+    check_output_path(model_dir, "model folder", folder=True)
     records_dir = Path(records_dir)
     spec = DatasetSpec.read(records_dir)
     charset = Charset.read(records_dir / spec.charset_file)
