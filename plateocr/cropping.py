@@ -80,9 +80,13 @@ class CropSettings:
     def from_dict(cls, d: dict, source: str = SETTINGS_FILE) -> "CropSettings":
         try:
             h, w = (int(x) for x in d["size"])
-            return cls((h, w), bool(d["keep_aspect"]), float(d["margin"]))
+            if not isinstance(d["keep_aspect"], bool):
+                raise ValueError(f"keep_aspect {d['keep_aspect']!r} is not true or false")
+            return cls((h, w), d["keep_aspect"], float(d["margin"]))
         except (KeyError, TypeError, ValueError) as e:
             raise PlateOCRError(f"{source}: not valid crop settings ({e!r})") from None
+        except PlateOCRError as e:  # a size or margin out of range
+            raise PlateOCRError(f"{source}: {e}") from None
 
     @classmethod
     def read(cls, folder: str | os.PathLike) -> "CropSettings":
@@ -104,6 +108,27 @@ class CropSettings:
 
 
 # --- one plate -------------------------------------------------------------------------------
+
+
+# A box narrower or lower than this (inside the photo) cannot hold a readable plate.
+MIN_BOX_SIDE = 4
+
+
+def box_problem(box, width: int, height: int) -> str | None:
+    """Why a box (pixels: xmin, xmax, ymin, ymax) gives no usable crop of a width x height
+    photo, or None: outside the photo, reaching far beyond it (a typo such as 1e12 would
+    otherwise crop the whole photo), or a few pixels small."""
+    xmin, xmax, ymin, ymax = box
+    shown = f"x {xmin:g}..{xmax:g}, y {ymin:g}..{ymax:g}"
+    inside = clip_box(box, width, height)
+    if inside is None:
+        return f"box lies outside the {width}x{height} photo: {shown}"
+    if xmin < -width or xmax > 2 * width or ymin < -height or ymax > 2 * height:
+        return f"box reaches far outside the {width}x{height} photo: {shown}"
+    x0, x1, y0, y1 = inside
+    if min(x1 - x0, y1 - y0) < MIN_BOX_SIDE:
+        return f"box is {x1 - x0}x{y1 - y0} pixels, too small for a plate: {shown}"
+    return None
 
 
 def crop_region(box, width: int, height: int, margin: float = MARGIN) -> Box | None:
@@ -172,7 +197,7 @@ class PhotoCropper:
             if isinstance(e, PlateOCRError):
                 reason = str(e).removeprefix(f"{job.path}: ")
             elif isinstance(e, FileNotFoundError):
-                reason = "image not found"
+                reason = f"image not found: {job.path}"
             else:
                 reason = f"cannot read image ({e.strerror or e})"
             return PhotoDone(index, None, failures=[(a.line, reason) for a in job.rows])
@@ -180,13 +205,12 @@ class PhotoCropper:
         height, width = photo.shape[:2]
         s = self.settings
         for a in job.rows:
-            region = crop_region(a.box, width, height, s.margin)
-            if region is None:
-                xmin, xmax, ymin, ymax = a.box
-                done.failures.append(
-                    (a.line, f"box lies outside the {width}x{height} photo: x {xmin:g}..{xmax:g}, y {ymin:g}..{ymax:g}")
-                )
+            box = a.pixel_box(width, height)
+            problem = box_problem(box, width, height)
+            if problem:
+                done.failures.append((a.line, problem))
                 continue
+            region = crop_region(box, width, height, s.margin)
             x0, x1, y0, y1 = region
             plate = fit(photo[y0:y1, x0:x1], s.size, s.keep_aspect)
             name = crop_name(a)
@@ -378,6 +402,7 @@ class CropResult:
     report: Path
     settings: CropSettings
     elapsed: float  # seconds, reading the CSV included
+    notes: list[str] = field(default_factory=list)  # worth telling, e.g. boxes converted from fractions
 
     @property
     def crops_per_s(self) -> float:
@@ -497,6 +522,8 @@ def crop_annotations(
     annot_csv = Path(annot_csv)
     annotations, problems = read_annotations(annot_csv)
     rows_read = len(annotations) + len(problems)
+    if rows_read == 0:
+        raise PlateOCRError(f"{annot_csv}: no rows under the header, nothing to crop")
     images_dir = Path(images_dir) if images_dir is not None else default_images_dir(annot_csv)
     if not images_dir.is_dir():
         raise PlateOCRError(f"{images_dir}: images folder not found")
@@ -543,7 +570,12 @@ def crop_annotations(
         problems=problems, out_dir=out_dir, manifest=None, report=report,
         settings=settings, elapsed=time.perf_counter() - start,
     )
+    if any(a.fractions for a in annotations):
+        result.notes.append(
+            f"{annot_csv}: the boxes are given as 0-1 fractions of the photo's size; converted to pixels"
+        )
     if not made:
+        journal.path.unlink(missing_ok=True)  # nothing to resume: a fixed rerun starts afresh
         raise CropError(f"{annot_csv}: no usable rows, nothing cropped (reasons in {report})", result)
     if strict and problems:
         raise CropError(

@@ -119,13 +119,16 @@ class _PhotoCache:
             return slot[0]
 
 
-def _cut(photos: _PhotoCache, photo: str, box, size, keep_aspect: bool, margin: float, line: int) -> np.ndarray:
-    from plateocr.cropping import crop_one
+def _cut(photos: _PhotoCache, photo: str, annotation, size, keep_aspect: bool, margin: float) -> np.ndarray:
+    from plateocr.cropping import box_problem, crop_one
 
-    crop = crop_one(photos.get(photo), box, size, keep_aspect, margin)
-    if crop is None:
-        raise PlateOCRError(f"{photo} (line {line}): the box lies outside the photo")
-    return crop
+    image = photos.get(photo)
+    height, width = image.shape[:2]
+    box = annotation.pixel_box(width, height)
+    problem = box_problem(box, width, height)
+    if problem:
+        raise PlateOCRError(f"{photo} (line {annotation.line}): {problem}")
+    return crop_one(image, box, size, keep_aspect, margin)
 
 
 def sources_from_annotations(
@@ -149,7 +152,7 @@ def sources_from_annotations(
     sources = []
     for a in annotations:
         photo = os.path.normpath(folder / a.file)
-        load = functools.partial(_cut, photos, photo, a.box, tuple(size), keep_aspect, margin, a.line)
+        load = functools.partial(_cut, photos, photo, a, tuple(size), keep_aspect, margin)
         sources.append(PlateSource(photo, load, crop_name(a), line=a.line, truth=a.text))
     return sources, problems
 

@@ -113,3 +113,24 @@ def test_annotations_that_are_not_text_are_one_line_errors(tmp_path):
         read_annotations(tmp_path / "empty.csv")
     with pytest.raises(PlateOCRError, match="file not found"):
         read_annotations(tmp_path / "nope.csv")
+
+
+def test_a_header_naming_a_column_twice_is_refused(tmp_path):
+    path = write_csv(tmp_path / "a.csv", [("a.jpg", "AB1", 1, 2, 3, 4, "b.jpg")],
+                     header=("files", "text", "xmin", "xmax", "ymin", "ymax", "files"))
+    with pytest.raises(PlateOCRError, match="a.csv: column files appears 2 times in the header; keep one"):
+        read_annotations(path)
+
+
+def test_boxes_all_in_fractions_are_marked_and_give_pixels_for_a_photo_size(tmp_path):
+    path = write_csv(tmp_path / "a.csv", [("a.jpg", "AB1", 0.17, 0.44, 0.72, 0.83), ("b.jpg", "CD2", 0, 1, 0, 1)])
+    good, problems = read_annotations(path)
+    assert problems == [] and all(a.fractions for a in good)
+    assert good[0].pixel_box(200, 100) == pytest.approx((34, 88, 72, 83))
+    assert good[1].pixel_box(200, 100) == (0, 200, 0, 100)
+
+
+def test_a_csv_that_is_a_symbolic_link_loop_says_so(tmp_path):
+    (tmp_path / "loop.csv").symlink_to(tmp_path / "loop.csv")
+    with pytest.raises(PlateOCRError, match=r"loop.csv: cannot open it \(a symbolic link loop\)"):
+        read_annotations(tmp_path / "loop.csv")

@@ -89,3 +89,17 @@ def test_skipped_rows_are_tabled_and_strict_fails(photo_set, monkeypatch, capsys
 def test_bad_size_is_a_one_line_error(photo_set, monkeypatch, capsys):
     code, _, err = cli(["crop", str(photo_set.csv), "--size", "64by256"], monkeypatch, capsys)
     assert code != 0 and "64by256" in err and len(err.strip().splitlines()) == 1
+
+
+def test_boxes_in_fractions_from_the_issue_are_cropped_where_the_plate_is(tmp_path, monkeypatch, capsys):
+    # the sample photo whose plate O505666S lies at x 109..284, y 347..398 (data/sample/annot.csv)
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "synth_000000.jpg").write_bytes((REPO_ROOT / "data/sample/images/synth_000000.jpg").read_bytes())
+    (tmp_path / "a.csv").write_text("files,text,xmin,xmax,ymin,ymax\nsynth_000000.jpg,O505666S,0.17,0.44,0.72,0.83\n")
+    code, stdout, _ = cli(["crop", str(tmp_path / "a.csv"), "--out", str(tmp_path / "crops"), "--margin", "0",
+                           "--workers", "1"], monkeypatch, capsys)
+    assert code == 0
+    assert "the boxes are given as 0-1 fractions of the photo's size; converted to pixels" in " ".join(stdout.split())
+    with open(tmp_path / "crops" / "labels.csv", newline="") as fh:
+        (row,) = list(csv.DictReader(fh))
+    assert [int(row[k]) for k in ("xmin", "xmax", "ymin", "ymax")] == [108, 282, 345, 399]

@@ -122,7 +122,7 @@ def test_annotations_cut_plates_in_memory_like_crop(model, tmp_path, monkeypatch
     rows = json.loads(res.stdout)
     assert [(r["line"], r["truth"]) for r in rows] == [(2, "AB12"), (3, "K9"), (4, "EF6"), (5, None), (6, "XY1"), (7, "AB12")]
     assert rows[3]["error"] == "empty text"
-    assert "outside the photo" in rows[4]["error"] and "image not found" in rows[5]["error"]
+    assert "box lies outside the 320x240 photo" in rows[4]["error"] and "image not found" in rows[5]["error"]
     assert all(r["error"] is None for r in rows[:3])
     assert rows[0]["photo"].endswith("car1.png") and rows[0]["correct"] == (rows[0]["text"] == "AB12")
     # what the crop stage would have cut, read directly, gives the same reading

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import plateocr.cropping as cropping
-from conftest import make_photos, write_csv
+from conftest import make_photos, write_csv, write_image
 from plateocr.cropping import (
     MANIFEST_COLUMNS,
     CropError,
@@ -128,7 +128,7 @@ def test_each_bad_row_is_skipped_with_its_reason_and_good_rows_kept(tmp_path):
     result = crop_annotations(photos.csv, out_dir=out, workers=1)
     assert [r["text"] for r in read_manifest(result.manifest)] == ["GOOD1", "GOOD2", "GOOD3"]
     reasons = skipped(result)
-    assert reasons[4] == "image not found"
+    assert reasons[4] == f"image not found: {photos.images / 'missing.jpg'}"  # the path it tried
     assert reasons[5].startswith("not a readable image")
     assert reasons[6] == "empty text"
     assert reasons[7] == "xmin '12px' is not a number"
@@ -138,7 +138,7 @@ def test_each_bad_row_is_skipped_with_its_reason_and_good_rows_kept(tmp_path):
     with open(out / "skipped.csv", newline="") as fh:
         report = list(csv.DictReader(fh))
     assert [int(r["line"]) for r in report] == [4, 5, 6, 7, 8]
-    assert report[0]["image"] == "missing.jpg" and report[0]["reason"] == "image not found"
+    assert report[0]["image"] == "missing.jpg" and report[0]["reason"].startswith("image not found: ")
     assert sorted(p.name for p in out.glob("*.png")) == ["good1_L2.png", "good2_L3.png", "good2_L9.png"]
 
 
@@ -232,6 +232,55 @@ def test_nothing_usable_is_an_error(tmp_path):
         crop_annotations(photos.csv, out_dir=tmp_path / "crops", workers=1)
     assert not (tmp_path / "crops" / "labels.csv").exists()
     assert len((tmp_path / "crops" / "skipped.csv").read_text().splitlines()) == 3
+    # nothing was cropped, so nothing is left to resume: the fixed rerun is not refused
+    assert not (tmp_path / "crops" / ".progress.jsonl").exists()
+    write_image(photos.images / "a.jpg", np.zeros((40, 40, 3), np.uint8))
+    assert crop_annotations(photos.csv, out_dir=tmp_path / "crops", workers=1).written == 1
+
+
+def test_a_header_only_csv_is_an_error_before_any_output(tmp_path):
+    photos = make_photos(tmp_path, [])
+    photos.images.mkdir()
+    with pytest.raises(PlateOCRError, match="annot.csv: no rows under the header, nothing to crop"):
+        crop_annotations(photos.csv, out_dir=tmp_path / "crops", workers=1)
+    assert not (tmp_path / "crops").exists()
+
+
+def test_boxes_in_fractions_are_converted_to_pixels_with_a_note(tmp_path):
+    photos = make_photos(
+        tmp_path, [("a.png", "", (64, 192, 120, 180)), ("b.png", "", (32, 160, 24, 72))],  # plain plates
+        photo_size=(240, 320), colors={0: MAGENTA, 1: MAGENTA},
+    )
+    write_csv(photos.csv, [("a.png", "FRAC1", 0.2, 0.6, 0.5, 0.75), ("b.png", "FRAC2", 0.1, 0.5, 0.1, 0.3)])
+    result = crop_annotations(photos.csv, out_dir=tmp_path / "crops", margin=0.0, workers=1)
+    rows = read_manifest(result.manifest)
+    assert [box_of(r) for r in rows] == [(64, 192, 120, 180), (32, 160, 24, 72)]
+    assert all((read_png(tmp_path / "crops" / r["files"]) == MAGENTA).all() for r in rows)
+    assert result.notes == [f"{photos.csv}: the boxes are given as 0-1 fractions of the photo's size; converted to pixels"]
+
+
+def test_a_fraction_box_among_pixel_boxes_is_skipped_with_its_reason(tmp_path):
+    photos = make_photos(tmp_path, [("a.png", "PIX1", (64, 192, 120, 180))],
+                         extra_rows=[("a.png", "FRAC2", 0.17, 0.44, 0.72, 0.83)])
+    result = crop_annotations(photos.csv, out_dir=tmp_path / "crops", workers=1)
+    assert [r["text"] for r in read_manifest(result.manifest)] == ["PIX1"]
+    assert skipped(result) == {
+        3: "box x 0.17..0.44, y 0.72..0.83 looks like 0-1 fractions of the photo's size, but other rows give pixels"
+    }
+    assert result.notes == []
+
+
+def test_tiny_and_far_outside_boxes_are_skipped_not_cropped(tmp_path):
+    photos = make_photos(
+        tmp_path, [("a.png", "GOOD1", (64, 192, 120, 180))],
+        extra_rows=[("a.png", "TINY", 10, 12.5, 10, 40), ("a.png", "HUGE", 10, 1e12, 10, 40)],
+    )
+    result = crop_annotations(photos.csv, out_dir=tmp_path / "crops", workers=1)
+    assert [r["text"] for r in read_manifest(result.manifest)] == ["GOOD1"]
+    assert skipped(result) == {
+        3: "box is 3x30 pixels, too small for a plate: x 10..12.5, y 10..40",
+        4: "box reaches far outside the 320x240 photo: x 10..1e+12, y 10..40",
+    }
 
 
 def test_worker_processes_write_the_same_crops_as_in_process(tmp_path):
@@ -290,6 +339,18 @@ def test_settings_are_checked(tmp_path):
         CropSettings((64, 256), False, -0.1)
     with pytest.raises(PlateOCRError, match="crop settings not found"):
         CropSettings.read(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "content",
+    ['{"size": [0, 128], "keep_aspect": false, "margin": 0.05}', '{"size": [32, 128], "keep_aspect": false, "margin": 7}',
+     '{"size": [32, 128], "keep_aspect": "no", "margin": 0.05}', '[1, 2]', '"text"'],
+)
+def test_bad_crop_json_errors_name_the_file(tmp_path, content):
+    (tmp_path / "crop.json").write_text(content)
+    with pytest.raises(PlateOCRError) as e:
+        CropSettings.read(tmp_path)
+    assert str(e.value).startswith(f"{tmp_path / 'crop.json'}: ")
 
 
 def test_real_plates_all_crop(tmp_path, real_plates):

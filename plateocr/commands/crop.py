@@ -90,6 +90,8 @@ def run(
 
 
 def _summary(console: Console, result) -> None:
+    for note in result.notes:
+        console.print(f"note: {note}")
     if result.problems:
         from plateocr.problems import summarise
 
