@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from plateocr.charset import text_problem
 from plateocr.errors import PlateOCRError, path_problem
 from plateocr.problems import Problem
 
@@ -111,6 +112,10 @@ def read_annotations(path: str | os.PathLike) -> tuple[list[Annotation], list[Pr
             continue
         if not text:
             problems.append(Problem(source, line, file, "empty text"))
+            continue
+        bad = text_problem(text)
+        if bad:
+            problems.append(Problem(source, line, file, bad))
             continue
         box, bad = [], None
         for col in BOX_COLUMNS:

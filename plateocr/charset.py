@@ -7,6 +7,7 @@ ids 0..N-1, the padding character written ``<nul>`` and a space written ``<space
 from __future__ import annotations
 
 import os
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -16,6 +17,16 @@ from plateocr.errors import PlateOCRError
 from plateocr.outputs import write_text_atomic
 
 _SPACE = "<space>"
+
+
+def text_problem(text: str) -> str | None:
+    """Why a label cannot be a plate's text, or None: a control character or a line separator
+    (form feed, U+0085, U+2028, a quoted newline...) is no plate character, and would break the
+    charset file's lines."""
+    for c in text:
+        if unicodedata.category(c) in ("Cc", "Zl", "Zp"):
+            return f"text {text!r} holds U+{ord(c):04X}, a line break or control character"
+    return None
 
 
 class UnknownCharacterError(PlateOCRError):
@@ -92,6 +103,10 @@ class Charset:
             raise PlateOCRError(f"{path}: {e}") from None
 
     def write(self, path: str | os.PathLike) -> None:
+        """Write the charset file; refuses a character that would not read back (text_problem)."""
+        for c in self.chars:
+            if c is not None and (not c or text_problem(c)):
+                raise PlateOCRError(f"{path}: cannot write the character {c!r}: it would not read back")
         lines = []
         for i, c in enumerate(self.chars):
             shown = NULL_CHAR if c is None else (_SPACE if c == " " else c)

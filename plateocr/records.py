@@ -21,7 +21,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 from plateocr import defaults
 from plateocr.annotations import read_csv_records
-from plateocr.charset import Charset
+from plateocr.charset import Charset, text_problem
 from plateocr.cropping import SETTINGS_FILE, CropSettings, default_workers as available_cores
 from plateocr.errors import PlateOCRError
 from plateocr.fsns import frame_record, fsns_example
@@ -108,6 +108,10 @@ def read_rows(
             continue
         if not text:
             problems.append(Problem(source, line, file, "empty text"))
+            continue
+        bad = text_problem(text)
+        if bad:
+            problems.append(Problem(source, line, file, bad))
             continue
         if charset is not None:
             unknown = charset.unknown(text)

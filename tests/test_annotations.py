@@ -70,11 +70,11 @@ def test_missing_empty_or_unreadable_csv_is_one_line_error(tmp_path):
 def test_line_numbers_stay_exact_across_blank_lines_and_multiline_fields(tmp_path):
     path = tmp_path / "a.csv"
     path.write_text(
-        "files,text,xmin,xmax,ymin,ymax\n"
-        "a.jpg,AB1,1,2,3,4\n"
+        "files,text,xmin,xmax,ymin,ymax,note\n"
+        "a.jpg,AB1,1,2,3,4,\n"
         "\n"
-        'b.jpg,"AB\n2",1,2,3,4\n'  # a quoted field over two lines (lines 4-5)
-        "c.jpg,AB3,1,2,3,4\n"
+        'b.jpg,AB2,1,2,3,4,"a note\nover two lines"\n'  # a quoted field over two lines (lines 4-5)
+        "c.jpg,AB3,1,2,3,4,\n"
     )
     good, problems = read_annotations(path)
     assert problems == []
@@ -134,3 +134,16 @@ def test_a_csv_that_is_a_symbolic_link_loop_says_so(tmp_path):
     (tmp_path / "loop.csv").symlink_to(tmp_path / "loop.csv")
     with pytest.raises(PlateOCRError, match=r"loop.csv: cannot open it \(a symbolic link loop\)"):
         read_annotations(tmp_path / "loop.csv")
+
+
+def test_texts_with_line_breaks_or_control_characters_are_skipped_at_their_row(tmp_path):
+    path = write_csv(tmp_path / "a.csv", [("a.jpg", "AB\fCD", 1, 20, 3, 14), ("a.jpg", "AB\u2028CD", 1, 20, 3, 14),
+                                          ("a.jpg", "AB\nCD", 1, 20, 3, 14), ("a.jpg", "GOOD", 1, 20, 3, 14)])
+    good, problems = read_annotations(path)
+    assert [a.text for a in good] == ["GOOD"]
+    assert [(p.line, p.reason) for p in problems] == [
+        (2, "text 'AB\\x0cCD' holds U+000C, a line break or control character"),
+        (3, "text 'AB\\u2028CD' holds U+2028, a line break or control character"),
+        (4, "text 'AB\\nCD' holds U+000A, a line break or control character"),
+    ]
+    assert good[0].line == 6  # the quoted newline spans two lines

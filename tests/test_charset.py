@@ -1,6 +1,6 @@
 import pytest
 
-from plateocr.charset import Charset, UnknownCharacterError
+from plateocr.charset import Charset, UnknownCharacterError, text_problem
 from plateocr.defaults import BASE_ALPHABET
 from plateocr.errors import PlateOCRError
 
@@ -89,3 +89,23 @@ def test_bad_charset_files_get_one_line_errors(tmp_path, content, message):
 def test_missing_charset_file(tmp_path):
     with pytest.raises(PlateOCRError, match="not found"):
         Charset.read(tmp_path / "nope.txt")
+
+
+LINE_BREAKERS = ["\f", "\x85", "\u2028", "\u2029", "\n", "\r", "\v", "\x1c", "\t", "\x00"]
+
+
+@pytest.mark.parametrize("char", LINE_BREAKERS)
+def test_a_charset_never_writes_a_file_it_cannot_read_back(tmp_path, char):
+    cs = Charset.from_texts(["AB" + char + "CD"])
+    with pytest.raises(PlateOCRError, match="cannot write the character"):
+        cs.write(tmp_path / "cs.txt")
+    assert not (tmp_path / "cs.txt").exists()
+    assert text_problem("AB" + char + "CD") == f"text {'AB' + char + 'CD'!r} holds U+{ord(char):04X}, a line break or control character"
+
+
+def test_unusual_but_printable_characters_round_trip(tmp_path):
+    texts = ["ÄÖÜ ß", "京A·12345", "\u00a0\u3000", "مصر١٢٣", "<nul>x", "#;,\"'\\"]
+    cs = Charset.from_texts(texts)
+    assert all(text_problem(t) is None for t in texts)
+    cs.write(tmp_path / "cs.txt")
+    assert Charset.read(tmp_path / "cs.txt") == cs

@@ -320,3 +320,15 @@ def test_a_row_with_extra_fields_is_reported_not_shifted(tmp_path):
     assert [(p.line, "fields" in p.reason) for p in result.problems] == [(3, True)]
     spec = DatasetSpec.read(tmp_path / "records")
     assert spec.splits["train"].size == 2
+
+
+def test_labels_with_line_breaks_or_control_characters_are_skipped_and_the_charset_reads_back(tmp_path):
+    crops = tmp_path / "crops"
+    bad = ["AB\fCD", "AB\x85CD", "AB\u2028CD", "AB\nCD"]  # the last one a quoted newline in the CSV
+    make_crops(crops, unique_rows(6) + [(f"bad{i}.png", t) for i, t in enumerate(bad)])
+    out = tmp_path / "records"
+    result = write_records(crops, out, RecordsOptions(split=0.5))
+    reasons = [r["reason"] for r in skipped(out)]
+    assert reasons == [f"text {t!r} holds U+{ord(t[2]):04X}, a line break or control character" for t in bad]
+    assert Charset.read(out / "charset.txt") == result.charset  # what train reads
+    assert result.spec.splits["train"].size + result.spec.splits["test"].size == 6
