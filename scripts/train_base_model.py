@@ -223,8 +223,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="a folder of extra fonts to render plates with (repeatable), beside the system's")
     p.add_argument("--install-fonts", action="store_true",
                    help="apt-get install the openly licensed font packages the renderer knows first")
-    p.add_argument("--bf16", action="store_true",
-                   help="bfloat16 mixed precision (oneDNN graph rewrite): use where the CPU has AVX512-BF16 or AMX")
+    p.add_argument("--bf16", choices=("auto", "on", "off"), default="auto",
+                   help="bfloat16 mixed precision (oneDNN graph rewrite); auto: where the CPU has AVX512-BF16 or AMX")
     p.add_argument("--export-base", action="store_true", help=f"copy the model into {BASE_MODEL_DIR}")
     p.add_argument("--export-dir", type=Path, default=BASE_MODEL_DIR, help="where --export-base writes")
     args = p.parse_args(argv)
@@ -240,8 +240,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.install_fonts:
         install_fonts()
-    if args.bf16:
-        os.environ["PLATEOCR_BF16"] = "1"
+    os.environ["PLATEOCR_BF16"] = {"auto": "auto", "on": "1", "off": "0"}[args.bf16]
     fonts = outline_fonts.FontChoice(True, tuple(str(d) for d in args.fonts))
     font_set = outline_fonts.use_fonts(fonts)
     print(f"rendering with {len(font_set.paths)} outline fonts: "

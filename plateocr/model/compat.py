@@ -105,7 +105,7 @@ warnings.filterwarnings("ignore", message="`layer.apply` is deprecated", categor
 
 tf1 = tf.compat.v1
 
-__all__ = ["tf", "tf1", "slim", "inception_v3", "session_config"]
+__all__ = ["tf", "tf1", "slim", "inception_v3", "session_config", "bf16_enabled"]
 
 
 def cpu_count() -> int:
@@ -126,8 +126,26 @@ def session_config(threads: int | None = None, inter_op_threads: int = 1):
     config = tf1.ConfigProto()
     config.intra_op_parallelism_threads = threads or cpu_count()
     config.inter_op_parallelism_threads = inter_op_threads
-    if os.environ.get("PLATEOCR_BF16") == "1":
+    if bf16_enabled():
         from tensorflow.core.protobuf import rewriter_config_pb2
 
         config.graph_options.rewrite_options.auto_mixed_precision_onednn_bfloat16 = rewriter_config_pb2.RewriterConfig.ON
     return config
+
+
+def bf16_is_native() -> bool:
+    """True when the CPU computes bfloat16 natively (AVX512-BF16 or AMX), where oneDNN's bf16
+    convolutions are faster than float32 (1.47x a training step here, AVX512-BF16 without AMX)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+            flags = next((line for line in fh if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def bf16_enabled() -> bool:
+    """Sessions run with bfloat16 mixed precision (oneDNN's graph rewrite: variables stay
+    float32) when PLATEOCR_BF16=1, or =auto on a CPU where it is native; off by default."""
+    setting = os.environ.get("PLATEOCR_BF16", "0")
+    return setting == "1" or (setting == "auto" and bf16_is_native())

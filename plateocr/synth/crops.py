@@ -67,8 +67,8 @@ def _small_text(rng: np.random.Generator, img: np.ndarray, y0: int, y1: int, col
 
 # Plate layout families and how often each is drawn: European plates (plate.render_plate, with
 # strips, panels, seals) and the other regions' layouts (layouts.FAMILIES).
-FAMILY_SHARES = {"european": 0.42, "north_american": 0.17, "mercosur": 0.12, "south_american_old": 0.1,
-                 "british": 0.07, "two_line": 0.12}
+FAMILY_SHARES = {"european": 0.34, "north_american": 0.24, "mercosur": 0.13, "south_american_old": 0.12,
+                 "british": 0.07, "two_line": 0.10}
 _FAMILY_NAMES = tuple(FAMILY_SHARES)
 _FAMILY_P = np.array(list(FAMILY_SHARES.values())) / sum(FAMILY_SHARES.values())
 

@@ -283,7 +283,7 @@ def south_american_old(rng: np.random.Generator, text: str | None = None) -> Pla
     # the separator dot is not in any font's 0-9A-Z: draw the groups with a gap and put it there
     dot = "\u00b7" in sep
     display = (" " if dot else sep).join(groups)
-    ink = text_mask(rng, display)
+    ink = text_mask(rng, display, hollow_p=0.4)  # embossed, often worn
     th = y1 - y0
     tw = min(int(round(ink.shape[1] * th / ink.shape[0] * rng.uniform(0.7, 1.05))), int(w * 0.92))
     x = (w - tw) // 2

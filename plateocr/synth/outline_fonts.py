@@ -51,6 +51,23 @@ KNOWN_FONTS: dict[str, dict[str, float]] = {
     "fonts-dejavu-extra": {"DejaVuSansCondensed-Bold.ttf": 1.5, "DejaVuSansCondensed.ttf": 0.7},  # Vera licence
     "fonts-open-sans": {"OpenSans-CondBold.ttf": 1.5, "OpenSans-Semibold.ttf": 0.5},  # Apache-2.0
     "fonts-league-spartan": {"LeagueSpartan-Bold.otf": 0.7, "LeagueSpartan-SemiBold.otf": 0.5},  # OFL
+    "fonts-roadgeek": {  # GPL/MIT: US highway sign series B-E (FHWA), the lettering of many plates
+        "RG2014B.ttf": 1.5, "RG2014C.ttf": 1.5, "RG2014D.ttf": 1, "RG2014E.ttf": 0.7,
+    },
+    "fonts-tiresias": {"tiresias_lpfont.ttf": 2, "tiresias_lpfont_bold.ttf": 2,  # GPL + font exception
+                       "tiresias_signfont_bold.ttf": 0.7},
+    "fonts-play": {"Play-Bold.ttf": 1.5, "Play-Regular.ttf": 1},  # OFL: squarish, as Argentine plates
+    "fonts-ocr-a": {"OCRA.ttf": 0.5},  # public domain
+    "fonts-roboto-unhinted": {"RobotoCondensed-Bold.ttf": 1.5, "RobotoCondensed-Regular.ttf": 1,  # Apache-2.0
+                              "Roboto-Medium.ttf": 0.5},
+    "fonts-yanone-kaffeesatz": {"YanoneKaffeesatz-Bold.otf": 1, "YanoneKaffeesatz-Regular.otf": 0.7},  # OFL
+    "fonts-dosis": {"Dosis-Bold.otf": 1, "Dosis-SemiBold.otf": 0.7},  # OFL: rounded, condensed
+    "fonts-national-park": {"NationalPark-Heavy.otf": 0.7, "NationalPark-Regular.otf": 0.5},  # OFL
+    "fonts-freefont-ttf": {"FreeSansBold.ttf": 0.7},  # GPL + font exception
+    "fonts-go": {"Go-Bold.ttf": 0.5, "Go-Mono-Bold.ttf": 0.5},  # BSD
+    "fonts-cabin": {"Cabin-Bold.otf": 0.5},  # OFL
+    "fonts-beteckna": {"BetecknaGSCondensed-Bold.ttf": 1, "BetecknaGS-Bold.ttf": 0.7},  # GPL: geometric
+    "fonts-jura": {"Jura-Bold.otf": 0.5},  # OFL / GPL
 }
 USER_FONT_WEIGHT = 4.0  # a user's own fonts (their plate font) are drawn often
 SYSTEM_FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", "~/.local/share/fonts", "~/.fonts")
@@ -235,11 +252,19 @@ def active() -> FontSet:
 # --- drawing ---------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=256)
+def _stem_of(path: str) -> int:
+    m, _, _ = _glyph(path, "I")
+    rows = np.flatnonzero(m.max(axis=1) > 127)
+    if not len(rows):
+        return RENDER_SIZE // 10
+    middle = m[(rows[0] + rows[-1]) // 2] > 127  # the I's middle row: the stem without its serifs
+    return max(2, int(middle.sum()))
+
+
 def _stem(f: LoadedFont) -> int:
-    """The font's vertical stem width in render pixels (the ink width of its I)."""
-    m, _, _ = f.glyph("I")
-    cols = np.flatnonzero(m.max(axis=0) > 127)
-    return max(2, int(cols[-1] - cols[0] + 1) if len(cols) else RENDER_SIZE // 10)
+    """The font's vertical stem width in render pixels (the ink across the middle of its I)."""
+    return _stem_of(f.path)
 
 
 def _one_variant(rng: np.random.Generator, f: LoadedFont, shape: tuple[int, int]) -> np.ndarray:
@@ -344,6 +369,8 @@ def draw_text_mask(rng: np.random.Generator, fonts: FontSet, display: str, same_
         hh = min(m.shape[0], canvas.shape[0] - 2)
         region = canvas[2 : 2 + hh, p + offset : p + offset + m.shape[1]]
         np.maximum(region, m[:hh, : region.shape[1]], out=region)
+    if weight < 0 and stem < cap * 0.12 or weight > 0 and stem > cap * 0.17:
+        weight = 0  # thin faces are not thinned further, bold ones not made blobs
     if weight:
         k = max(1, int(round(abs(weight) * stem * 0.12)))
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1))

@@ -169,15 +169,25 @@ def _ink_crop(mask: np.ndarray) -> np.ndarray:
 OUTLINE_SHARE = 0.7  # of texts drawn in an outline font, when the renderer has any
 
 
-def text_mask(rng: np.random.Generator, display: str, same_oval: bool = False) -> np.ndarray:
+def hollow(rng: np.random.Generator, ink: np.ndarray) -> np.ndarray:
+    """The ink with its inside faded: embossed characters whose paint is worn, or whose raised
+    rims catch the light, read as outlines (old Argentine and Brazilian plates)."""
+    stem = max(3, int(ink.shape[0] * rng.uniform(0.05, 0.09)))
+    inner = cv2.erode(ink, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (stem, stem)))
+    return np.clip(ink.astype(np.float32) - inner * rng.uniform(0.35, 0.8), 0, 255).astype(np.uint8)
+
+
+def text_mask(rng: np.random.Generator, display: str, same_oval: bool = False, hollow_p: float = 0.1) -> np.ndarray:
     """The text's ink (uint8, 255 = ink), cropped to the ink, in one of the fonts: mostly an
     outline font when any is present (outline_fonts), else plateocr's stroke font or a Hershey face.
 
-    same_oval draws O exactly as 0 (a narrow unslashed oval), as many plate fonts do.
+    same_oval draws O exactly as 0 (a narrow unslashed oval), as many plate fonts do. hollow_p:
+    how often an outline-font text is drawn hollow (see hollow()).
     """
     fonts = outline_fonts.active()
     if fonts and rng.random() < OUTLINE_SHARE:  # no draw without fonts: the built-in stream is unchanged
-        return _ink_crop(outline_fonts.draw_text_mask(rng, fonts, display, same_oval))
+        ink = _ink_crop(outline_fonts.draw_text_mask(rng, fonts, display, same_oval))
+        return hollow(rng, ink) if rng.random() < hollow_p else ink
     if rng.random() < 0.45:
         return _ink_crop(_stroke_text_mask(rng, display, same_oval))
     return _ink_crop(_hershey_text_mask(rng, display, same_oval))
