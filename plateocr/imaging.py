@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import io
 import os
+import struct
+import warnings
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from plateocr.errors import PlateOCRError
+
+# The most pixels an image may have to be decoded. Decoding takes width x height x 3 bytes and
+# more on the way: a 69-byte PNG whose header says 60000x60000 would ask for 10 GB, and a real
+# 20000x20000 PNG took 2.4 GB per worker process. OpenCV's own limit (2^30 pixels) is far above
+# any plate photo; this one still admits 108-megapixel phone photos.
+MAX_IMAGE_PIXELS = 120_000_000
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# JPEG start-of-frame markers, which give the size (not DHT C4, JPG C8 or DAC CC)
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -22,10 +34,69 @@ def parse_size(text: str) -> tuple[int, int]:
     return h, w
 
 
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a JPEG's start-of-frame segment, None if there is none before the scan."""
+    pos, n = 2, len(data)
+    while pos + 4 <= n:
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker in (0x01, *range(0xD0, 0xD8)):  # no length
+            pos += 2
+            continue
+        if marker == 0xDA:  # start of scan: no frame header before it
+            return None
+        if marker in _JPEG_SOF:
+            if pos + 9 > n:
+                return None
+            height, width = struct.unpack_from(">HH", data, pos + 5)
+            return width, height
+        pos += 2 + struct.unpack_from(">H", data, pos + 2)[0]
+    return None
+
+
+def _header_pixels(data: bytes) -> tuple[int, str] | None:
+    """The pixel count an image's header announces and how to show it ('60000x60000'), read
+    without decoding; None when the header does not say (OpenCV then decides)."""
+    size = None
+    if data.startswith(_PNG_SIGNATURE) and len(data) >= 24 and data[12:16] == b"IHDR":
+        size = struct.unpack_from(">II", data, 16)
+    elif data.startswith(b"\xff\xd8"):
+        size = _jpeg_size(data)
+    else:  # BMP, TIFF, WebP...: Pillow reads the header lazily
+        from PIL import Image
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(io.BytesIO(data)) as im:
+                    size = im.size
+        except Image.DecompressionBombError:  # more than twice Pillow's limit, itself above ours
+            return 2 * Image.MAX_IMAGE_PIXELS + 1, f"more than {2 * Image.MAX_IMAGE_PIXELS / 1e6:.0f} million pixels"
+        except Exception:  # noqa: BLE001 - not a format Pillow knows: leave it to OpenCV
+            return None
+    if size is None:
+        return None
+    width, height = size
+    return width * height, f"{width}x{height} pixels"
+
+
 def decode_image(data: bytes, name: str = "image") -> np.ndarray:
-    """Decode PNG/JPEG/... bytes into a BGR uint8 array; raise PlateOCRError if it is not an image."""
+    """Decode PNG/JPEG/... bytes into a BGR uint8 array; raise PlateOCRError if it is not an
+    image, or one of more than MAX_IMAGE_PIXELS (refused from its header, before decoding)."""
+    announced = _header_pixels(data)
+    if announced is not None and announced[0] > MAX_IMAGE_PIXELS:
+        raise PlateOCRError(
+            f"{name}: image too large to decode ({announced[1]}; the limit is {MAX_IMAGE_PIXELS / 1e6:g} megapixels)"
+        )
     arr = np.frombuffer(data, dtype=np.uint8)
-    img = cv2.imdecode(arr, cv2.IMREAD_COLOR) if arr.size else None
+    try:
+        img = cv2.imdecode(arr, cv2.IMREAD_COLOR) if arr.size else None
+    except cv2.error as e:  # e.g. OpenCV's own size limit, for a format read here without a header
+        raise PlateOCRError(f"{name}: not a readable image (OpenCV: {getattr(e, 'err', '') or 'decoding failed'})") from None
     if img is None:
         raise PlateOCRError(f"{name}: not a readable image (corrupt or unsupported format)")
     return img

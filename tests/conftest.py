@@ -217,3 +217,16 @@ def builtin_fonts():
     use_fonts(FontChoice(system=False))
     yield
     use_fonts(None)
+
+
+def pixel_bomb_png(width: int = 60000, height: int = 60000) -> bytes:
+    """A tiny PNG whose header announces width x height 8-bit RGB pixels (a "pixel bomb":
+    decoding it would allocate gigabytes, or OpenCV refuses it with a cv2.error)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0")) + chunk(b"IEND", b"")

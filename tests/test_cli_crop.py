@@ -7,7 +7,7 @@ import sys
 import cv2
 import pytest
 
-from conftest import REPO_ROOT, write_csv
+from conftest import REPO_ROOT, pixel_bomb_png, write_csv
 from plateocr.cli import main
 from plateocr.defaults import CROP_SIZE
 
@@ -103,3 +103,19 @@ def test_boxes_in_fractions_from_the_issue_are_cropped_where_the_plate_is(tmp_pa
     with open(tmp_path / "crops" / "labels.csv", newline="") as fh:
         (row,) = list(csv.DictReader(fh))
     assert [int(row[k]) for k in ("xmin", "xmax", "ymin", "ymax")] == [108, 282, 345, 399]
+
+
+def test_a_pixel_bomb_photo_is_a_skipped_row_and_the_good_photos_are_cropped(photo_set, monkeypatch, capsys):
+    (photo_set.images / "bomb.png").write_bytes(pixel_bomb_png(60000, 60000))
+    with open(photo_set.csv, "a") as fh:
+        fh.write("bomb.png,BOOM1,10,200,10,60\n")
+    out = photo_set.root / "c"
+    code, stdout, err = cli(["crop", str(photo_set.csv), "--out", str(out), "--workers", "2"], monkeypatch, capsys)
+    assert code == 0, err
+    with open(out / "labels.csv", newline="") as fh:
+        assert [r["text"] for r in csv.DictReader(fh)] == ["AB123CD", "XY99", "K777LM", "PL5"]
+    with open(out / "skipped.csv", newline="") as fh:
+        (row,) = list(csv.DictReader(fh))
+    assert row["line"] == "6" and row["reason"] == (
+        "image too large to decode (60000x60000 pixels; the limit is 120 megapixels)"
+    )

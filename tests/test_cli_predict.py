@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import make_crops, make_photos
+from conftest import make_crops, make_photos, pixel_bomb_png
 from tiny_model import random_model_dir
 from typer.testing import CliRunner
 
@@ -65,6 +65,16 @@ def test_glob_folder_and_stdin_give_one_row_per_image_with_error_rows(model, cro
     assert [d["text"] for d in by_stdin] == [d["text"] for d in by_dir[1:3]]
     # batch composition moves floats by ~1e-6 only
     assert [d["confidence"] for d in by_stdin] == pytest.approx([d["confidence"] for d in by_dir[1:3]], rel=1e-4)
+
+
+def test_a_pixel_bomb_is_an_error_row_and_the_other_images_are_read(model, crops, tmp_path):
+    (tmp_path / "bomb.png").write_bytes(pixel_bomb_png(60000, 60000))
+    res = invoke("crops/plate0000.png", "bomb.png", "crops/plate0001.png", "--model-dir", model, "--format", "csv")
+    assert res.exit_code == 0, res.output
+    rows = list(csv.DictReader(io.StringIO(res.stdout)))
+    assert [r["path"] for r in rows] == ["crops/plate0000.png", "bomb.png", "crops/plate0001.png"]
+    assert rows[1]["error"] == "image too large to decode (60000x60000 pixels; the limit is 120 megapixels)"
+    assert rows[0]["text"] and rows[2]["text"] and not rows[0]["error"] and not rows[2]["error"]
 
 
 def test_exit_status_is_non_zero_only_when_nothing_could_be_read(model, crops, tmp_path):

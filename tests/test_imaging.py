@@ -2,7 +2,8 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import write_image
+import plateocr.imaging as imaging
+from conftest import pixel_bomb_png, write_image
 from plateocr.errors import PlateOCRError
 from plateocr.imaging import (
     clip_box,
@@ -101,3 +102,31 @@ def test_encode_png_round_trips_losslessly():
     data = encode_png(img)
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     assert np.array_equal(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), img)
+
+
+def test_a_pixel_bomb_is_refused_from_its_header_before_decoding():
+    bomb = pixel_bomb_png(60000, 60000)
+    assert len(bomb) < 80
+    with pytest.raises(PlateOCRError, match=r"^bomb.png: image too large to decode \(60000x60000 pixels; the limit "
+                                            r"is 120 megapixels\)$"):
+        decode_image(bomb, "bomb.png")
+    # a JPEG and a BMP (read through Pillow) that announce 20000x20000 pixels
+    jpeg = bytearray(cv2.imencode(".jpg", np.zeros((8, 8, 3), np.uint8))[1].tobytes())
+    sof = jpeg.index(b"\xff\xc0")
+    jpeg[sof + 5 : sof + 9] = (20000).to_bytes(2, "big") * 2
+    bmp = bytearray(cv2.imencode(".bmp", np.zeros((8, 8, 3), np.uint8))[1].tobytes())
+    bmp[18:26] = (12000).to_bytes(4, "little") * 2
+    huge_bmp = bmp[:18] + (20000).to_bytes(4, "little") * 2 + bmp[26:]
+    for name, data, shown in (("big.jpg", jpeg, "20000x20000 pixels"), ("big.bmp", bmp, "12000x12000 pixels"),
+                              ("huge.bmp", huge_bmp, "more than 179 million pixels")):
+        with pytest.raises(PlateOCRError, match=f"{name}: image too large to decode \\({shown};"):
+            decode_image(bytes(data), name)
+
+
+def test_images_under_the_limit_decode_and_opencv_refusals_are_one_line(monkeypatch):
+    small = cv2.imencode(".bmp", np.full((6, 9, 3), 7, np.uint8))[1].tobytes()
+    assert decode_image(small).shape == (6, 9, 3)
+    monkeypatch.setattr(imaging, "MAX_IMAGE_PIXELS", 10**12)  # leave it to OpenCV's own limit
+    with pytest.raises(PlateOCRError) as e:
+        decode_image(pixel_bomb_png(60000, 60000), "bomb.png")
+    assert str(e.value).startswith("bomb.png: not a readable image") and "\n" not in str(e.value)
