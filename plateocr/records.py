@@ -206,8 +206,11 @@ def _prepare_record(job: tuple[str, str, list[int], list[int]], size, keep_aspec
 
 
 def _worker_init() -> None:
+    import signal
+
     import cv2
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
     cv2.setNumThreads(1)  # one process per core already
 
 
@@ -342,6 +345,8 @@ def write_records(
         raise PlateOCRError(f"--max-length {opts.max_length}: must be at least 1")
     if opts.shards is not None and opts.shards < 1:
         raise PlateOCRError(f"--shards {opts.shards}: must be at least 1")
+    if opts.workers is not None and opts.workers < 1:
+        raise PlateOCRError(f"--workers {opts.workers}: must be at least 1")
     if not 0.0 <= opts.split <= 1.0:
         raise PlateOCRError(f"--split {opts.split:g}: the train fraction must lie between 0 and 1")
     check_can_write(out, force, "records folder", folder=True)
@@ -372,7 +377,13 @@ def write_records(
         max_length, max_from = max(len(r.text) for r in rows), "longest label"
     train, test = split_rows(rows, opts.split, opts.seed, opts.group_by_text)
     planned = {"train": train, "test": test}
-    shard_counts = {s: (opts.shards or default_shard_count(len(planned[s]))) if planned[s] else 1 for s in SPLITS}
+    notes = []
+    shard_counts = {}
+    for s in SPLITS:
+        n = len(planned[s])
+        shard_counts[s] = max(1, min(opts.shards or default_shard_count(n), n))  # never an empty shard by plan
+        if opts.shards and n and opts.shards > n:
+            notes.append(f"--shards {opts.shards}: the {s} split has {n} example(s), so {n} shard(s)")
 
     out.mkdir(parents=True, exist_ok=True)
     if force:
@@ -430,7 +441,6 @@ def write_records(
     )
     spec.write(out / defaults.SPEC_FILE)  # last: its presence means the records are complete
 
-    notes = []
     for s in splits:
         if s.size == 0:
             notes.append(f"the {s.name} split is empty (--split {opts.split:g})")

@@ -125,3 +125,62 @@ def test_crop_then_tfrecords_on_real_plates_keeps_repeated_plates_in_one_split(t
     assert abs(len(train) - 0.83 * len(texts)) <= 2
     assert not {e["text"] for e in train} & {e["text"] for e in test}
     assert spec.max_sequence_length == max(map(len, texts))
+
+
+def test_more_shards_than_examples_are_capped_with_a_note(tmp_path):
+    make_crops(tmp_path / "crops", texts(12))
+    r = plateocr("tfrecords", "--shards", "50", "--split", "0.83", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "note: --shards 50: the train split has 10 example(s), so 10 shard(s)" in r.stderr
+    assert "note: --shards 50: the test split has 2 example(s), so 2 shard(s)" in r.stderr
+    shards = sorted(p.name for p in (tmp_path / "records").glob("*.tfrecord"))
+    assert len(shards) == 12 and all((tmp_path / "records" / s).stat().st_size > 0 for s in shards)
+    assert "train-00009-of-00010.tfrecord" in shards
+
+
+@pytest.mark.parametrize("workers", ["0", "-3"])
+def test_workers_below_one_are_refused_as_crop_refuses_them(tmp_path, workers):
+    make_crops(tmp_path / "crops", texts(3))
+    r = plateocr("tfrecords", "--workers", workers, cwd=tmp_path)
+    assert r.returncode == 2 and "--workers" in r.stderr and "greater than or equal to 1" in r.stderr
+    assert not (tmp_path / "records").exists()
+
+
+def test_a_full_disk_is_a_one_line_error_naming_the_file_and_leaves_no_temp_file(tmp_path):
+    import resource
+
+    make_crops(tmp_path / "crops", texts(12))
+    # as `ulimit -f`: a limit half the crops' bytes, so the train shard cannot be written
+    limit = sum(p.stat().st_size for p in (tmp_path / "crops").glob("*.png")) // 2
+    r = subprocess.run(
+        [sys.executable, "-m", "plateocr", "tfrecords"], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY)),
+    )
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines() == [
+        "error: records/train-00000-of-00001.tfrecord: cannot write it (File too large)"
+    ]
+    left = sorted(p.name for p in (tmp_path / "records").iterdir())
+    assert not [n for n in left if n.endswith(".tmp")] and "dataset.json" not in left
+
+
+def test_ctrl_c_with_worker_processes_prints_no_worker_tracebacks(tmp_path):
+    # As a terminal's Ctrl-C does: SIGINT to the whole process group, here sent by a worker on
+    # its first crop (deterministic, no timing).
+    script = (
+        "import os, signal, sys\n"
+        "from plateocr import records\n"
+        "def ctrl_c(job):\n"
+        "    os.killpg(os.getpgid(0), signal.SIGINT)\n"
+        "    return job\n"
+        "records._worker_init()\n"  # the main process too: the pool's initializer is what is tested
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+        "try:\n"
+        "    list(records._ordered_map(ctrl_c, range(64), workers=2))\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted')\n"
+    )
+    r = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                       start_new_session=True)
+    assert r.stdout.strip() == "interrupted"
+    assert "ForkPoolWorker" not in r.stderr and "Traceback" not in r.stderr, r.stderr

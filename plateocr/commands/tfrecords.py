@@ -45,7 +45,7 @@ def run(
         True, "--group-by-text/--no-group-by-text", help="Keep rows with the same plate text in one split."
     ),
     workers: Optional[int] = typer.Option(
-        None, "--workers", help="Processes that verify and encode crops.", show_default="CPUs, 1 for small inputs"
+        None, "--workers", min=1, help="Processes that verify and encode crops.", show_default="CPUs, 1 for small inputs"
     ),
     strict: bool = typer.Option(False, "--strict", help="Fail (no dataset spec) if any row is skipped."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing records folder."),
