@@ -55,7 +55,7 @@ def test_a_user_font_is_drawn_and_covers_the_alphabet(font_dir, monkeypatch):
     real = outline_fonts.draw_text_mask
     monkeypatch.setattr(outline_fonts, "draw_text_mask", lambda *a, **k: seen.append(a[2]) or real(*a, **k))
     ink = plate.text_mask(np.random.default_rng(0), "XY 42")
-    assert seen == ["XY 42"] and ink.max() == 255
+    assert seen == ["XY 42"] and ink.max() > 127  # (a hollow text is fainter inside)
     # the glyphs are the font's: the outline drawing of 8 differs from the built-in stroke 8
     f = fonts.pick(np.random.default_rng(0))
     glyph8, _, advance = f.glyph("8")
