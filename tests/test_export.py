@@ -18,11 +18,14 @@ TEXTS = ["AB12", "CD345", "EF6", "K9", "XY77"]
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    """A random-weight model, exported with --tflite, and crops at the model's size."""
+    """A random-weight model with the formats of TEXTS (as `train` writes them), exported with
+    --tflite (and the formats: --formats auto), and crops at the model's size."""
+    from plateocr.formats import FORMATS_FILE, Formats
     from plateocr.model.export import export_model
 
     root = tmp_path_factory.mktemp("export")
     model = random_model_dir(root / "model", TEXTS, size=SIZE, seed=3).path
+    Formats.learn(TEXTS).write(model / FORMATS_FILE)
     make_crops(root / "crops", TEXTS, size=SIZE)
     result = export_model(model, tflite=True)
     return root, model, result
@@ -30,11 +33,11 @@ def exported(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def exported_once(exported):
-    """The same model exported to read each image once (--no-tta)."""
+    """The same model exported to read each image once, greedily (--no-tta --formats off)."""
     from plateocr.model.export import export_model
 
     root, model, _ = exported
-    return export_model(model, root / "export-once", tta=False)
+    return export_model(model, root / "export-once", tta=False, formats="off")
 
 
 def _saved_model_outputs(path, signature, **inputs):
@@ -63,20 +66,26 @@ def test_saved_model_signatures_agree_with_predict(exported, exported_once):
     assert result.out == model / "export" and (result.out / "saved_model.pb").is_file()
     crops = sorted((root / "crops").glob("*.png"))
     images = np.stack([read_rgb(p) for p in crops])
-    with PlateReader(model) as voting, PlateReader(model, tta=False) as once:
+    with PlateReader(model) as voting, PlateReader(model, tta=False, formats="off") as once:
         expected, expected_once = voting.read_batch(crops), once.read_batch(crops)
+    with PlateReader(model, formats="off") as greedy:
+        expected_greedy = greedy.read_batch(crops)
     assert len({round(r.confidence, 6) for r in expected}) == len(crops)  # distinct, so the check bites
     # random weights: the five views disagree, so the vote differs from a single reading
     assert [r.confidence for r in expected] != pytest.approx([r.confidence for r in expected_once], rel=1e-4)
+    # and the model folder's formats change what the views read
+    assert [r.text for r in expected] != [r.text for r in expected_greedy]
 
-    # the default export votes over the five views in its graph, as predict does
+    # the default export votes over the five views' format-aware readings in its graph, as predict does
     for out in (
         _saved_model_outputs(result.out, "serving_default", image_bytes=[p.read_bytes() for p in crops]),
         _saved_model_outputs(result.out, "images", images=images),
     ):
         _assert_outputs_match(out, expected)
-    # --no-tta reads each image once
-    assert exported_once.views == 1 and json.loads((exported_once.out / "export.json").read_text())["views"] == 1
+    assert set(result.formats) == {"LLNN", "LLNNN", "LLN", "LN"} and (result.out / "formats.json").is_file()
+    # --no-tta --formats off reads each image once, greedily
+    info = json.loads((exported_once.out / "export.json").read_text())
+    assert exported_once.views == 1 and info["views"] == 1 and info["formats"] is None and not exported_once.formats
     _assert_outputs_match(_saved_model_outputs(exported_once.out, "images", images=images), expected_once)
 
 
@@ -106,12 +115,13 @@ def test_tflite_reads_the_same_texts(exported):
     crops = sorted((root / "crops").glob("*.png"))
     out = run_tflite(result.tflite, np.stack([read_rgb(p) for p in crops]))
     charset = Charset.read(result.out / "charset.txt")
-    with PlateReader(model) as reader:  # it votes over the views, as predict does
+    with PlateReader(model) as reader:  # it votes over the views' format-aware readings, as predict does
         expected = reader.read_batch(crops)
     assert [charset.decode(ids) for ids in out["char_ids"]] == [r.text for r in expected]
     assert out["confidence"] == pytest.approx([r.confidence for r in expected], rel=1e-3)
     info = json.loads((result.out / "export.json").read_text())
     assert info["input_size"] == list(SIZE) and info["tflite"] == "plateocr.tflite" and info["views"] == 5
+    assert info["formats"] == "formats.json"
 
 
 @pytest.mark.slow
@@ -132,13 +142,17 @@ def test_cli_refuses_to_overwrite_and_replaces_with_force(exported, tmp_path):
     res = runner.invoke(app, ["export", "--model-dir", str(model), "--out", str(tmp_path / "exp")])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "exp" / "saved_model.pb").is_file() and "serving_default" in res.output
-    assert "each image as 5 views, voted" in res.output
+    assert "each image as 5 views, voted" in res.output and "preferred in the graph" in res.output
     res = runner.invoke(app, ["export", "--model-dir", str(model), "--out", str(tmp_path / "exp")])
     assert res.exit_code != 0 and "--force" in str(res.exception) + res.output
     stamp = (tmp_path / "exp" / "saved_model.pb").stat().st_mtime_ns
-    res = runner.invoke(app, ["export", "--model-dir", str(model), "--out", str(tmp_path / "exp"), "--force", "--no-tta"])
+    res = runner.invoke(
+        app, ["export", "--model-dir", str(model), "--out", str(tmp_path / "exp"), "--force", "--no-tta", "--formats", "off"]
+    )
     assert res.exit_code == 0, res.output
-    assert "each image once" in res.output and json.loads((tmp_path / "exp" / "export.json").read_text())["views"] == 1
+    info = json.loads((tmp_path / "exp" / "export.json").read_text())
+    assert "each image once" in res.output and info["views"] == 1 and info["formats"] is None
+    assert not (tmp_path / "exp" / "formats.json").exists()
     assert (tmp_path / "exp" / "saved_model.pb").stat().st_mtime_ns != stamp
     assert not list(tmp_path.glob(".exp.*"))  # no temporary folder left behind
 

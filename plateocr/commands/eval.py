@@ -12,6 +12,7 @@ from typing import Optional
 import typer
 
 from plateocr import defaults
+from plateocr.formats import FORMATS_HELP
 
 
 def run(
@@ -31,6 +32,7 @@ def run(
     worst: int = typer.Option(10, "--worst", help="How many of the worst errors to show."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON only (for scripts)."),
     tta: bool = typer.Option(True, "--tta/--no-tta", help=defaults.TTA_HELP, show_default=False),
+    formats: str = typer.Option("auto", "--formats", help=FORMATS_HELP, show_default=False),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing --errors file."),
 ) -> None:
     from rich.console import Console
@@ -57,6 +59,7 @@ def run(
             checkpoint=checkpoint,
             batch_size=batch_size,
             tta=tta,
+            formats=formats,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     if errors is not None:
@@ -81,6 +84,7 @@ def _print_tables(result, worst: int) -> None:
     table.add_row("character accuracy", f"{m['character_accuracy']:.4f}")
     table.add_row("full-sequence accuracy", f"{m['sequence_accuracy']:.4f}")
     table.add_row("mean confidence", f"{m['mean_confidence']:.4f}")
+    table.add_row("formats", m["formats"] or "off")
     table.add_row("errors", f"{m['errors']} of {m['examples']}")
     if m["errors_o_vs_0_only"]:
         table.add_row("errors only in O against 0 (check the labels)", f"{m['errors_o_vs_0_only']}")

@@ -4,7 +4,8 @@ Signature `serving_default` takes encoded PNG/JPEG bytes (base64 {"b64": ...} ov
 Serving's REST API) and fits them to the model's input in the graph; signature `images` takes
 uint8 RGB images at the model's input size. Both return text, confidence, char_ids,
 char_probabilities and attention_masks. Like predict, the graph reads each image as five views
-and votes (--no-tta: once). --tflite also writes a TensorFlow Lite model (uint8
+and votes (--no-tta: once); with --formats (default: the model folder's formats.json) each view's
+reading prefers your plates' formats, as predict's does. --tflite also writes a TensorFlow Lite model (uint8
 image in, ids and probabilities out; charset.txt maps ids to characters), checked against the
 TensorFlow graph before it is kept.
 """
@@ -17,6 +18,7 @@ from typing import Optional
 import typer
 
 from plateocr import defaults
+from plateocr.formats import FORMATS_HELP
 
 
 def run(
@@ -27,6 +29,7 @@ def run(
     ),
     tflite: bool = typer.Option(False, "--tflite", help="Also write a TensorFlow Lite model (plateocr.tflite)."),
     tta: bool = typer.Option(True, "--tta/--no-tta", help=defaults.TTA_HELP, show_default=False),
+    formats: str = typer.Option("auto", "--formats", help=FORMATS_HELP, show_default=False),
     force: bool = typer.Option(False, "--force", help="Replace an earlier export in --out."),
 ) -> None:
     from rich.console import Console
@@ -36,7 +39,7 @@ def run(
 
     err = Console(stderr=True)
     with err.status("exporting (building the graph, writing and checking the SavedModel)"):
-        result = export_model(model_dir, out, checkpoint, force=force, tflite=tflite, tta=tta)
+        result = export_model(model_dir, out, checkpoint, force=force, tflite=tflite, tta=tta, formats=formats)
     table = Table(title=f"exported {result.checkpoint}", title_justify="left")
     table.add_column("what")
     table.add_column("where / value", overflow="fold")
@@ -45,6 +48,7 @@ def run(
     table.add_row("input size", f"{result.input_size[0]}x{result.input_size[1]} (height x width)")
     table.add_row("reads", f"each image as {result.views} views, voted" if result.views > 1 else "each image once")
     table.add_row("charset", str(result.out / "charset.txt"))
+    table.add_row("formats", f"{len(result.formats)}, preferred in the graph (formats.json)" if result.formats else "off")
     if result.tflite is not None:
         table.add_row("TFLite", f"{result.tflite} ({result.tflite_bytes / 1e6:.1f} MB, checked)")
     Console().print(table)

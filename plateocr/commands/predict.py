@@ -5,6 +5,13 @@ paths from stdin. With --annotations, the plates are cut in memory from the phot
 (as `crop` cuts them) and rows also show the line and true text. Images of any size are fitted
 to the model's input the way its training crops were. An unreadable image gives an error row;
 the exit status is non-zero only if nothing could be read.
+
+Formats (--formats): among the readings the model finds likely, prefer one that follows the
+formats of your plates: `plateocr train` learns them from your labels into the model folder's
+formats.json, read by default. Without training, state your country's formats in a file:
+{"formats": {"LLNNNLL": 40, "LLLNNN": 35}} (L a letter, N a digit, ? any character; the counts
+weigh them), optionally with "unseen" (default 0.05: the prior of a format not listed) and
+"weight" (default 1). It is a prior, not a filter: a confident reading of another format stays.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from typing import List, Optional
 import typer
 
 from plateocr import defaults
+from plateocr.formats import FORMATS_HELP
 
 
 def run(
@@ -44,6 +52,7 @@ def run(
         None, "--attention", help="Write a picture of each plate's per-character attention into this folder."
     ),
     tta: bool = typer.Option(True, "--tta/--no-tta", help=defaults.TTA_HELP, show_default=False),
+    formats: str = typer.Option("auto", "--formats", help=FORMATS_HELP, show_default=False),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing --output file or --attention folder."),
 ) -> None:
     from rich.console import Console
@@ -69,7 +78,9 @@ def run(
     with err.status("loading the model"):
         from plateocr.model.inference import PlateReader
 
-        reader = PlateReader(model_dir, checkpoint, tta=tta)
+        reader = PlateReader(model_dir, checkpoint, tta=tta, formats=formats)
+    if reader.formats is not None:
+        err.print(f"formats: {reader.formats.describe()} ({reader.formats.source})")
     with reader, progress_bar(*columns, console=err) as bar:
         task = bar.add_task("predict", total=None)
         result = predict(

@@ -208,3 +208,22 @@ def eval_dataset(records_dir: str | os.PathLike, spec: DatasetSpec, batch_size: 
 
     ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.batch(batch_size, drop_remainder=False).prefetch(2)
+
+
+def split_texts(records_dir: str | os.PathLike, spec: DatasetSpec, split: str = "train") -> list[str]:
+    """The label texts of `split`, in file order (no image is decoded)."""
+    from plateocr.model.compat import tf
+
+    def text(serialized):
+        return tf.io.parse_single_example(serialized, {KEY_TEXT: tf.io.FixedLenFeature([], tf.string, "")})[KEY_TEXT]
+
+    with tf.Graph().as_default():  # callers may be inside a v1 graph; this runs on its own
+        ds = tf.data.TFRecordDataset(split_files(records_dir, spec, split)).map(text).batch(4096)
+        batch = tf.compat.v1.data.make_one_shot_iterator(ds).get_next()
+        texts: list[str] = []
+        with tf.compat.v1.Session() as session:
+            while True:
+                try:
+                    texts += [t.decode("utf-8") for t in session.run(batch)]
+                except tf.errors.OutOfRangeError:
+                    return texts

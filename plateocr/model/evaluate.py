@@ -17,7 +17,7 @@ import numpy as np
 
 from plateocr.charset import Charset
 from plateocr.errors import PlateOCRError
-from plateocr.model.decoding import decode_readings
+from plateocr.model.format_search import build_tables, char_probabilities, decode_outputs
 from plateocr.model.metrics import AccuracyCounts, accuracy_counts, differs_only_in_o_and_0
 from plateocr.model.modeldir import ModelDir, checkpoint_step
 from plateocr.model.test_time_augmentation import read_views
@@ -57,6 +57,7 @@ class EvalResult:
     checkpoint: str
     step: int | None
     examples: list[ExampleResult] = field(default_factory=list)
+    formats: str | None = None  # the formats file read with (format-aware reading), if any
 
     @property
     def num_examples(self) -> int:
@@ -111,6 +112,7 @@ class EvalResult:
             "mean_confidence": self.mean_confidence,
             "errors_o_vs_0_only": len(self.o_vs_0_errors),
             "sequence_accuracy_o_is_0": self.sequence_accuracy_o_is_0,
+            "formats": self.formats,
         }
 
     def better_than(self, other: dict | None) -> bool:
@@ -157,7 +159,9 @@ class Evaluator:
         split: str = "test",
         batch_size: int = DEFAULT_BATCH_SIZE,
         tta: bool = True,
+        formats=None,
     ):
+        """formats: a plateocr.formats.Formats to read with (as PlateReader's), or None."""
         from plateocr.model.compat import session_config, tf, tf1
         from plateocr.model.data import eval_dataset, split_files
         from plateocr.model.network import build_model
@@ -170,6 +174,8 @@ class Evaluator:
         self.size = spec.splits[split].size
         self.max_length = spec.max_sequence_length
         self.tta = tta
+        self.formats = formats
+        self._tables = build_tables(formats, charset, config.max_sequence_length)
         self.graph = tf.Graph()
         with self.graph.as_default():
             ds = eval_dataset(records_dir, spec, batch_size, split=split)
@@ -183,13 +189,14 @@ class Evaluator:
                 "scores": ep.predicted_scores,
                 "confidence": ep.sequence_confidence,
             }
+            if self._tables is not None:
+                self._fetches["probs"] = char_probabilities(ep)
             self._saver = tf1.train.Saver(tf1.global_variables())
         self.graph.finalize()
         self.session = tf1.Session(graph=self.graph, config=session_config())
 
     def _read(self, images: np.ndarray):
-        out = self.session.run(self._fetches, {self._images: images})
-        return decode_readings(self.charset, out["chars"], out["scores"], out["confidence"])
+        return decode_outputs(self.charset, self.session.run(self._fetches, {self._images: images}), self._tables)
 
     def evaluate(self, checkpoint: str, progress: Progress | None = None) -> EvalResult:
         with self.graph.as_default():  # a v1 Saver/Session outside it would act eagerly
@@ -206,6 +213,8 @@ class Evaluator:
             ) from None
         self.session.run(self._iterator.initializer)
         result = EvalResult(split=self.split, checkpoint=str(checkpoint), step=checkpoint_step(checkpoint))
+        if self._tables is not None:
+            result.formats = self.formats.source or "given"
         while True:
             try:
                 batch = self.session.run(self._batch)
@@ -246,10 +255,12 @@ def evaluate(
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Progress | None = None,
     tta: bool = True,
+    formats="auto",
 ) -> EvalResult:
     """Score a model directory's checkpoint (default: best, else latest) on a records split.
 
     tta: read as predict does by default, each plate as a few views (test_time_augmentation).
+    formats: as predict's (plateocr.formats.resolve_formats): "auto", "off", a file, a Formats.
 
     records_dir defaults to the records the model was trained on (config.json), else records/.
     """
@@ -263,5 +274,8 @@ def evaluate(
     spec = DatasetSpec.read(records_dir)
     charset = Charset.read(records_dir / spec.charset_file)
     md.check_compatible(spec, charset, records_dir, hint="evaluate on records written with the model's charset")
-    with Evaluator(records_dir, spec, md.charset, md.config, split=split, batch_size=batch_size, tta=tta) as ev:
+    from plateocr.formats import resolve_formats
+
+    chosen = resolve_formats(formats, md.path)
+    with Evaluator(records_dir, spec, md.charset, md.config, split, batch_size, tta, chosen) as ev:
         return ev.evaluate(ckpt, progress)

@@ -11,7 +11,10 @@ Both return ``text`` (string [B]), ``confidence`` [B], ``char_ids`` [B, L], ``ch
 [B, L] and ``attention_masks`` [B, L, h, w]. By default the graph reads each image as predict
 does: as the five test-time views, voted in the graph (plateocr.model.test_time_augmentation's
 views_in_graph and vote_in_graph compute what PlateReader's NumPy code does); ``tta=False``
-exports a graph that reads each image once, five times less work.
+exports a graph that reads each image once, five times less work. With formats (``formats``,
+as predict's ``--formats``: the model folder's formats.json by default) each view's reading is
+format-aware before the vote (plateocr.model.format_search.search_in_graph, the same search as
+PlateReader's); the formats are constants of the graph, copied beside it as formats.json.
 
 The in-graph fit follows plateocr.imaging.fit (stretch, or keep-aspect with replicated borders;
 area filter when shrinking, bicubic when enlarging); TensorFlow's filters differ from OpenCV's by
@@ -45,6 +48,7 @@ import numpy as np
 
 from plateocr.errors import OutputExistsError, PlateOCRError
 from plateocr.model.decoding import texts_tf
+from plateocr.model.format_search import FormatTables, build_tables, char_probabilities, search_in_graph
 from plateocr.model.modeldir import ModelDir
 from plateocr.model.test_time_augmentation import VIEWS, views_in_graph, vote_in_graph
 
@@ -63,6 +67,7 @@ class ExportResult:
     input_size: tuple[int, int]
     signatures: list[str]
     views: int = 1
+    formats: tuple[str, ...] = ()  # the formats the graph prefers (format-aware reading), if any
     tflite: Path | None = None
     tflite_bytes: int = 0
     notes: list[str] = field(default_factory=list)
@@ -102,19 +107,21 @@ def _fit_in_graph(image, height: int, width: int, keep_aspect: bool):
     return tf.ensure_shape(resized, [height, width, 3])
 
 
-def _numeric_outputs(images, config, null_code: int, tta: bool) -> dict:
-    """The network on `images` (uint8 [B, H, W, 3]); with `tta`, on their views, voted per image."""
+def _numeric_outputs(images, config, null_code: int, tta: bool, tables: FormatTables | None) -> dict:
+    """The network on `images` (uint8 [B, H, W, 3]); with `tta`, on their views, voted per image;
+    with format `tables`, each view's reading format-aware before the vote (as PlateReader)."""
     from plateocr.model.network import build_model
 
     ep = build_model(views_in_graph(images) if tta else images, config, is_training=False)
+    chars, scores, confidence = ep.predicted_chars, ep.predicted_scores, ep.sequence_confidence
+    if tables is not None:
+        chars, scores, confidence = search_in_graph(tables, char_probabilities(ep), chars)
     if tta:
-        return vote_in_graph(
-            ep.predicted_chars, ep.predicted_scores, ep.sequence_confidence, ep.attention_masks, null_code
-        )
+        return vote_in_graph(chars, scores, confidence, ep.attention_masks, null_code)
     return {
-        "char_ids": ep.predicted_chars,
-        "char_probabilities": ep.predicted_scores,
-        "confidence": ep.sequence_confidence,
+        "char_ids": chars,
+        "char_probabilities": scores,
+        "confidence": confidence,
         "attention_masks": ep.attention_masks,
     }
 
@@ -129,7 +136,7 @@ def _restore(session, saver, checkpoint: str) -> None:
         raise PlateOCRError(f"{checkpoint}: cannot restore the model from this checkpoint ({tf_error_message(e)})") from None
 
 
-def _write_saved_model(target: Path, md: ModelDir, checkpoint: str, tta: bool) -> None:
+def _write_saved_model(target: Path, md: ModelDir, checkpoint: str, tta: bool, tables: FormatTables | None) -> None:
     from plateocr.model.compat import tf, tf1
 
     config, charset = md.config, md.charset
@@ -146,7 +153,7 @@ def _write_saved_model(target: Path, md: ModelDir, checkpoint: str, tta: bool) -
         decoded = tf.map_fn(decode, image_bytes, fn_output_signature=tf.TensorSpec([h, w, 3], tf.uint8))
         # Fed directly by the `images` signature; computed from the bytes otherwise.
         images = tf1.placeholder_with_default(decoded, [None, h, w, 3], name="images")
-        numeric = _numeric_outputs(images, config, charset.null_code, tta)
+        numeric = _numeric_outputs(images, config, charset.null_code, tta, tables)
         outputs = {"text": tf.identity(texts_tf(numeric["char_ids"], charset), name="text"), **numeric}
         saver = tf1.train.Saver(tf1.global_variables())
         with tf1.Session(graph=graph) as session:
@@ -169,7 +176,7 @@ def _write_saved_model(target: Path, md: ModelDir, checkpoint: str, tta: bool) -
             builder.save()
 
 
-def _tflite_graph(md: ModelDir, checkpoint: str, tta: bool):
+def _tflite_graph(md: ModelDir, checkpoint: str, tta: bool, tables: FormatTables | None):
     """A session on a plain uint8 placeholder -> numeric outputs (no string ops: TFLite builtins)."""
     from plateocr.model.compat import tf, tf1
 
@@ -178,7 +185,7 @@ def _tflite_graph(md: ModelDir, checkpoint: str, tta: bool):
     graph = tf.Graph()
     with graph.as_default():
         images = tf1.placeholder(tf.uint8, [1, h, w, 3], name="images")
-        numeric = _numeric_outputs(images, config, md.charset.null_code, tta)
+        numeric = _numeric_outputs(images, config, md.charset.null_code, tta, tables)
         # Named after the outputs, so the TFLite model's output tensors carry these names.
         with tf.name_scope("outputs"):
             outputs = {k: tf.identity(v, name=k) for k, v in numeric.items()}
@@ -219,12 +226,12 @@ def run_tflite(model_path: str | os.PathLike, images: np.ndarray) -> dict[str, n
     return {k: np.concatenate([o[k] for o in per_image]) for k in per_image[0]}
 
 
-def _write_tflite(path: Path, md: ModelDir, checkpoint: str, tta: bool) -> list[str]:
+def _write_tflite(path: Path, md: ModelDir, checkpoint: str, tta: bool, tables: FormatTables | None) -> list[str]:
     """Convert, write and check the TFLite model; returns notes for the user."""
     from plateocr.model.compat import tf, tf1
 
     notes = []
-    session, images, outputs = _tflite_graph(md, checkpoint, tta)
+    session, images, outputs = _tflite_graph(md, checkpoint, tta, tables)
     with session:
         names = list(outputs)
 
@@ -274,12 +281,18 @@ def export_model(
     force: bool = False,
     tflite: bool = False,
     tta: bool = True,
+    formats="auto",
 ) -> ExportResult:
     """Write the SavedModel (and with `tflite` the TFLite model) of a model directory's checkpoint
     (default best, else latest) into `out` (default <model_dir>/export), atomically: a finished
     export appears under its name only when complete. With `tta` (the default, as `predict`) the
-    graph reads each image as the test-time views and votes; without, it reads each once."""
+    graph reads each image as the test-time views and votes; without, it reads each once.
+    formats: as predict's ("auto", "off", a formats file, a Formats): the graph reads as
+    PlateReader does with them, and the export holds a copy (formats.json)."""
+    from plateocr.formats import resolve_formats
+
     md = ModelDir(model_dir)
+    chosen = resolve_formats(formats, md.path)
     ckpt = md.resolve_checkpoint(checkpoint)
     out = Path(out) if out is not None else md.path / EXPORT_DIR
     from plateocr.outputs import check_output_path
@@ -294,7 +307,7 @@ def export_model(
     h, w, _ = md.config.image_shape
     out.parent.mkdir(parents=True, exist_ok=True)
     with _quiet_tensorflow():
-        return _export(md, ckpt, out, h, w, tflite, tta)
+        return _export(md, ckpt, out, h, w, tflite, tta, chosen)
 
 
 @contextlib.contextmanager
@@ -311,16 +324,22 @@ def _quiet_tensorflow():
         logger.setLevel(level)
 
 
-def _export(md: ModelDir, ckpt: str, out: Path, h: int, w: int, tflite: bool, tta: bool) -> ExportResult:
+def _export(md: ModelDir, ckpt: str, out: Path, h: int, w: int, tflite: bool, tta: bool, formats) -> ExportResult:
+    from plateocr.formats import FORMATS_FILE
+
+    tables = build_tables(formats, md.charset, md.config.max_sequence_length)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         target = work / "export"
-        _write_saved_model(target, md, ckpt, tta)
+        _write_saved_model(target, md, ckpt, tta, tables)
         _check_saved_model(target, h, w)
         md.charset.write(target / "charset.txt")
         result = ExportResult(out, ckpt, (h, w), [SERVING_SIGNATURE, IMAGES_SIGNATURE], len(VIEWS) if tta else 1)
+        if tables is not None:
+            formats.write(target / FORMATS_FILE)
+            result.formats = tables.formats
         if tflite:
-            result.notes += _write_tflite(target / TFLITE_FILE, md, ckpt, tta)
+            result.notes += _write_tflite(target / TFLITE_FILE, md, ckpt, tta, tables)
             result.tflite = out / TFLITE_FILE
             result.tflite_bytes = (target / TFLITE_FILE).stat().st_size
         info = {
@@ -329,6 +348,7 @@ def _export(md: ModelDir, ckpt: str, out: Path, h: int, w: int, tflite: bool, tt
             "keep_aspect": bool(md.spec.keep_aspect),
             "max_sequence_length": md.config.max_sequence_length,
             "views": result.views,
+            "formats": FORMATS_FILE if tables is not None else None,
             "signatures": result.signatures,
             "outputs": ["text", *NUMERIC_OUTPUTS],
             "tflite": TFLITE_FILE if tflite else None,

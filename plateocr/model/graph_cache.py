@@ -17,9 +17,11 @@ from typing import NamedTuple
 
 CACHE_DIR = ".cache"
 _COLLECTION = "plateocr_inference"
-_FETCHES = ("images", "predicted_chars", "predicted_scores", "sequence_confidence", "attention_masks")
+_FETCHES = (
+    "images", "predicted_chars", "predicted_scores", "sequence_confidence", "attention_masks", "char_probabilities"
+)
 # Modules whose code decides the inference graph.
-_GRAPH_MODULES = ("network.py", "decoder.py", "compat.py", "config.py", "graph_cache.py")
+_GRAPH_MODULES = ("network.py", "decoder.py", "compat.py", "config.py", "graph_cache.py", "format_search.py")
 
 
 class InferenceGraph(NamedTuple):
@@ -29,6 +31,7 @@ class InferenceGraph(NamedTuple):
     predicted_scores: object
     sequence_confidence: object
     attention_masks: object
+    char_probabilities: object  # [B, L, C]: each step's distribution (format-aware reading)
     saver: object
 
 
@@ -47,6 +50,7 @@ def cache_key(config) -> str:
 def build_inference_graph(config) -> InferenceGraph:
     """The graph from the network code: uint8 images placeholder -> greedy decoding."""
     from plateocr.model.compat import tf, tf1
+    from plateocr.model.format_search import char_probabilities
     from plateocr.model.network import build_model
 
     h, w, _ = config.image_shape
@@ -54,7 +58,10 @@ def build_inference_graph(config) -> InferenceGraph:
     with graph.as_default():
         images = tf1.placeholder(tf.uint8, [None, h, w, 3], name="images")
         ep = build_model(images, config, is_training=False)
-        tensors = (images, ep.predicted_chars, ep.predicted_scores, ep.sequence_confidence, ep.attention_masks)
+        tensors = (
+            images, ep.predicted_chars, ep.predicted_scores, ep.sequence_confidence, ep.attention_masks,
+            char_probabilities(ep),
+        )
         for name, t in zip(_FETCHES, tensors):
             tf1.add_to_collection(f"{_COLLECTION}/{name}", t)
         saver = tf1.train.Saver(tf1.global_variables())

@@ -28,7 +28,8 @@ import numpy as np
 from plateocr.base_model import default_model_dir
 from plateocr.errors import PlateOCRError
 from plateocr.imaging import decode_image, fit, read_bgr
-from plateocr.model.decoding import Reading, decode_readings
+from plateocr.model.decoding import Reading
+from plateocr.model.format_search import build_tables, decode_outputs
 from plateocr.model.modeldir import ModelDir
 from plateocr.model.test_time_augmentation import read_views
 from plateocr.prefetch import prefetch_batches
@@ -66,6 +67,8 @@ class PlateReader:
     a serialized copy of the graph in the model directory so the next start is faster.
     tta: read each plate as a few re-framed views and keep what they agree on (more accurate,
     len(test_time_augmentation.VIEWS) times the work); False reads each image once.
+    formats: prefer readings that follow the plates' formats (plateocr.formats): "auto" (the
+    model directory's formats.json when there), "off", a formats file or a Formats.
     """
 
     def __init__(
@@ -75,7 +78,9 @@ class PlateReader:
         threads: int | None = None,
         cache_graph: bool = True,
         tta: bool = True,
+        formats="auto",
     ):
+        from plateocr.formats import resolve_formats
         from plateocr.model.compat import session_config, tf, tf1
         from plateocr.model.evaluate import tf_error_message
         from plateocr.model.graph_cache import inference_graph
@@ -90,6 +95,8 @@ class PlateReader:
         self.size = (h, w)
         self.keep_aspect = bool(self.spec.keep_aspect)
         self.tta = tta
+        self.formats = resolve_formats(formats, md.path)
+        self._tables = build_tables(self.formats, self.charset, self.config.max_sequence_length)
 
         g = inference_graph(md.path, self.config, use_cache=cache_graph)
         self.graph = g.graph
@@ -99,6 +106,8 @@ class PlateReader:
             "scores": g.predicted_scores,
             "confidence": g.sequence_confidence,
         }
+        if self._tables is not None:
+            self._fetches["probs"] = g.char_probabilities
         self._attention = g.attention_masks
         self.graph.finalize()
         self.session = tf1.Session(graph=self.graph, config=session_config(threads))
@@ -140,8 +149,7 @@ class PlateReader:
             fetches["attention"] = self._attention
 
         def read(batch: np.ndarray) -> list[Reading]:
-            out = self.session.run(fetches, {self._images: batch})
-            return decode_readings(self.charset, out["chars"], out["scores"], out["confidence"], out.get("attention"))
+            return decode_outputs(self.charset, self.session.run(fetches, {self._images: batch}), self._tables)
 
         return read_views(images, read, self.tta)
 

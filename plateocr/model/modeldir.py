@@ -8,6 +8,7 @@ Layout (TensorFlow is not needed to read it):
       dataset.json       the dataset spec it was trained with (image shape, views, max length)
       checkpoint         TensorFlow's checkpoint state (latest first)
       ckpt-<step>.index / ckpt-<step>.data-*      periodic checkpoints (weights + optimizer state)
+      formats.json       the formats of the training labels (plateocr.formats; read by predict, eval, export)
       best/              the best checkpoint seen by --eval-every, with its metrics.json
       early_stopping.json  evaluations since the best one, so --patience counts across resumes
       events.out.tfevents.*  TensorBoard summaries (eval/ holds the evaluation ones)
@@ -26,6 +27,7 @@ from pathlib import Path
 from plateocr.charset import Charset
 from plateocr.defaults import CHARSET_FILE, SPEC_FILE
 from plateocr.errors import OutputExistsError, PlateOCRError
+from plateocr.formats import FORMATS_FILE
 from plateocr.outputs import write_text_atomic
 from plateocr.spec import DatasetSpec
 
@@ -150,7 +152,7 @@ class ModelDir:
     def _clear(path: Path) -> None:
         for p in path.iterdir():
             own = (
-                p.name in (CONFIG_FILE, CHARSET_FILE, SPEC_FILE, STATE_FILE)
+                p.name in (CONFIG_FILE, CHARSET_FILE, SPEC_FILE, STATE_FILE, FORMATS_FILE)
                 or p.name.startswith(CHECKPOINT_PREFIX + "-")
                 or p.name.startswith("events.out.tfevents")
             )

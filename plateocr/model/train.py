@@ -358,6 +358,10 @@ def train(
         elif (options or {}).get("eval_every"):  # asked for, not just the default
             listener.message("--eval-every: the records have no test examples; not evaluating")
     md.update(options=asdict(opts), records_dir=records_dir)
+    if train_input is None:  # the formats of the user's labels, for format-aware reading
+        from plateocr.model.format_search import learn_formats
+
+        learn_formats(md, records_dir, spec, listener.message)
     latest = md.latest_checkpoint()
     done = checkpoint_step(latest) if latest else None
     if done is not None and done >= opts.steps:  # nothing to train: answer without building a graph
@@ -650,8 +654,11 @@ class _BestKeeper:
         from plateocr.model.evaluate import Evaluator
 
         if self._evaluator is None:
+            from plateocr.formats import resolve_formats
+
             self._evaluator = Evaluator(
-                self.records_dir, self.spec, self.md.charset, self.md.config, self.split, self.opts.eval_batch_size
+                self.records_dir, self.spec, self.md.charset, self.md.config, self.split, self.opts.eval_batch_size,
+                formats=resolve_formats("auto", self.md.path),  # scored as predict reads
             )
         result = self._evaluator.evaluate(ckpt)
         metrics = result.metrics()

@@ -15,8 +15,8 @@ character of 0-9A-Z as a glyph of its own (not the missing-glyph box).
 
 Each text is drawn one character at a time, so that plates get the looks real faces vary in:
 weight (ink grown or thinned), width (condensed faces, narrowed glyphs), letter spacing, and the
-glyph variants plates use: 1 as a plain bar, with a flag, with flag and foot; 0 plain, slashed or
-dotted; 7 with a bar; a narrow 0 beside a round O, or (same_oval) O drawn exactly as 0.
+glyph variants plates use: 1 as a plain bar, with a flag, with flag and foot; 4 open or closed
+with a rounded bowl; 0 plain, slashed or dotted; 7 with a bar; a narrow 0 beside a round O, or (same_oval) O drawn exactly as 0.
 """
 
 from __future__ import annotations
@@ -285,6 +285,29 @@ def _one_variant(rng: np.random.Generator, f: LoadedFont, shape: tuple[int, int]
     return img
 
 
+def _four_variant(style: str, f: LoadedFont) -> np.ndarray:
+    """A 4 drawn at the font's stem width: "closed" with a rounded bowl (the diagonal bulges up
+    and left, as in old Argentine and some DIN-like faces, where it looks much like a 0), or
+    "open" (its left arm upright, apart from the stem)."""
+    cap, stem = f.cap_h, _stem(f)
+    w = int(cap * 0.66)
+    img = np.zeros((cap, w + stem), np.uint8)
+    half = stem // 2
+    sx, bar_y = w - stem, int(cap * 0.68)  # the stem's x and the crossbar's height
+    if style == "closed":
+        t = np.linspace(0, 1, 24)[:, None]
+        p0, p1, p2 = np.array([sx, half]), np.array([half, half]), np.array([half, bar_y])
+        curve = (1 - t) ** 2 * p0 + 2 * (1 - t) * t * p1 + t**2 * p2  # a quadratic Bezier
+        cv2.polylines(img, [np.round(curve).astype(np.int32)], False, 255, stem, cv2.LINE_AA)
+        top = half
+    else:
+        cv2.line(img, (half + 1, half), (half + 1, bar_y), 255, stem, cv2.LINE_AA)
+        top = int(cap * 0.3)
+    cv2.line(img, (sx, top), (sx, cap - 1 - half), 255, stem, cv2.LINE_AA)
+    cv2.line(img, (half, bar_y), (w + half - 1, bar_y), 255, stem, cv2.LINE_AA)
+    return img
+
+
 def _decorate_zero(rng: np.random.Generator, mask: np.ndarray, stem: int, style: str) -> np.ndarray:
     """A 0 with a slash or a dot in it (in a copy)."""
     mask = mask.copy()
@@ -326,8 +349,9 @@ def draw_text_mask(rng: np.random.Generator, fonts: FontSet, display: str, same_
     stem = _stem(f)
     width = rng.uniform(0.68, 1.1) if rng.random() < 0.6 else 1.0  # condensed or wider
     tracking = f.cap_h * (rng.uniform(-0.02, 0.22))
-    one = rng.random()  # 1: the font's own, or a plain bar / flag / flag and foot
-    one_style = None if one < 0.4 else np.random.default_rng(rng.integers(1 << 31))
+    one = rng.random()  # 1: the font's own, or a plain bar / flag / flag and foot (one per plate)
+    one_seed = None if one < 0.4 else int(rng.integers(1 << 31))
+    four = str(rng.choice(["font", "closed", "open"], p=[0.65, 0.22, 0.13]))
     zero = rng.choice(["plain", "slash", "dot"], p=[0.86, 0.08, 0.06])
     seven_bar = rng.random() < 0.08
     zero_narrow = rng.uniform(0.78, 0.92) if rng.random() < 0.5 else 1.0
@@ -343,8 +367,9 @@ def draw_text_mask(rng: np.random.Generator, fonts: FontSet, display: str, same_
             x += cap * rng.uniform(0.25, 0.55)
             continue
         glyph_c = "0" if (c == "O" and same_oval) else c
-        if glyph_c == "1" and one_style is not None:
-            m = _one_variant(np.random.default_rng(one_style.integers(1 << 31)), f, (cap, int(cap * 0.45)))
+        if glyph_c == "1" and one_seed is not None or glyph_c == "4" and four != "font":
+            m = (_one_variant(np.random.default_rng(one_seed), f, (cap, int(cap * 0.45))) if glyph_c == "1"
+                 else _four_variant(four, f))
             m = _h_scale(np.pad(m, ((2, 0), (0, 0))), width)  # row 2 is the cap line, as in glyph()
             adv, left = float(m.shape[1]), 0
         else:
