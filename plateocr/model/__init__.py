@@ -36,5 +36,9 @@ Modules, one concept each (TensorFlow is imported only here, never by the data s
 - modeldir.py   the self-describing model directory (charset, spec, config, checkpoints).
 - test_time_augmentation.py  each crop read as five re-framed views and voted: NumPy for
                 PlateReader and eval, the same steps as TF ops for the exported graph.
+- format_search.py  format-aware reading: the best of the greedy reading and each learned
+                format's reading (plateocr.formats, model/formats.json) under log P + weight *
+                log prior, over the decoder's per-step distributions; NumPy for PlateReader and
+                eval, the same steps as TF ops for the exported graph; learn_formats at train time.
 - train.py / evaluate.py / inference.py (PlateReader) / export.py.
 """

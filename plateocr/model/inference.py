@@ -14,6 +14,10 @@ Example::
         print(r.text, round(r.confidence, 3), r.char_confidences)
         for r in reader.read_batch(["a.png", "b.jpg", rgb_array]):
             print(r.text)
+
+    # the bundled base model, preferring the formats of your country's plates (plateocr.formats)
+    with PlateReader(formats="my_formats.json") as reader:
+        print(reader.read("plate.jpg").text)
 """
 
 from __future__ import annotations
