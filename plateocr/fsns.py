@@ -162,3 +162,28 @@ def write_tfrecord_file(path: str | os.PathLike, records: Sequence[bytes]) -> No
         w = TFRecordWriter(f)
         for r in records:
             w.write(r)
+
+
+def tfrecord_damage(path: str | os.PathLike) -> str | None:
+    """What is wrong with a TFRecord file's framing (cut short, a CRC mismatch), or None when
+    every record is whole. Reads it record by record."""
+    with open(Path(path), "rb") as f:
+        index = 0
+        while True:
+            start = f.tell()
+            head = f.read(12)
+            if not head:
+                return None
+            if len(head) < 12:
+                return f"cut short in record {index + 1}, at byte {start}"
+            length_bytes, (length_crc,) = head[:8], struct.unpack("<I", head[8:])
+            if masked_crc32c(length_bytes) != length_crc:
+                return f"CRC mismatch in the length of record {index + 1}, at byte {start}"
+            (length,) = struct.unpack("<Q", length_bytes)
+            data = f.read(length)
+            tail = f.read(4)
+            if len(data) < length or len(tail) < 4:
+                return f"cut short in record {index + 1}, at byte {start}"
+            if masked_crc32c(data) != struct.unpack("<I", tail)[0]:
+                return f"CRC mismatch in record {index + 1}, at byte {start}"
+            index += 1

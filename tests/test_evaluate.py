@@ -169,3 +169,19 @@ def test_eval_without_a_model_scores_the_bundled_base_model(tmp_path, monkeypatc
         assert metrics["examples"] == 3 and metrics["checkpoint"] == expected["checkpoint"]
         assert metrics["character_accuracy"] == pytest.approx(expected["character_accuracy"])
         assert metrics["mean_confidence"] == pytest.approx(expected["mean_confidence"], rel=1e-4)
+
+
+def test_a_damaged_test_shard_is_named(tmp_path):
+    from tiny_model import random_model_dir
+
+    from plateocr.charset import Charset
+
+    charset = Charset.from_texts(TEXTS[:5])
+    write_records(tmp_path / "records", {"train": TEXTS[:5], "test": TEXTS[:5]}, charset=charset)
+    model = random_model_dir(tmp_path / "model", charset=charset).path
+    shard = tmp_path / "records" / "test-00001-of-00002.tfrecord"
+    with open(shard, "r+b") as f:
+        f.truncate(shard.stat().st_size - 500)
+    with pytest.raises(PlateOCRError) as e:
+        evaluate(model, tmp_path / "records", tta=False)
+    assert str(e.value).startswith(f"{shard}: damaged records file (cut short in record ")

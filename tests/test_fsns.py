@@ -96,3 +96,16 @@ def test_orig_width_is_the_width_of_one_view():
     parsed = tf.train.Example.FromString(fsns_example(b"png", 600, 4, [1], [1], "A"))
     assert parsed.features.feature["image/width"].int64_list.value == [600]
     assert parsed.features.feature["image/orig_width"].int64_list.value == [150]
+
+
+def test_tfrecord_damage_finds_a_file_cut_short_or_corrupted(tmp_path):
+    from plateocr.fsns import tfrecord_damage
+
+    path = tmp_path / "a.tfrecord"
+    write_tfrecord_file(path, [b"first record", b"second record" * 50, b"third"])
+    assert tfrecord_damage(path) is None
+    whole = path.read_bytes()
+    path.write_bytes(whole[:-10])
+    assert tfrecord_damage(path) == "cut short in record 3, at byte 694"
+    path.write_bytes(whole[:40] + b"X" + whole[41:])
+    assert tfrecord_damage(path) == "CRC mismatch in record 2, at byte 28"

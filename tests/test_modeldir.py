@@ -126,3 +126,54 @@ def test_check_compatible(tmp_path, model, charset):
 def test_checkpoint_step():
     assert checkpoint_step("model/ckpt-1200") == 1200
     assert checkpoint_step("model/weights") is None
+
+
+def test_a_best_checkpoint_whose_files_are_gone_is_an_error_not_a_silent_fall_back(tmp_path, model):
+    c5 = fake_checkpoint(model.path, 5)
+    write_checkpoint_state(model.path, c5)
+    model.save_best(c5, {"sequence_accuracy": 0.5, "step": 5})
+    (model.best_dir / "ckpt-5.index").unlink()
+    with pytest.raises(PlateOCRError, match=r"best: the best checkpoint's files are missing .*--checkpoint latest"):
+        model.resolve_checkpoint()
+    assert model.resolve_checkpoint("latest") == c5
+
+
+def test_a_failed_copy_into_best_keeps_the_earlier_best_and_leaves_no_partial_files(tmp_path, model, monkeypatch):
+    import shutil
+
+    c5, c9 = fake_checkpoint(model.path, 5), fake_checkpoint(model.path, 9)
+    model.save_best(c5, {"step": 5})
+    copy = shutil.copyfile
+    calls = []
+
+    def full_disk(src, dst):
+        calls.append(src)
+        if len(calls) == 2:  # the second file of ckpt-9
+            raise OSError(27, "File too large")
+        return copy(src, dst)
+
+    monkeypatch.setattr(shutil, "copyfile", full_disk)
+    with pytest.raises(PlateOCRError, match=r"best/ckpt-9\.\S+: cannot write it \(File too large\)"):
+        model.save_best(c9, {"step": 9})
+    assert sorted(p.name for p in model.best_dir.iterdir()) == [
+        "checkpoint", "ckpt-5.data-00000-of-00001", "ckpt-5.index", "metrics.json"
+    ]
+    assert model.best_checkpoint() == str(model.best_dir / "ckpt-5")
+
+
+def test_checkpoints_are_listed_oldest_step_first(tmp_path, model):
+    for step in (12, 3, 100):
+        fake_checkpoint(model.path, step)
+    assert [checkpoint_step(p) for p in model.checkpoints()] == [3, 12, 100]
+
+
+def test_training_resumes_from_the_latest_else_the_best_checkpoint(tmp_path, model):
+    assert model.resume_checkpoint() is None  # a new model
+    c5 = fake_checkpoint(model.path, 5)
+    model.save_best(c5, {"step": 5})
+    assert model.resume_checkpoint() == c5
+    for p in model.path.glob("ckpt-5.*"):
+        p.unlink()
+    assert model.resume_checkpoint() == str(model.best_dir / "ckpt-5")  # never random weights
+    (model.best_dir / "ckpt-5.index").unlink()
+    assert model.resume_checkpoint() is None

@@ -1,6 +1,5 @@
-import resource
-
 import pytest
+from conftest import file_size_limit
 
 from plateocr.errors import OutputExistsError, PlateOCRError
 from plateocr.outputs import atomic_path, check_can_write, check_output_path, write_bytes_atomic, write_text_atomic
@@ -64,17 +63,9 @@ def test_outputs_under_a_file_or_of_the_wrong_kind_are_refused_before_any_work(t
     check_output_path(tmp_path / "new" / "deeper" / "x.csv", folder=False)  # to be created: fine
 
 
-@pytest.fixture
-def file_size_limit():
-    """Writes past 4 KiB fail with EFBIG (as with `ulimit -f`; Python ignores SIGXFSZ)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, hard))
-    yield
-    resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
-
-
-def test_a_failed_write_is_a_one_line_error_naming_the_file_and_leaves_no_temp(tmp_path, file_size_limit):
+def test_a_failed_write_is_a_one_line_error_naming_the_file_and_leaves_no_temp(tmp_path):
     target = tmp_path / "big.bin"
     with pytest.raises(PlateOCRError, match=f"{target}: cannot write it \\(File too large\\)"):
-        write_bytes_atomic(target, b"x" * 10_000)
+        with file_size_limit(4096):
+            write_bytes_atomic(target, b"x" * 10_000)
     assert list(tmp_path.iterdir()) == []

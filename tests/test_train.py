@@ -168,7 +168,7 @@ def test_resume_restores_step_and_optimizer_state(tmp_path, records):
     spec = md.spec
     g = _build_graph(md, records, spec, TrainOptions.resolve(md.options, None), None, None)
     with g.graph.as_default(), tf1.Session(graph=g.graph) as sess:
-        _initialize(g, sess, TrainListener())
+        _initialize(g, sess, TrainListener(), md)
         assert sess.run(g.global_step) == 4
         slot_vars = {v.op.name: v for v in tf1.global_variables() if v.op.name in slots}
         assert set(slot_vars) == set(slots)
@@ -290,12 +290,10 @@ def test_inception_checkpoint_fills_the_conv_tower(tmp_path, records):
 
 
 def test_records_with_another_charset_are_refused(tmp_path, records):
-    from plateocr.model.config import ModelConfig
-    from plateocr.spec import DatasetSpec
+    from tiny_model import random_model_dir
 
-    spec_charset = Charset.read(records / "charset.txt")
-    spec = DatasetSpec.read(records)
-    ModelDir.create(tmp_path / "model", spec, spec_charset, ModelConfig.from_spec(spec), {})
+    # a model with a checkpoint (one without is a new model, started again: see below)
+    random_model_dir(tmp_path / "model", charset=Charset.read(records / "charset.txt"))
     other = Charset.from_texts(["XYZ", "Ä"])
     write_records(tmp_path / "other", {"train": ["XYZ", "Ä1"]}, charset=other)
     with pytest.raises(PlateOCRError, match="charset .* differs from the one .*model was trained with"):
@@ -418,3 +416,86 @@ def test_cli_pipeline_as_written_with_defaults(tmp_path, monkeypatch):
     assert out.exit_code == 0 and json.loads(out.stdout)["step"] == 2
     out = runner.invoke(app, ["train", "--data", "nowhere"])
     assert out.exit_code != 0
+
+
+class InterruptOn(Recorder):
+    """Ctrl-C when a message starting with `prefix` is shown (e.g. before the first checkpoint)."""
+
+    def __init__(self, prefix: str):
+        super().__init__()
+        self.prefix = prefix
+
+    def message(self, text):
+        super().message(text)
+        if text.startswith(self.prefix):
+            raise KeyboardInterrupt
+
+
+@pytest.mark.slow
+def test_a_run_stopped_before_its_first_checkpoint_starts_again_from_the_given_checkpoint(tmp_path, records):
+    train(records, tmp_path / "base", {**FAST, "steps": 2}, config_overrides=TINY)
+    base = tmp_path / "base"
+    with pytest.raises(KeyboardInterrupt):  # after restoring the base, before any checkpoint
+        train(records, tmp_path / "model", {**FAST, "steps": 3}, checkpoint=base, listener=InterruptOn("model: restored"))
+    md = ModelDir(tmp_path / "model")
+    assert md.latest_checkpoint() is None and (tmp_path / "model" / "config.json").is_file()
+    rec = Recorder()
+    result = train(records, tmp_path / "model", {**FAST, "steps": 3}, checkpoint=base, listener=rec)
+    assert any(m.endswith("no checkpoint yet (an earlier run stopped before its first one); starting it as a new model")
+               for m in rec.messages)
+    assert result.first_step == 0 and any(n.startswith(INCEPTION_SCOPE) for n in result.restored)  # not random
+
+
+@pytest.mark.slow
+def test_a_full_disk_at_a_checkpoint_is_one_line_and_leaves_no_temporary_state(tmp_path, records):
+    from conftest import file_size_limit
+
+    with pytest.raises(PlateOCRError, match=r"model/ckpt-2: cannot write the checkpoint \(File too large\)$"):
+        with file_size_limit(2_000_000):  # a tiny model's checkpoint is ~9 MB
+            train(records, tmp_path / "model", {**FAST, "steps": 2}, config_overrides=TINY)
+    left = sorted(p.name for p in (tmp_path / "model").iterdir())
+    assert not [n for n in left if n.startswith("ckpt-") or "tempstate" in n], left
+
+
+@pytest.mark.slow
+def test_a_resumed_run_rotates_the_checkpoints_of_the_earlier_run_too(tmp_path, records):
+    opts = {**FAST, "save_every_steps": 1, "keep_checkpoints": 3}
+    with pytest.raises(TrainingInterrupted):
+        train(records, tmp_path / "model", {**opts, "steps": 9}, config_overrides=TINY, listener=Recorder(interrupt_at=4))
+    train(records, tmp_path / "model", {"steps": 7})
+    md = ModelDir(tmp_path / "model")
+    assert [p.rsplit("/", 1)[-1] for p in md.checkpoints()] == ["ckpt-5", "ckpt-6", "ckpt-7"]
+
+
+def test_a_damaged_train_shard_is_named_before_any_work(tmp_path):
+    write_records(tmp_path / "records", {"train": TEXTS[:5], "test": TEXTS[:2]})
+    shard = tmp_path / "records" / "train-00001-of-00002.tfrecord"
+    with open(shard, "r+b") as f:
+        f.truncate(shard.stat().st_size - 500)
+    with pytest.raises(PlateOCRError) as e:
+        train(tmp_path / "records", tmp_path / "model", {**FAST, "steps": 2}, config_overrides=TINY)
+    assert str(e.value).startswith(f"{shard}: damaged records file (cut short in record ")
+    assert str(e.value).endswith("; write the records again (`plateocr tfrecords --force`)")
+    assert not (tmp_path / "model").exists()
+
+
+@pytest.mark.slow
+def test_an_empty_test_split_is_noted(tmp_path):
+    write_records(tmp_path / "records", {"train": TEXTS[:5], "test": []})
+    rec = Recorder()
+    options = {k: v for k, v in FAST.items() if k != "eval_every"}  # evaluating by default
+    result = train(tmp_path / "records", tmp_path / "model", {**options, "steps": 1}, config_overrides=TINY, listener=rec)
+    assert result.best is None
+    assert any(m.startswith("note: the records have no test examples: no evaluation, no best/ checkpoint")
+               for m in rec.messages)
+
+
+@pytest.mark.parametrize("minutes", ["-1", "0", "nan"])
+def test_a_time_limit_that_is_not_positive_is_refused(tmp_path, monkeypatch, capsys, minutes):
+    from test_cli_crop import cli
+
+    monkeypatch.chdir(tmp_path)
+    code, _, err = cli(["train", "--time-limit", minutes], monkeypatch, capsys)
+    assert code == 1
+    assert err.strip() == f"error: --time-limit {float(minutes):g}: must be a positive number of minutes"
+    assert list(tmp_path.iterdir()) == []

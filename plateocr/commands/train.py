@@ -90,8 +90,11 @@ def run(
 ) -> None:
     from rich.console import Console
 
+    from plateocr.errors import PlateOCRError
     from plateocr.model.train import TrainingInterrupted, train
 
+    if time_limit is not None and not time_limit > 0:
+        raise PlateOCRError(f"--time-limit {time_limit:g}: must be a positive number of minutes")
     console = Console(stderr=True)
     given = {
         "steps": steps,
@@ -121,7 +124,7 @@ def run(
             force=force,
             from_scratch=from_scratch,
             listener=listener,
-            time_limit=time_limit * 60 if time_limit else None,
+            time_limit=time_limit * 60 if time_limit is not None else None,
         )
     except TrainingInterrupted as e:
         listener.finish()

@@ -48,6 +48,32 @@ def split_files(records_dir: str | os.PathLike, spec: DatasetSpec, split: str) -
     return files
 
 
+_WRITE_AGAIN = "write the records again (`plateocr tfrecords --force`)"
+
+
+def check_split_records(records_dir: str | os.PathLike, spec: DatasetSpec, split: str) -> None:
+    """Raise PlateOCRError naming the first shard of `split` that is cut short or corrupted
+    (its TFRecord framing and CRCs, read without TensorFlow), before any reader meets it."""
+    from plateocr.fsns import tfrecord_damage
+
+    for shard in split_files(records_dir, spec, split):
+        why = tfrecord_damage(shard)
+        if why:
+            raise PlateOCRError(f"{shard}: damaged records file ({why}); {_WRITE_AGAIN}")
+
+
+def damaged_split_error(records_dir: str | os.PathLike, spec: DatasetSpec, split: str, error: Exception) -> PlateOCRError:
+    """The error to give when TensorFlow finds damaged records in `split` (a DataLossError):
+    names the damaged shard, which TensorFlow's message does not."""
+    try:
+        check_split_records(records_dir, spec, split)
+    except PlateOCRError as named:
+        return named
+    from plateocr.model.evaluate import tf_error_message
+
+    return PlateOCRError(f"{records_dir}: damaged records in the {split} split ({tf_error_message(error)}); {_WRITE_AGAIN}")
+
+
 def parse_example(serialized, spec: DatasetSpec):
     """One serialized tf.train.Example -> (image uint8 [H, W, 3], labels int32 [L], text string)."""
     from plateocr.model.compat import tf

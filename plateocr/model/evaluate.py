@@ -170,6 +170,7 @@ class Evaluator:
         if batch_size < 1:
             raise PlateOCRError(f"--batch-size {batch_size}: must be at least 1")
         self.split = split
+        self.records_dir, self.spec = records_dir, spec
         self.charset = charset
         self.size = spec.splits[split].size
         self.max_length = spec.max_sequence_length
@@ -220,6 +221,10 @@ class Evaluator:
                 batch = self.session.run(self._batch)
             except tf.errors.OutOfRangeError:
                 break
+            except tf.errors.DataLossError as e:  # a shard cut short or corrupted
+                from plateocr.model.data import damaged_split_error
+
+                raise damaged_split_error(self.records_dir, self.spec, self.split, e) from None
             readings = read_views(batch["images"], self._read, self.tta)
             null = self.charset.null_code
             for b, reading in enumerate(readings):

@@ -28,7 +28,7 @@ from plateocr.charset import Charset
 from plateocr.defaults import CHARSET_FILE, SPEC_FILE
 from plateocr.errors import OutputExistsError, PlateOCRError
 from plateocr.formats import FORMATS_FILE
-from plateocr.outputs import write_text_atomic
+from plateocr.outputs import write_error, write_text_atomic
 from plateocr.spec import DatasetSpec
 
 CONFIG_FILE = "config.json"
@@ -235,8 +235,31 @@ class ModelDir:
     def latest_checkpoint(self) -> str | None:
         return _latest_in(self.path)
 
+    def resume_checkpoint(self) -> str | None:
+        """The checkpoint training resumes from: the latest, else the best (when the latest
+        ones were deleted); None for a model that has none yet (never raises)."""
+        try:
+            return self.latest_checkpoint() or self.best_checkpoint()
+        except PlateOCRError:  # best/ damaged too
+            return None
+
+    def checkpoints(self) -> list[str]:
+        """The prefixes of the checkpoints in the folder (not best/), oldest step first."""
+        found = [p.with_suffix("") for p in self.path.glob(f"{CHECKPOINT_PREFIX}-*.index")]
+        return [str(p) for p in sorted(found, key=lambda p: checkpoint_step(p) or -1)]
+
     def best_checkpoint(self) -> str | None:
-        return _latest_in(self.best_dir) if self.best_dir.is_dir() else None
+        """best/'s checkpoint; None when there is none. best/ naming a checkpoint whose files are
+        gone is an error, not a silent fall back to another checkpoint."""
+        if not self.best_dir.is_dir():
+            return None
+        found = _latest_in(self.best_dir)
+        if found is None and ((self.best_dir / STATE_FILE).is_file() or (self.best_dir / METRICS_FILE).is_file()):
+            raise PlateOCRError(
+                f"{self.best_dir}: the best checkpoint's files are missing (no {CHECKPOINT_PREFIX}-*.index); "
+                "pass --checkpoint latest to use the latest one"
+            )
+        return found
 
     def best_metrics(self) -> dict | None:
         try:
@@ -286,8 +309,14 @@ class ModelDir:
         name = Path(prefix).name
         for f in _checkpoint_files(prefix):
             tmp = best / f".{f.name}.tmp"
-            shutil.copyfile(f, tmp)
-            os.replace(tmp, best / f.name)
+            try:
+                shutil.copyfile(f, tmp)
+                os.replace(tmp, best / f.name)
+            except OSError as e:  # disk full: the earlier best stays, nothing half-copied is left
+                tmp.unlink(missing_ok=True)
+                for copied in _checkpoint_files(best / name):
+                    copied.unlink()
+                raise write_error(best / f.name, e) from None
         write_checkpoint_state(best, best / name)
         write_text_atomic(best / METRICS_FILE, json.dumps(metrics, indent=2, sort_keys=True) + "\n")
         for p in old:

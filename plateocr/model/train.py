@@ -279,7 +279,7 @@ def open_model_dir(
                 )
         opts = TrainOptions.resolve(md.options, given)
         old = md.options.get("optimizer")
-        if old and old != opts.optimizer and md.latest_checkpoint():
+        if old and old != opts.optimizer and md.resume_checkpoint():
             raise PlateOCRError(
                 f"{model_dir}: was trained with --optimizer {old}; resuming needs the same optimizer "
                 "(or use another --model-dir, or --force to start over)"
@@ -317,7 +317,7 @@ def train(
     batches (e.g. synthetic_data.synthetic_train_dataset) used instead of the records' train
     split; records_dir then supplies the spec, the charset and the test split for --eval-every.
     """
-    from plateocr.model.data import split_files
+    from plateocr.model.data import check_split_records
     from plateocr.outputs import check_output_path
 
     listener = listener or TrainListener()
@@ -330,14 +330,18 @@ def train(
             f"{records_dir}: dataset spec says {spec.num_classes} classes, charset has {charset.num_classes}"
         )
     if train_input is None:
-        split_files(records_dir, spec, "train")
+        check_split_records(records_dir, spec, "train")  # a damaged shard named before any work
     if (options or {}).get("synthetic_share") and train_input is None:
         from plateocr.model.synthetic_data import rehearsal_problem
 
         problem = rehearsal_problem(charset, spec)
         if problem:
             raise PlateOCRError(f"--synthetic-share: cannot mix in synthetic plates: {problem}")
-    new_model = force or not ModelDir.exists(model_dir)
+    unstarted = not force and ModelDir.exists(model_dir) and ModelDir(model_dir).resume_checkpoint() is None
+    if unstarted:  # e.g. Ctrl-C or a crash before the first checkpoint: nothing to resume
+        listener.message(f"{model_dir}: no checkpoint yet (an earlier run stopped before its first one); "
+                         "starting it as a new model")
+    new_model = force or unstarted or not ModelDir.exists(model_dir)
     if new_model and not (from_scratch or checkpoint or checkpoint_inception):
         checkpoint = bundled_base_model()
         if checkpoint is not None:
@@ -350,19 +354,24 @@ def train(
         # a new model takes the architecture of the plateocr model it starts from
         given_config = {k: v for k, v in (config_overrides or {}).items() if v is not None}
         config_overrides = {**base_architecture(ckpt_arg), **given_config}
-    md, opts, _resumed = open_model_dir(model_dir, records_dir, spec, charset, options or {}, config_overrides, force)
+    md, opts, _resumed = open_model_dir(
+        model_dir, records_dir, spec, charset, options or {}, config_overrides, force or unstarted
+    )
     evaluate_on = None
     if opts.eval_every:
         if "test" in spec.splits and spec.splits["test"].size > 0:
             evaluate_on = "test"
-        elif (options or {}).get("eval_every"):  # asked for, not just the default
-            listener.message("--eval-every: the records have no test examples; not evaluating")
+        else:
+            listener.message(
+                "note: the records have no test examples: no evaluation, no best/ checkpoint and no early "
+                "stopping (predict, eval and export will use the latest checkpoint)"
+            )
     md.update(options=asdict(opts), records_dir=records_dir)
     if train_input is None:  # the formats of the user's labels, for format-aware reading
         from plateocr.model.format_search import learn_formats
 
         learn_formats(md, records_dir, spec, listener.message)
-    latest = md.latest_checkpoint()
+    latest = md.resume_checkpoint()
     done = checkpoint_step(latest) if latest else None
     if done is not None and done >= opts.steps:  # nothing to train: answer without building a graph
         listener.start(done, opts.steps)
@@ -448,7 +457,7 @@ def _build_graph(
         saver = tf1.train.Saver(max_to_keep=opts.keep_checkpoints, save_relative_paths=True)
         init_op = tf1.global_variables_initializer()
         writer = tf1.summary.FileWriter(str(md.path))  # needs graph mode to construct
-        latest = md.latest_checkpoint()
+        latest = md.resume_checkpoint()
         restores, transfer = [], None
         if not latest:  # restore savers are graph ops: build them before finalizing
             if incep_arg:
@@ -475,7 +484,7 @@ def _plan_transfer(model_vars, checkpoint: str, charset: Charset):
     return (plan, class_map(source.charset, charset)) if plan else None
 
 
-def _initialize(g: _TrainGraph, session, listener: TrainListener) -> tuple[list[str], list[str]]:
+def _initialize(g: _TrainGraph, session, listener: TrainListener, md: ModelDir) -> tuple[list[str], list[str]]:
     """Resume from the latest checkpoint, or initialise and fill from --checkpoint*."""
     from plateocr.model.compat import tf
 
@@ -489,6 +498,9 @@ def _initialize(g: _TrainGraph, session, listener: TrainListener) -> tuple[list[
                 "use another --model-dir, or --force to start over"
             ) from None
         listener.message(f"resuming from {g.latest}")
+        # The saver rotates only what it saved: hand it the earlier runs' checkpoints too, so
+        # that no more than keep_checkpoints stay after a resume (e.g. after Ctrl-C).
+        g.saver.recover_last_checkpoints(md.checkpoints())
         if g.asked_restore:
             listener.message("--checkpoint/--checkpoint-inception ignored: the model dir already has a checkpoint")
     else:
@@ -524,7 +536,7 @@ def _loop(
     session = tf1.Session(graph=g.graph, config=session_config())
     scorer = _BestKeeper(md, records_dir, spec, opts, evaluate_on, listener, g.writer)
     try:
-        restored, skipped = _initialize(g, session, listener)
+        restored, skipped = _initialize(g, session, listener, md)
     except BaseException:
         session.close()
         g.writer.close()
@@ -543,7 +555,7 @@ def _loop(
         nonlocal last_ckpt, last_saved_step, last_save_time
         s = int(session.run(g.global_step))
         if last_saved_step != s:
-            last_ckpt = g.saver.save(session, md.checkpoint_prefix, global_step=s)
+            last_ckpt = _save_checkpoint(g.saver, session, md, s)
             last_saved_step = s
         last_save_time = time.monotonic()
         return last_ckpt
@@ -571,6 +583,10 @@ def _loop(
                 out = session.run(fetches)
             except tf.errors.InvalidArgumentError as e:
                 raise PlateOCRError(f"{records_dir}: bad training data ({tf_error_message(e)})") from None
+            except tf.errors.DataLossError as e:  # a shard cut short or corrupted
+                from plateocr.model.data import damaged_split_error
+
+                raise damaged_split_error(records_dir, spec, "train", e) from None
             dt = time.monotonic() - t0
             loss_value = float(out["loss"])
             if not math.isfinite(loss_value):
@@ -628,6 +644,22 @@ def _loop(
         first_step_seconds=first_step_seconds,
         stopped_early=stopped_early,
     )
+
+
+def _save_checkpoint(saver, session, md: ModelDir, step: int) -> str:
+    """Save checkpoint `step`; a failed write (disk full) removes what it left (TensorFlow's
+    .tempstate files) and raises a one-line error."""
+    from plateocr.model.compat import tf
+
+    try:
+        return saver.save(session, md.checkpoint_prefix, global_step=step)
+    except (tf.errors.OpError, OSError) as e:
+        prefix = f"{md.checkpoint_prefix}-{step}"
+        for p in Path(prefix).parent.glob(f"{Path(prefix).name}.*"):
+            p.unlink(missing_ok=True)
+        reason = tf_error_message(e) if isinstance(e, tf.errors.OpError) else (e.strerror or str(e))
+        reason = reason.rsplit("; ", 1)[-1]  # TensorFlow's "<temporary file>; <what failed>"
+        raise PlateOCRError(f"{prefix}: cannot write the checkpoint ({reason})") from None
 
 
 class _BestKeeper:
