@@ -268,7 +268,9 @@ def south_american_old(rng: np.random.Generator, text: str | None = None) -> Pla
         if rng.random() < 0.8:
             _small_words(rng, plate, "REPUBLICA ARGENTINA" if rng.random() < 0.6 else "ARGENTINA", 1, top, fg,
                          int(w * 0.15), int(w * 0.85))
-        cv2.rectangle(plate, (2, 2), (w - 3, h - 3), fg.tolist(), max(1, h // 30), cv2.LINE_AA)
+        inset = int(rng.integers(1, 5))  # a raised rim, often thick and close to the characters
+        cv2.rectangle(plate, (inset, inset), (w - 1 - inset, h - 1 - inset), fg.tolist(),
+                      max(1, int(h * rng.uniform(0.03, 0.1))), cv2.LINE_AA)
         sep = [" ", "  ", "-", " \u00b7 "][int(rng.integers(4))]
         y0, y1 = top + 1, h - int(h * 0.1)
     else:
@@ -285,7 +287,7 @@ def south_american_old(rng: np.random.Generator, text: str | None = None) -> Pla
     display = (" " if dot else sep).join(groups)
     ink = text_mask(rng, display, hollow_p=0.4)  # embossed, often worn
     th = y1 - y0
-    tw = min(int(round(ink.shape[1] * th / ink.shape[0] * rng.uniform(0.7, 1.05))), int(w * 0.92))
+    tw = min(int(round(ink.shape[1] * th / ink.shape[0] * rng.uniform(0.7, 1.1))), int(w * rng.uniform(0.84, 0.94)))
     x = (w - tw) // 2
     _paste_ink(plate, ink, (x, y0, tw, th), fg)
     if dot and len(groups) > 1:

@@ -16,7 +16,7 @@ character of 0-9A-Z as a glyph of its own (not the missing-glyph box).
 Each text is drawn one character at a time, so that plates get the looks real faces vary in:
 weight (ink grown or thinned), width (condensed faces, narrowed glyphs), letter spacing, and the
 glyph variants plates use: 1 as a plain bar, with a flag, with flag and foot; 4 open or closed
-with a rounded bowl; 0 plain, slashed or dotted; 7 with a bar; a narrow 0 beside a round O, or (same_oval) O drawn exactly as 0.
+with a rounded bowl; I with slab serifs; 0 plain, slashed or dotted; 7 with a bar; a narrow 0 beside a round O, or (same_oval) O drawn exactly as 0.
 """
 
 from __future__ import annotations
@@ -308,6 +308,19 @@ def _four_variant(style: str, f: LoadedFont) -> np.ndarray:
     return img
 
 
+def _serif_i(f: LoadedFont) -> np.ndarray:
+    """An I with top and bottom serifs (slab I), as plate faces draw it to tell it from 1."""
+    cap, stem = f.cap_h, _stem(f)
+    w = max(stem * 3, int(cap * 0.42))
+    img = np.zeros((cap, w), np.uint8)
+    x = w // 2
+    cv2.rectangle(img, (x - stem // 2, 0), (x + (stem - 1) // 2, cap - 1), 255, -1)
+    bar = max(2, int(stem * 0.8))
+    cv2.rectangle(img, (0, 0), (w - 1, bar - 1), 255, -1)
+    cv2.rectangle(img, (0, cap - bar), (w - 1, cap - 1), 255, -1)
+    return img
+
+
 def _decorate_zero(rng: np.random.Generator, mask: np.ndarray, stem: int, style: str) -> np.ndarray:
     """A 0 with a slash or a dot in it (in a copy)."""
     mask = mask.copy()
@@ -321,7 +334,7 @@ def _decorate_zero(rng: np.random.Generator, mask: np.ndarray, stem: int, style:
         cv2.line(mask, (r - (r - l) // 5, t + (b - t) // 6), (l + (r - l) // 5, b - (b - t) // 6), 255, thick,
                  cv2.LINE_AA)
     else:
-        cv2.ellipse(mask, ((l + r) // 2, (t + b) // 2), (max(1, thick // 2 + 1), max(1, thick)), 0, 0, 360, 255, -1)
+        cv2.ellipse(mask, ((l + r) // 2, (t + b) // 2), (max(1, thick // 3), max(1, thick // 2)), 0, 0, 360, 255, -1)
     return mask
 
 
@@ -352,7 +365,8 @@ def draw_text_mask(rng: np.random.Generator, fonts: FontSet, display: str, same_
     one = rng.random()  # 1: the font's own, or a plain bar / flag / flag and foot (one per plate)
     one_seed = None if one < 0.4 else int(rng.integers(1 << 31))
     four = str(rng.choice(["font", "closed", "open"], p=[0.65, 0.22, 0.13]))
-    zero = rng.choice(["plain", "slash", "dot"], p=[0.86, 0.08, 0.06])
+    serif_i = rng.random() < 0.2
+    zero = rng.choice(["plain", "slash", "dot"], p=[0.9, 0.07, 0.03])
     seven_bar = rng.random() < 0.08
     zero_narrow = rng.uniform(0.78, 0.92) if rng.random() < 0.5 else 1.0
     o_round = rng.uniform(1.0, 1.12) if rng.random() < 0.4 else 1.0
@@ -367,9 +381,9 @@ def draw_text_mask(rng: np.random.Generator, fonts: FontSet, display: str, same_
             x += cap * rng.uniform(0.25, 0.55)
             continue
         glyph_c = "0" if (c == "O" and same_oval) else c
-        if glyph_c == "1" and one_seed is not None or glyph_c == "4" and four != "font":
+        if glyph_c == "1" and one_seed is not None or glyph_c == "4" and four != "font" or glyph_c == "I" and serif_i:
             m = (_one_variant(np.random.default_rng(one_seed), f, (cap, int(cap * 0.45))) if glyph_c == "1"
-                 else _four_variant(four, f))
+                 else _four_variant(four, f) if glyph_c == "4" else _serif_i(f))
             m = _h_scale(np.pad(m, ((2, 0), (0, 0))), width)  # row 2 is the cap line, as in glyph()
             adv, left = float(m.shape[1]), 0
         else:
