@@ -132,7 +132,7 @@ def run_one(name: str, settings: dict, work: Path, minutes: float, stops: list[f
             )
             trained += (time.monotonic() - t0) / 60
             steps_s += result.seconds
-        # What predict would read: the best test checkpoint when early stopping kept one.
+        # What predict would read: best/ (chosen on the val split) when early stopping kept one.
         test = evaluate(folder / "model", split="test")
         seen = evaluate(folder / "model", split="train")
         latest = evaluate(folder / "model", split="test", checkpoint="latest")
@@ -196,7 +196,7 @@ def tesseract_row(work: Path, data: Path, seed: int, records: Path) -> dict | No
         return None
     version = subprocess.run(["tesseract", "--version"], capture_output=True, text=True).stdout.split("\n")[0]
     rows, _ = read_rows(locate_crops(records.parent / "crops"))
-    _, test = split_rows(rows, 0.83, seed)  # as write_records split them (same rows, same seed)
+    _, test = split_rows(rows, 0.83, seed)  # as write_records split off test (same rows, same seed)
     crops = crop_annotations(data / "annot.csv", out_dir=work / "tesseract-crops", size=TESSERACT_SIZE, force=True)
     labelled = crops_with_texts(crops.manifest, {r.text for r in test})
 

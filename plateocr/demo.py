@@ -188,7 +188,8 @@ def run_demo(
     sizes = {s.name: s.size for s in records.splits}
     if not sizes.get("test"):
         raise PlateOCRError(f"{annot_csv}: too few distinct plates for a test split; the demo needs more")
-    done("tfrecords", records.out, f"{sizes['train']} train / {sizes['test']} test examples", t0)
+    done("tfrecords", records.out,
+         f"{sizes['train']} train / {sizes.get('val', 0)} val / {sizes['test']} test examples", t0)
 
     # 3. more training plates: the sample's train split plus synthetic crops
     train_records = records.out
@@ -248,8 +249,9 @@ def run_demo(
 
 def _training_records(crops_dir: Path, records, work: Path, synthetic: int, force: bool, listener) -> Path:
     """records_train/: the sample's train split (the rows `tfrecords` put there) plus synthetic
-    crops, with the sample records' charset and max length so the model fits both."""
-    from plateocr.records import RecordsOptions, locate_crops, read_rows, split_rows, write_records
+    crops, with the sample records' charset and max length so the model fits both. It has no val
+    split: training keeps its latest checkpoint."""
+    from plateocr.records import RecordsOptions, locate_crops, plan_splits, read_rows, write_records
     from plateocr.synth.crop_dataset import write_crops
 
     spec = records.spec
@@ -258,7 +260,7 @@ def _training_records(crops_dir: Path, records, work: Path, synthetic: int, forc
     synth = write_crops(work / "synth_crops", synthetic, seed=0, workers=default_workers(), force=force,
                         size=(spec.height, spec.width), keep_aspect=spec.keep_aspect)
     rows, _ = read_rows(locate_crops(crops_dir))
-    train_rows, _ = split_rows(rows, SPLIT, RecordsOptions().seed)  # as write_records split them
+    train_rows = plan_splits(rows, RecordsOptions(split=SPLIT))["train"]  # as write_records split them
     labels = work / "train_labels.csv"
     with open(labels, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
@@ -270,6 +272,7 @@ def _training_records(crops_dir: Path, records, work: Path, synthetic: int, forc
                 w.writerow([os.path.relpath(synth.out_dir / row["files"], work), row["text"]])
     opts = RecordsOptions(
         split=1.0,
+        val=0.0,
         charset_file=records.out / spec.charset_file,
         max_length=spec.max_sequence_length,
         size=(spec.height, spec.width),

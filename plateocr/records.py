@@ -1,9 +1,10 @@
 """The `tfrecords` stage: labelled crops -> FSNS shards, charset file and dataset spec.
 
 Two passes. The first reads the labels CSV and checks what is cheap (text, charset, length,
-file present) without opening any image. The rows left are split into train/test (same plate
-text in one split), then streamed in a fixed order through decode/verify/encode (in worker
-processes for big inputs) and appended to the shards; images are never all held in memory.
+file present) without opening any image. The rows left are split into train/val/test (one plate
+text, and the crops of one photo, in one split), then streamed in a fixed order through
+decode/verify/encode (in worker processes for big inputs) and appended to the shards; images
+are never all held in memory.
 Shards are written under temporary names and renamed when complete; the spec comes last, so an
 interrupted run never looks finished.
 """
@@ -14,6 +15,7 @@ import math
 import os
 import random
 import threading
+import unicodedata
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -34,7 +36,10 @@ from plateocr.workers import pool_context
 
 LABEL_COLUMNS = ("files", "text")
 SKIPPED_FILE = "skipped.csv"
-SPLITS = ("train", "test")
+SPLITS = ("train", "val", "test")
+# A val split takes --val of the training part, but at least this many plates when the training
+# part has four times as many (a smaller part gives a quarter of its plates).
+VAL_MIN = 5
 NUM_OF_VIEWS = 1
 EXAMPLES_PER_SHARD = 1000  # default shard count: one shard per this many examples
 PARALLEL_MIN_ROWS = 256  # below this, starting worker processes costs more than it saves
@@ -88,6 +93,7 @@ class Row:
     file: str  # as written in the CSV
     path: str  # resolved against the CSV's folder
     text: str
+    source: str = ""  # the photo it was cut from (the `source` column `crop` writes), if known
 
 
 def read_rows(
@@ -128,38 +134,85 @@ def read_rows(
         if not path.is_file():
             problems.append(Problem(source, line, file, f"crop file not found: {path}"))
             continue
-        rows.append(Row(line, file, str(path), text))
+        rows.append(Row(line, file, str(path), text, (rec.get("source") or "").strip()))
     return rows, problems
 
 
 # --- split ------------------------------------------------------------------------------
 
 
+def plate_key(text: str) -> str:
+    """A plate's text as the split compares it: upper-case, without spaces, dashes, dots, middle
+    dots or other separators ("ab 123-cd" and "AB123CD" are one plate)."""
+    key = "".join(c for c in text.upper() if unicodedata.category(c)[0] not in "ZPC")
+    return key or text
+
+
+def split_groups(rows: Sequence[Row], group_by_text: bool = True) -> list[list[Row]]:
+    """The rows that must land in one split, in order of their first row: the crops of one photo
+    (Row.source) and, with group_by_text, the rows of one plate (plate_key)."""
+    parent = list(range(len(rows)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first: dict[tuple[str, str], int] = {}
+    for i, r in enumerate(rows):
+        keys = [("text", plate_key(r.text))] if group_by_text else []
+        if r.source:
+            keys.append(("photo", r.source))
+        for k in keys:
+            parent[root(i)] = root(first.setdefault(k, i))
+    groups: dict[int, list[Row]] = {}
+    for i, r in enumerate(rows):
+        groups.setdefault(root(i), []).append(r)
+    return list(groups.values())
+
+
+def _take_groups(groups: list[list[Row]], target: int, rng: random.Random) -> tuple[list[Row], list[Row]]:
+    """About `target` rows in whole groups (never more), and the rest; both shuffled."""
+    order = list(groups)
+    rng.shuffle(order)
+    taken: list[Row] = []
+    rest: list[Row] = []
+    for g in order:
+        # greedy fill: a group is taken only if it fits, so `taken` never overshoots
+        (taken if len(taken) + len(g) <= target else rest).extend(g)
+    rng.shuffle(taken)
+    rng.shuffle(rest)
+    return taken, rest
+
+
 def split_rows(
     rows: Sequence[Row], train_fraction: float, seed: int, group_by_text: bool = True
 ) -> tuple[list[Row], list[Row]]:
-    """Random train/test split of about `train_fraction` of the rows.
-
-    With group_by_text, all rows of one plate text land in the same split, so a plate seen in
-    training is never scored as a test success. Both splits come out shuffled.
-    """
+    """Random split into the training part (about `train_fraction` of the rows; train and val)
+    and test, in whole split_groups: a plate (or photo) seen in training is never scored as a
+    test success. Both come out shuffled."""
     if not 0.0 <= train_fraction <= 1.0:
         raise PlateOCRError(f"--split {train_fraction}: the train fraction must lie between 0 and 1")
-    groups: dict[str, list[Row]] = {}
-    for i, r in enumerate(rows):
-        groups.setdefault(r.text if group_by_text else str(i), []).append(r)
-    order = list(groups.values())
-    rng = random.Random(seed)
-    rng.shuffle(order)
     target = round(train_fraction * len(rows))
-    train: list[Row] = []
-    test: list[Row] = []
-    for g in order:
-        # greedy fill: a group goes to train only if it fits, so train never overshoots
-        (train if len(train) + len(g) <= target else test).extend(g)
-    rng.shuffle(train)
-    rng.shuffle(test)
-    return train, test
+    return _take_groups(split_groups(rows, group_by_text), target, random.Random(seed))
+
+
+def val_size(n: int, fraction: float) -> int:
+    """Val plates wanted from a training part of `n`: `fraction` of it, at least VAL_MIN when
+    there are 4 * VAL_MIN, else at least a quarter; 0 for --val 0."""
+    if fraction <= 0 or n < 1:
+        return 0
+    return min(n, max(round(fraction * n), min(VAL_MIN, n // 4)))
+
+
+def plan_splits(rows: Sequence[Row], options: "RecordsOptions") -> dict[str, list[Row]]:
+    """The rows of each split as write_records writes them: test first (split_rows, so --split
+    keeps its meaning), then val out of the training part, grouped as the test split is."""
+    part, test = split_rows(rows, options.split, options.seed, options.group_by_text)
+    wanted = val_size(len(part), options.val)
+    val, train = _take_groups(split_groups(part, options.group_by_text), wanted, random.Random(f"val {options.seed}"))
+    return {"train": train, "val": val, "test": test}
 
 
 def default_shard_count(n: int) -> int:
@@ -255,7 +308,8 @@ def default_workers(n_rows: int) -> int:
 
 @dataclass
 class RecordsOptions:
-    split: float = 0.83  # train fraction
+    split: float = 0.83  # the training part (train and val)
+    val: float = 0.1  # of the training part, for val (0: no val split)
     seed: int = 0
     shards: int | None = None  # per split; None: default_shard_count
     max_length: int | None = None  # None: the longest label
@@ -349,6 +403,8 @@ def write_records(
         raise PlateOCRError(f"--workers {opts.workers}: must be at least 1")
     if not 0.0 <= opts.split <= 1.0:
         raise PlateOCRError(f"--split {opts.split:g}: the train fraction must lie between 0 and 1")
+    if not 0.0 <= opts.val <= 1.0:
+        raise PlateOCRError(f"--val {opts.val:g}: the val fraction of the training part must lie between 0 and 1")
     check_can_write(out, force, "records folder", folder=True)
     crops = locate_crops(crops_path)
     made = crops.settings
@@ -375,11 +431,14 @@ def write_records(
         max_length, max_from = opts.max_length, "--max-length"
     else:
         max_length, max_from = max(len(r.text) for r in rows), "longest label"
-    train, test = split_rows(rows, opts.split, opts.seed, opts.group_by_text)
-    planned = {"train": train, "test": test}
+    planned = plan_splits(rows, opts)
     notes = []
+    if not planned["val"]:  # no val shards: training then keeps its latest checkpoint
+        del planned["val"]
+        why = "--val 0" if opts.val == 0 else f"too few plates: {len(planned['train'])} in the training part"
+        notes.append(f"no val split ({why}): training will keep its latest checkpoint, without early stopping")
     shard_counts = {}
-    for s in SPLITS:
+    for s in planned:
         n = len(planned[s])
         shard_counts[s] = max(1, min(opts.shards or default_shard_count(n), n))  # never an empty shard by plan
         if opts.shards and n and opts.shards > n:
@@ -391,7 +450,7 @@ def write_records(
     charset.write(out / defaults.CHARSET_FILE)
 
     def jobs():
-        for split in SPLITS:
+        for split in planned:
             for r in planned[split]:
                 ids = charset.encode(r.text)
                 yield (r.path, r.text, charset.pad(ids, max_length), ids)
@@ -420,7 +479,7 @@ def write_records(
             problems,
         )
 
-    splits = [SplitResult(s, written[s], shard_counts[s], shard_pattern(s)) for s in SPLITS]
+    splits = [SplitResult(s, written[s], shard_counts[s], shard_pattern(s)) for s in planned]
     spec = DatasetSpec(
         splits={s.name: SplitSpec(pattern=s.pattern, size=s.size) for s in splits},
         charset_file=defaults.CHARSET_FILE,
@@ -435,6 +494,7 @@ def write_records(
         extra={
             "source": str(crops.csv),
             "train_fraction": opts.split,
+            "val_fraction": opts.val,
             "group_by_text": opts.group_by_text,
             "shards": {s.name: s.shards for s in splits},
         },

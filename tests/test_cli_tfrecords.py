@@ -33,14 +33,15 @@ def test_cli_writes_records_and_prints_the_table(tmp_path):
     result = CliRunner().invoke(
         app,
         ["tfrecords", str(tmp_path / "crops"), "--out", str(tmp_path / "rec"), "--split", "0.8", "--seed", "5",
-         "--shards", "2", "--size", "64x256", "--stretch"],
+         "--shards", "2", "--size", "64x256", "--stretch", "--val", "0.25"],
     )
     assert result.exit_code == 0, result.output
-    for word in ("split", "examples", "shards", "max length", "charset size", "train", "test"):
+    for word in ("split", "examples", "shards", "max length", "charset size", "train", "val", "test"):
         assert word in result.output
     assert "corrupt crop" in result.output and "plate0009.png" in result.output  # the skipped-rows table
     spec = DatasetSpec.read(tmp_path / "rec")
-    assert spec.seed == 5 and spec.splits["train"].size + spec.splits["test"].size == 9
+    assert spec.seed == 5 and sum(s.size for s in spec.splits.values()) == 9
+    assert spec.extra["val_fraction"] == 0.25 and spec.splits["val"].size in (1, 2)  # 2 of the 8 planned
     assert len(list((tmp_path / "rec").glob("train-*-of-00002.tfrecord"))) == 2
 
 
@@ -97,7 +98,8 @@ def test_crop_then_tfrecords_in_one_working_directory(tmp_path):
     records = tmp_path / "records"
     spec = DatasetSpec.read(records)
     charset = Charset.read(records / "charset.txt")
-    assert spec.splits["train"].size == 10 and spec.splits["test"].size == 2
+    sizes = {name: s.size for name, s in spec.splits.items()}
+    assert sizes == {"train": 8, "val": 2, "test": 2}  # --split 0.83: train and val; val: 2 of those 10
     examples = read_fsns(sorted(records.glob("*.tfrecord")), spec.max_sequence_length)
     assert sorted(charset.decode(e["class"]) for e in examples) == plates
     with open(tmp_path / "crops" / "labels.csv", newline="") as f:
@@ -115,15 +117,25 @@ def test_crop_then_tfrecords_on_real_plates_keeps_repeated_plates_in_one_split(t
     r = plateocr("tfrecords", "--split", "0.83", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
 
+    from plateocr.records import plate_key
+
     spec = DatasetSpec.read(tmp_path / "records")
     records = tmp_path / "records"
-    train = read_fsns(sorted(records.glob(spec.splits["train"].pattern)), spec.max_sequence_length)
-    test = read_fsns(sorted(records.glob(spec.splits["test"].pattern)), spec.max_sequence_length)
+    read = {s: read_fsns(sorted(records.glob(spec.splits[s].pattern)), spec.max_sequence_length) for s in spec.splits}
+    train, val, test = read["train"], read["val"], read["test"]
     with open(real_plates / "annot.csv", newline="") as f:
         texts = [row["text"].strip() for row in csv.DictReader(f)]
-    assert sorted(e["text"] for e in train + test) == sorted(texts)
-    assert abs(len(train) - 0.83 * len(texts)) <= 2
-    assert not {e["text"] for e in train} & {e["text"] for e in test}
+    assert sorted(e["text"] for e in train + val + test) == sorted(texts)
+    assert abs(len(train) + len(val) - 0.83 * len(texts)) <= 2
+    assert abs(len(val) - 0.1 * (len(train) + len(val))) <= 2 and len(val) >= 5
+    keys = {s: {plate_key(e["text"]) for e in read[s]} for s in read}
+    assert not keys["train"] & keys["val"] and not keys["train"] & keys["test"] and not keys["val"] & keys["test"]
+    with open(tmp_path / "crops" / "labels.csv", newline="") as f:
+        photo = {row["files"]: row["source"] for row in csv.DictReader(f)}
+    png_photo = {(tmp_path / "crops" / name).read_bytes(): src for name, src in photo.items()}
+    photos = {s: {png_photo[e["png"]] for e in read[s]} for s in read}
+    assert not photos["train"] & photos["val"] and not photos["train"] & photos["test"]
+    assert not photos["val"] & photos["test"]
     assert spec.max_sequence_length == max(map(len, texts))
 
 
@@ -131,11 +143,12 @@ def test_more_shards_than_examples_are_capped_with_a_note(tmp_path):
     make_crops(tmp_path / "crops", texts(12))
     r = plateocr("tfrecords", "--shards", "50", "--split", "0.83", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert "note: --shards 50: the train split has 10 example(s), so 10 shard(s)" in r.stderr
+    assert "note: --shards 50: the train split has 8 example(s), so 8 shard(s)" in r.stderr
+    assert "note: --shards 50: the val split has 2 example(s), so 2 shard(s)" in r.stderr
     assert "note: --shards 50: the test split has 2 example(s), so 2 shard(s)" in r.stderr
     shards = sorted(p.name for p in (tmp_path / "records").glob("*.tfrecord"))
     assert len(shards) == 12 and all((tmp_path / "records" / s).stat().st_size > 0 for s in shards)
-    assert "train-00009-of-00010.tfrecord" in shards
+    assert "train-00007-of-00008.tfrecord" in shards
 
 
 @pytest.mark.parametrize("workers", ["0", "-3"])

@@ -46,7 +46,12 @@ def test_demo_runs_every_stage_and_leaves_the_outputs(tmp_path):
     # predict reads exactly the test plates: texts the training split never had
     assert 0 < len(rows) < len(crops) and len(test_texts) == len(rows)
     assert not test_texts & {r["text"] for r in trained_on if r["files"].startswith("crops")}
-    assert len(trained_on) == len(crops) - len(rows) + 20
+    # ... nor a val plate (records_train/ has no val split, so nothing there chooses on it)
+    from plateocr.spec import DatasetSpec
+
+    val = DatasetSpec.read(work / "records").splits["val"].size
+    assert val > 0 and len(trained_on) == len(crops) - len(rows) - val + 20
+    assert set(DatasetSpec.read(work / "records_train").splits) == {"train", "test"}
     assert all(r["error"] == "" and r["correct"] in ("0", "1") for r in rows)
     pictures = sorted((work / "attention").glob("*.png"))
     assert len(pictures) == len(rows) and cv2.imread(str(pictures[0])) is not None

@@ -79,7 +79,8 @@ def test_every_record_parses_and_equals_its_crop(tmp_path):
     assert spec.num_classes == charset.num_classes and spec.null_code == charset.null_code == 0
     by_text = {r[1]: r[0] for r in rows}
     seen = []
-    for split in ("train", "test"):
+    assert set(spec.splits) == {"train", "val", "test"}
+    for split in spec.splits:
         examples = read_split(out, spec, split)
         assert len(examples) == spec.splits[split].size
         for ex in examples:
@@ -119,13 +120,12 @@ def test_split_follows_fraction_and_seed_and_is_byte_deterministic(tmp_path):
     assert all_bytes(tmp_path / "a") == all_bytes(tmp_path / "b")
 
     spec = DatasetSpec.read(tmp_path / "a")
-    assert spec.splits["train"].size == round(0.83 * 60) == 50
-    assert spec.splits["test"].size == 10
-    assert spec.seed == 7
+    # --split is the training part, val included; val is --val of it (0.1 of 50, but at least 5)
+    assert spec.splits["train"].size + spec.splits["val"].size == round(0.83 * 60) == 50
+    assert spec.splits["val"].size == 5 and spec.splits["test"].size == 10
+    assert spec.seed == 7 and spec.extra["val_fraction"] == 0.1
     names = sorted(p.name for p in (tmp_path / "a").glob("*.tfrecord"))
-    assert names == [f"test-0000{i}-of-00002.tfrecord" for i in (0, 1)] + [
-        f"train-0000{i}-of-00002.tfrecord" for i in (0, 1)
-    ]
+    assert names == [f"{s}-0000{i}-of-00002.tfrecord" for s in ("test", "train", "val") for i in (0, 1)]
 
     write_records(crops, tmp_path / "c", RecordsOptions(split=0.83, seed=8, shards=2))
     test_a = {e["text"] for e in read_split(tmp_path / "a", spec, "test")}
@@ -133,16 +133,21 @@ def test_split_follows_fraction_and_seed_and_is_byte_deterministic(tmp_path):
     assert len(test_c) == 10 and test_a != test_c
 
 
+def split_texts(out: Path) -> dict[str, list[str]]:
+    spec = DatasetSpec.read(out)
+    return {split: [e["text"] for e in read_split(out, spec, split)] for split in spec.splits}
+
+
 def test_same_text_stays_in_one_split(tmp_path):
     rows = [(f"d{t}_{k}.png", f"DUP{t}") for t in range(8) for k in range(3)] + unique_rows(16)
     crops = tmp_path / "crops"
     make_crops(crops, rows)
     write_records(crops, tmp_path / "grouped", RecordsOptions(split=0.5, seed=3))
-    spec = DatasetSpec.read(tmp_path / "grouped")
-    train = [e["text"] for e in read_split(tmp_path / "grouped", spec, "train")]
-    test = [e["text"] for e in read_split(tmp_path / "grouped", spec, "test")]
-    assert len(train) + len(test) == 40 and not set(train) & set(test)
-    assert abs(len(train) - 20) <= 3  # groups of 3 fill the fraction to within a group
+    texts = split_texts(tmp_path / "grouped")
+    assert sum(map(len, texts.values())) == 40
+    for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
+        assert not set(texts[a]) & set(texts[b]), (a, b)
+    assert abs(len(texts["train"]) + len(texts["val"]) - 20) <= 3  # groups of 3 fill the fraction to within a group
 
     # without grouping, the same seed splits some plate across train and test
     rows_, _ = read_rows(locate_crops(crops))
@@ -151,13 +156,65 @@ def test_same_text_stays_in_one_split(tmp_path):
     assert {r.text for r in train_rows} & {r.text for r in test_rows}
 
 
+def test_plates_are_grouped_by_normalised_text_and_by_photo_across_train_val_and_test(tmp_path):
+    # One plate written four ways; crop's manifest names each crop's photo (source): the two plates
+    # of a photo are different texts, yet must share a split, as must every spelling of a plate.
+    spellings = ["AB 12-CD", "ab12cd", "AB·12·CD", "A.B12 CD"]
+    rows = [(f"s{i}.png", t, f"images/car{i}.jpg") for i, t in enumerate(spellings)]
+    for p in range(30):  # photos with two plates each (text P<p>X and P<p>Y)
+        rows += [(f"p{p}x.png", f"P{p:02d}X", f"images/photo{p}.jpg"), (f"p{p}y.png", f"P{p:02d}Y", f"images/photo{p}.jpg")]
+    rows += [(f"u{i}.png", f"U{i:03d}", f"images/single{i}.jpg") for i in range(20)]
+    crops = tmp_path / "crops"
+    make_crops(crops, [r[:2] for r in rows])
+    write_csv(crops / "labels.csv", rows, header=("files", "text", "source"))
+    photo_of = {t: src for _, t, src in rows}
+    from plateocr.records import plate_key
+
+    assert {plate_key(t) for t in spellings} == {"AB12CD"}
+    for seed in range(4):
+        out = tmp_path / f"records{seed}"
+        write_records(crops, out, RecordsOptions(split=0.7, val=0.2, seed=seed))
+        texts = split_texts(out)
+        assert sum(map(len, texts.values())) == len(rows) and all(texts.values())
+        where_key = {}
+        where_photo = {}
+        for split, ts in texts.items():
+            for t in ts:
+                assert where_key.setdefault(plate_key(t), split) == split, (t, seed)
+                assert where_photo.setdefault(photo_of[t], split) == split, (t, seed)
+        spec = DatasetSpec.read(out)
+        part = spec.splits["train"].size + spec.splits["val"].size
+        assert abs(part - round(0.7 * len(rows))) <= 4  # whole groups (of up to 4) fill the fractions
+        assert abs(spec.splits["val"].size - round(0.2 * part)) <= 4 and spec.extra["val_fraction"] == 0.2
+
+
+def test_val_zero_writes_no_val_split_and_too_few_plates_none_either(tmp_path):
+    crops = tmp_path / "crops"
+    make_crops(crops, unique_rows(30))
+    result = write_records(crops, tmp_path / "none", RecordsOptions(val=0))
+    assert set(result.spec.splits) == {"train", "test"} and result.spec.extra["val_fraction"] == 0
+    assert not list((tmp_path / "none").glob("val-*"))
+    assert any(n.startswith("no val split (--val 0)") for n in result.notes)
+    assert result.spec.splits["train"].size == round(0.83 * 30)  # all of the training part trains
+    # a few plates only: a quarter of the training part (here 2 of 8); 3 plates: none
+    make_crops(tmp_path / "few", unique_rows(10))
+    few = write_records(tmp_path / "few", tmp_path / "few_records", RecordsOptions(split=0.8))
+    assert (few.spec.splits["train"].size, few.spec.splits["val"].size, few.spec.splits["test"].size) == (6, 2, 2)
+    make_crops(tmp_path / "three", unique_rows(3))
+    three = write_records(tmp_path / "three", tmp_path / "three_records", RecordsOptions(split=1.0))
+    assert "val" not in three.spec.splits and three.spec.splits["train"].size == 3
+    assert any(n.startswith("no val split (too few plates: 3 in the training part)") for n in three.notes)
+    with pytest.raises(PlateOCRError, match="--val 1.5"):
+        write_records(crops, tmp_path / "bad", RecordsOptions(val=1.5))
+
+
 def test_reused_charset_skips_and_reports_unknown_characters(tmp_path):
     crops = tmp_path / "crops"
     make_crops(crops, [("a.png", "AB12"), ("b.png", "ÄB1"), ("c.png", "C3"), ("d.png", "x-1")])
     given = Charset.from_texts([])  # 0-9 A-Z
     given.write(tmp_path / "base_charset.txt")
     out = tmp_path / "records"
-    result = write_records(crops, out, RecordsOptions(charset_file=tmp_path / "base_charset.txt", split=1.0))
+    result = write_records(crops, out, RecordsOptions(charset_file=tmp_path / "base_charset.txt", split=1.0, val=0))
     assert Charset.read(out / "charset.txt") == given
     reasons = {r["line"]: r["reason"] for r in skipped(out)}
     assert set(reasons) == {"3", "5"}
@@ -189,7 +246,7 @@ def test_bad_rows_are_skipped_with_their_reason_and_good_rows_kept(tmp_path):
     assert reasons[12]["reason"] == "empty text"
     assert reasons[13]["reason"] == "no crop file named"
     assert len(result.problems) == 6
-    texts = [e["text"] for s in ("train", "test") for e in read_split(out, result.spec, s)]
+    texts = [e["text"] for s in result.spec.splits for e in read_split(out, result.spec, s)]
     assert sorted(texts) == [t for _, t in good]
     assert result.spec.max_sequence_length == 6
 
@@ -214,7 +271,7 @@ def test_refuses_to_overwrite_without_force_and_force_clears_old_shards(tmp_path
 def test_empty_test_split_is_allowed_and_reported(tmp_path):
     crops = tmp_path / "crops"
     make_crops(crops, unique_rows(5))
-    result = write_records(crops, tmp_path / "records", RecordsOptions(split=1.0))
+    result = write_records(crops, tmp_path / "records", RecordsOptions(split=1.0, val=0))
     assert result.spec.splits["train"].size == 5 and result.spec.splits["test"].size == 0
     assert any("test split is empty" in n for n in result.notes)
     assert read_split(tmp_path / "records", result.spec, "test") == []
@@ -239,7 +296,7 @@ def test_interrupted_run_leaves_no_spec_and_no_partial_shard(tmp_path, workers):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        write_records(crops, out, RecordsOptions(split=1.0, shards=3, workers=workers), progress=stop_after_six)
+        write_records(crops, out, RecordsOptions(split=1.0, val=0, shards=3, workers=workers), progress=stop_after_six)
     names = sorted(p.name for p in out.iterdir())
     assert names == ["charset.txt", "train-00000-of-00003.tfrecord"]  # shard 0 was complete
     assert len(read_fsns([out / names[1]], 4)) == 4

@@ -2,7 +2,7 @@
 
 CROPS: the folder `plateocr crop` wrote, or any files,text CSV of crop images (paths relative to it).
 
-Crops of another size are fitted; bad rows are skipped and listed in records/skipped.csv.
+Splits: train, val (what training chooses its best checkpoint on) and test (what `eval` scores); one plate text, and the crops of one photo, stay in one split. Crops of another size are fitted; bad rows are skipped and listed in records/skipped.csv.
 """
 
 from __future__ import annotations
@@ -21,7 +21,14 @@ def run(
         Path(defaults.CROPS_DIR), help="Crops folder (with labels.csv) or a files,text CSV of crops."
     ),
     out: Path = typer.Option(Path(defaults.RECORDS_DIR), "--out", "-o", help="Records folder to write."),
-    split: float = typer.Option(0.83, "--split", help="Fraction of the rows for the train split (0..1)."),
+    split: float = typer.Option(
+        0.83, "--split", help="Fraction of the rows for training, val included (0..1); the rest is the test split."
+    ),
+    val: float = typer.Option(
+        0.1, "--val",
+        help="Fraction of the training part held out as the val split, on which training chooses its best "
+        "checkpoint and stops early (at least a few plates when there are enough; 0: none).",
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed of the random split and shuffle."),
     shards: Optional[int] = typer.Option(
         None, "--shards", help="Shards per split.", show_default="one per 1,000 examples"
@@ -42,7 +49,9 @@ def run(
         show_default="crop.json's, else stretch",
     ),
     group_by_text: bool = typer.Option(
-        True, "--group-by-text/--no-group-by-text", help="Keep rows with the same plate text in one split."
+        True, "--group-by-text/--no-group-by-text",
+        help="Keep rows with the same plate text (ignoring case, spaces and separators) in one split; "
+        "the crops of one photo always are.",
     ),
     workers: Optional[int] = typer.Option(
         None, "--workers", min=1, help="Processes that verify and encode crops.", show_default="CPUs, 1 for small inputs"
@@ -60,6 +69,7 @@ def run(
     console = Console(stderr=True)
     opts = RecordsOptions(
         split=split,
+        val=val,
         seed=seed,
         shards=shards,
         max_length=max_length,
