@@ -115,9 +115,15 @@ def test_eval_command_tables_json_and_errors_csv(memorised, monkeypatch):
     assert out.exit_code == 0, out.output
     metrics = json.loads(out.stdout)  # only JSON on stdout
     assert metrics["examples"] == 5 and metrics["errors"] == 2 and metrics["split"] == "test"
+    # records without a val split: training kept the latest checkpoint, and eval says so
+    assert metrics["checkpoint_choice"] == "latest" and metrics["chosen_on"] is None
+    assert metrics["choice"] == "latest = step 60, chosen on no split"
+    assert metrics["notes"] == [f"{memorised / 'records'} has no val split: training kept the latest checkpoint, "
+                                "chosen on no split"]
+    assert "note: " in out.stderr and "has no val split" in out.stderr
     out = runner.invoke(app, ["eval", "--split", "train", "--errors", "mistakes.csv"])
     assert out.exit_code == 0, out.output
-    assert "full-sequence accuracy" in out.stdout
+    assert "full-sequence accuracy" in out.stdout and "latest = step 60, chosen on no split" in out.stdout
     assert (memorised / "mistakes.csv").read_text().startswith("index,truth,prediction")
     out = runner.invoke(app, ["eval", "--errors", "mistakes.csv"])  # never overwrite without --force
     assert out.exit_code != 0

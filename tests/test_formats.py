@@ -223,7 +223,7 @@ def test_train_learns_the_formats_of_the_train_split_and_keeps_an_edited_file(tm
 
     from plateocr.model.train import train
 
-    write_records(tmp_path / "records", {"train": ["AB12", "CD34", "EFG5", "XY99"], "test": ["ZZ11"]})
+    write_records(tmp_path / "records", {"train": ["AB12", "CD34", "EFG5", "XY99"], "val": ["ZZ22"], "test": ["ZZ11"]})
     messages = []
 
     class Listener:
@@ -234,7 +234,7 @@ def test_train_learns_the_formats_of_the_train_split_and_keeps_an_edited_file(tm
     tiny = {"final_endpoint": "MaxPool_5a_3x3"}
     train(tmp_path / "records", tmp_path / "model", options, config_overrides=tiny, from_scratch=True, listener=Listener())
     path = tmp_path / "model" / FORMATS_FILE
-    assert Formats.read(path).counts == {"LLNN": 3, "LLLN": 1}  # the train split only (not ZZ11)
+    assert Formats.read(path).counts == {"LLNN": 3, "LLLN": 1}  # the train split only (not ZZ22 nor ZZ11)
     assert any("2 format(s): LL NN, LLL N learned" in m for m in messages)
     path.write_text('{"formats": {"NNNN": 1}}')  # edited: resuming keeps it
     train(tmp_path / "records", tmp_path / "model", options, listener=Listener())

@@ -32,6 +32,7 @@ FAST = {"batch_size": 5, "optimizer": "adam", "learning_rate": 0.003, "augment":
 class Recorder(TrainListener):
     def __init__(self, interrupt_at: int | None = None):
         self.losses, self.messages, self.evals, self.started = [], [], [], None
+        self.splits = set()  # the splits training scored
         self.interrupt_at = interrupt_at
 
     def start(self, first_step, total_steps):
@@ -47,6 +48,7 @@ class Recorder(TrainListener):
 
     def evaluated(self, step, metrics, is_best):
         self.evals.append((step, metrics["sequence_accuracy"], is_best))
+        self.splits.add(metrics["split"])
 
 
 def read_checkpoint(prefix):
@@ -69,30 +71,65 @@ def summary_tags(folder) -> set[str]:
 @pytest.fixture
 def records(tmp_path):
     texts = TEXTS[:5]
-    write_records(tmp_path / "records", {"train": texts, "test": texts})
+    write_records(tmp_path / "records", {"train": texts, "val": texts, "test": texts})
     return tmp_path / "records"
 
 
+# The same five plate images: val labels them truly, test with each other's texts (no character at
+# its place in common), so the more a checkpoint has learnt, the better it reads val and the worse test.
+SWAPPED = [(TEXTS[i], TEXTS[(i + 1) % 5]) for i in range(5)]
+
+
+def first_best(scores: list[tuple[int, float, float]]) -> int:
+    """The step that keeping the best (sequence, then character accuracy; ties keep the earlier) keeps."""
+    best = None
+    for step, seq, char in scores:
+        if best is None or (seq, char) > best[1:]:
+            best = (step, seq, char)
+    return best[0]
+
+
 @pytest.mark.slow
-def test_memorises_a_handful_of_plates_and_keeps_the_best(tmp_path, records):
+def test_memorises_a_handful_of_plates_and_keeps_the_best_on_val_never_on_test(tmp_path):
     from plateocr.model.evaluate import evaluate
 
+    records = tmp_path / "records"
+    write_records(records, {"train": TEXTS[:5], "val": TEXTS[:5], "test": SWAPPED})
     rec = Recorder()
-    result = train(records, tmp_path / "model", {**FAST, "steps": 60, "eval_every": 30}, config_overrides=TINY, listener=rec)
+    result = train(records, tmp_path / "model", {**FAST, "steps": 60, "eval_every": 20, "patience": 0},
+                   config_overrides=TINY, listener=rec)
     assert result.last_step == 60 and rec.started == (0, 60)
     assert np.mean(rec.losses[-5:]) < 0.6 * np.mean(rec.losses[:5])  # the loss falls
     md = ModelDir(tmp_path / "model")
     assert md.latest_checkpoint().endswith("ckpt-60")
     assert md.config.final_endpoint == "MaxPool_5a_3x3"  # the model dir describes the model
     assert md.options["steps"] == 60 and md.records_dir == records.resolve()
-    tags = summary_tags(md.path)  # TensorBoard: losses, accuracies, sample readings, test scores
-    assert {"loss/total", "train/character_accuracy", "train/learning_rate", "test/sequence_accuracy"} <= tags
+    tags = summary_tags(md.path)  # TensorBoard: losses, accuracies, sample readings, val scores
+    assert {"loss/total", "train/character_accuracy", "train/learning_rate", "val/sequence_accuracy"} <= tags
+    assert not any(t.startswith("test/") for t in tags)
     assert any(t.startswith("train/truth_vs_prediction") for t in tags)
-    # --eval-every scored steps 30 and 60 on the test split and kept the best in best/
-    assert [s for s, _, _ in rec.evals] == [30, 60]
+    # --eval-every scored steps 20, 40 and 60 on the val split only and kept the best in best/
+    assert [s for s, _, _ in rec.evals] == [20, 40, 60] and rec.splits == {"val"}
     best = md.best_metrics()
-    assert best["sequence_accuracy"] == max(acc for _, acc, _ in rec.evals)
+    assert best["split"] == "val" and best["sequence_accuracy"] == max(acc for _, acc, _ in rec.evals)
     assert md.best_checkpoint().startswith(str(md.best_dir))
+    # What choosing on val and on test would keep, from each kept checkpoint's scores: they differ,
+    # and best/ is val's choice.
+    assert [c.rsplit("-", 1)[1] for c in md.checkpoints()] == ["20", "40", "60"]
+    scores = {split: [(ev.step, ev.sequence_accuracy, ev.character_accuracy) for ev in
+                      (evaluate(md.path, split=split, checkpoint=c, batch_size=5) for c in md.checkpoints())]
+              for split in ("val", "test")}
+    on_val, on_test = first_best(scores["val"]), first_best(scores["test"])
+    assert on_val != on_test, scores  # else this test could not tell which split chose
+    assert best["step"] == on_val, scores
+    # eval scores test by default, with that checkpoint, and says val chose it
+    ev = evaluate(md.path, batch_size=5)
+    assert ev.split == "test" and ev.step == on_val and ev.choice.kind == "best" and ev.choice.chosen_on == "val"
+    assert ev.choice.describe() == f"best/ = step {on_val}, chosen on val" and not ev.choice.notes
+    assert (ev.sequence_accuracy, ev.character_accuracy) == dict((s, (a, c)) for s, a, c in scores["test"])[on_val]
+    # on val, the split that chose best/, eval scores the latest checkpoint instead, and says why
+    ev = evaluate(md.path, split="val", batch_size=5)
+    assert ev.step == 60 and ev.choice.kind == "latest" and "chosen on the val split scored here" in ev.choice.notes[0]
     # memorised: reads its own training plates
     ev = evaluate(tmp_path / "model", records, split="train", checkpoint="latest", batch_size=2)
     assert ev.num_examples == 5
@@ -100,8 +137,8 @@ def test_memorises_a_handful_of_plates_and_keeps_the_best(tmp_path, records):
 
 
 @pytest.mark.slow
-def test_early_stopping_is_on_by_default_and_stops_when_the_test_score_stalls(tmp_path, records):
-    # By default the test split is scored (every 200 steps and at the end) and the best kept.
+def test_early_stopping_is_on_by_default_and_stops_when_the_val_score_stalls(tmp_path, records):
+    # By default the val split is scored (every 200 steps and at the end) and the best kept.
     assert TrainOptions().eval_every > 0 and TrainOptions().patience > 0
     defaults = {k: v for k, v in FAST.items() if k != "eval_every"}
     train(records, tmp_path / "default", {**defaults, "steps": 3}, config_overrides=TINY)
@@ -113,10 +150,10 @@ def test_early_stopping_is_on_by_default_and_stops_when_the_test_score_stalls(tm
     still = {**FAST, "learning_rate": 1e-12, "freeze_batch_norm": True, "eval_every": 5, "patience": 2, "steps": 100}
     result = train(records, tmp_path / "model", still, config_overrides=TINY, listener=rec)
     assert result.stopped_early and result.last_step == 15
-    assert [(s, b) for s, _, b in rec.evals] == [(5, True), (10, False), (15, False)]
+    assert [(s, b) for s, _, b in rec.evals] == [(5, True), (10, False), (15, False)] and rec.splits == {"val"}
     md = ModelDir(tmp_path / "model")
     assert md.latest_checkpoint().endswith("ckpt-15") and md.best_metrics()["step"] == 5
-    assert any("early stop at step 15" in m for m in rec.messages)
+    assert any(m.startswith("early stop at step 15: no better val score in 2 evaluations") for m in rec.messages)
     # Rerunning a run that stopped early trains nothing and says why; --patience 0 trains on
     rec = Recorder()
     result = train(records, tmp_path / "model", {"steps": 100}, listener=rec)
@@ -141,8 +178,8 @@ def test_fine_tuning_scores_its_starting_checkpoint_and_keeps_it_when_nothing_be
     rec = Recorder()
     still = {**FAST, "learning_rate": 1e-12, "freeze_batch_norm": True, "eval_every": 5, "patience": 2, "steps": 100}
     result = train(records, tmp_path / "tuned", still, checkpoint=tmp_path / "base", listener=rec)
-    # step 0 (the base's weights) is scored first; the later, equal scores never replace it
-    assert [(s, b) for s, _, b in rec.evals] == [(0, True), (5, False), (10, False)]
+    # step 0 (the base's weights) is scored first, on val; the later, equal scores never replace it
+    assert [(s, b) for s, _, b in rec.evals] == [(0, True), (5, False), (10, False)] and rec.splits == {"val"}
     assert result.stopped_early and result.last_step == 10
     md = ModelDir(tmp_path / "tuned")
     assert md.best_metrics()["step"] == 0 and md.best_checkpoint().endswith("ckpt-0")
@@ -404,14 +441,17 @@ def test_cli_pipeline_as_written_with_defaults(tmp_path, monkeypatch):
     out = runner.invoke(app, ["train", "--steps", "2"])
     assert out.exit_code == 0 and "already at step 2" in out.output
     # early stopping (on by default) scored both runs' ends, and the base model's weights it
-    # started from (step 0); eval reads the best of them
+    # started from (step 0), on the val split; eval reads the best of them on the test split
     best = ModelDir("model").best_metrics()
-    assert best["step"] in ((0, 1, 2) if has_base else (1, 2))
+    assert best["step"] in ((0, 1, 2) if has_base else (1, 2)) and best["split"] == "val"
     out = runner.invoke(app, ["eval", "--json"])
     assert out.exit_code == 0, out.output
     metrics = json.loads(out.stdout)
-    assert metrics["step"] == best["step"] and metrics["examples"] >= 1
-    assert metrics["sequence_accuracy"] == best["sequence_accuracy"]
+    assert metrics["step"] == best["step"] and metrics["examples"] >= 1 and metrics["split"] == "test"
+    assert metrics["checkpoint_choice"] == "best" and metrics["chosen_on"] == "val"
+    assert metrics["choice"] == f"best/ = step {best['step']}, chosen on val" and not metrics["chosen_on_scored_split"]
+    out = runner.invoke(app, ["eval"])
+    assert out.exit_code == 0 and f"best/ = step {best['step']}, chosen on val" in out.stdout
     out = runner.invoke(app, ["eval", "--json", "--checkpoint", "latest"])
     assert out.exit_code == 0 and json.loads(out.stdout)["step"] == 2
     out = runner.invoke(app, ["train", "--data", "nowhere"])
@@ -480,14 +520,43 @@ def test_a_damaged_train_shard_is_named_before_any_work(tmp_path):
 
 
 @pytest.mark.slow
-def test_an_empty_test_split_is_noted(tmp_path):
-    write_records(tmp_path / "records", {"train": TEXTS[:5], "test": []})
+def test_records_without_a_val_split_keep_the_latest_checkpoint_and_eval_says_so(tmp_path):
+    from plateocr.model.evaluate import evaluate
+
+    # records written before val splits (or with --val 0): no evaluation, the latest checkpoint kept
+    old = tmp_path / "old_records"
+    write_records(old, {"train": TEXTS[:5], "test": TEXTS[:5]})
     rec = Recorder()
     options = {k: v for k, v in FAST.items() if k != "eval_every"}  # evaluating by default
-    result = train(tmp_path / "records", tmp_path / "model", {**options, "steps": 1}, config_overrides=TINY, listener=rec)
-    assert result.best is None
-    assert any(m.startswith("note: the records have no test examples: no evaluation, no best/ checkpoint")
+    result = train(old, tmp_path / "model", {**options, "steps": 2}, config_overrides=TINY, listener=rec)
+    assert result.best is None and rec.evals == [] and not (tmp_path / "model" / "best").exists()
+    assert any(m.startswith(f"note: {old} has no val split (written with --val 0, from too few plates, or before "
+                            "val splits): no evaluation, no early stopping; training runs to the end and keeps the "
+                            "latest checkpoint") for m in rec.messages)
+    ev = evaluate(tmp_path / "model", batch_size=5)
+    assert ev.split == "test" and ev.step == 2 and ev.choice.kind == "latest" and ev.choice.chosen_on is None
+    assert ev.choice.describe() == "latest = step 2, chosen on no split"
+    assert ev.choice.notes == (f"{old.resolve()} has no val split: training kept the latest checkpoint, chosen on no split",)
+
+    # a model dir from before val splits: its best/ was chosen on test
+    train(old, tmp_path / "was", {**options, "steps": 2, "eval_every": 1}, config_overrides=TINY, eval_split="test")
+    chosen = ModelDir(tmp_path / "was").best_metrics()
+    assert chosen["split"] == "test"
+    ev = evaluate(tmp_path / "was", batch_size=5)  # never that figure by default: the latest, and why
+    assert ev.step == 2 and ev.choice.kind == "latest"
+    assert ev.choice.notes[0].startswith(f"best/ (step {chosen['step']}) was chosen on the test split scored here")
+    ev = evaluate(tmp_path / "was", checkpoint="best", batch_size=5)  # asked for: scored, and flagged
+    assert ev.step == chosen["step"] and ev.choice.chosen_on_scored_split
+    assert ev.report()["notes"] == ["best/ was chosen on the test split scored here: this figure overstates"]
+    # ... trained on with records that have a val split, it chooses again on val
+    new = tmp_path / "new_records"
+    write_records(new, {"train": TEXTS[:5], "val": TEXTS[:3], "test": TEXTS[3:5]})
+    rec = Recorder()
+    train(new, tmp_path / "was", {"steps": 3}, listener=rec)
+    assert any(m == f"best/ (step {chosen['step']}) was chosen on the test split; choosing again on val"
                for m in rec.messages)
+    assert rec.evals and rec.splits == {"val"} and ModelDir(tmp_path / "was").best_metrics()["split"] == "val"
+    assert evaluate(tmp_path / "was", batch_size=5).choice.chosen_on == "val"
 
 
 @pytest.mark.parametrize("minutes", ["-1", "0", "nan"])

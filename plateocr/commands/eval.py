@@ -1,6 +1,6 @@
 """Evaluate a trained model on a records split: every example once, read as `predict` reads it.
 
-Prints character accuracy, full-sequence accuracy, mean confidence and the worst errors. The records default to those the model was trained on; the checkpoint to the best one kept by --eval-every, else the latest.
+Prints character accuracy, full-sequence accuracy, mean confidence and the worst errors, and which checkpoint was scored and which split chose it. The records default to those the model was trained on, the split to test; the checkpoint to best/ (chosen on the val split by training's --eval-every), else the latest. A best/ chosen on the split being scored (a model trained before val splits chose on test) is not scored by default: the latest is, with a note.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def run(
     data: Optional[Path] = typer.Option(
         None, "--data", help="Records folder. \\[default: the one the model was trained on, else records/]"
     ),
-    split: str = typer.Option("test", "--split", help="Split to evaluate (test or train)."),
+    split: str = typer.Option("test", "--split", help="Split to evaluate: test, val or train."),
     checkpoint: Optional[str] = typer.Option(
         None, "--checkpoint", help="best, latest, or a checkpoint path. \\[default: best, else latest]"
     ),
@@ -64,8 +64,10 @@ def run(
         )
     if errors is not None:
         result.write_errors_csv(errors)
+    for note in result.choice.notes:
+        err.print(f"note: {note}")
     if as_json:
-        typer.echo(json.dumps(result.metrics(), indent=2, sort_keys=True))
+        typer.echo(json.dumps(result.report(), indent=2, sort_keys=True))
         return
     _print_tables(result, worst)
     if errors is not None:
@@ -81,6 +83,7 @@ def _print_tables(result, worst: int) -> None:
     table = Table(title=f"{m['split']} split, {m['examples']} examples, checkpoint {m['checkpoint']}")
     table.add_column("metric")
     table.add_column("value", justify="right")
+    table.add_row("checkpoint", result.choice.describe() if result.choice else m["checkpoint"])
     table.add_row("character accuracy", f"{m['character_accuracy']:.4f}")
     table.add_row("full-sequence accuracy", f"{m['sequence_accuracy']:.4f}")
     table.add_row("mean confidence", f"{m['mean_confidence']:.4f}")

@@ -1,5 +1,7 @@
 """Train the attention OCR model on the FSNS records `plateocr tfrecords` wrote.
 
+The val split chooses the best checkpoint (MODEL_DIR/best/) and stops training early; the test split is never read here (`plateocr eval` scores it).
+
 Checkpoints go to the model dir every few minutes, at the end and on Ctrl-C. Running again on the same model dir resumes: --steps is the total to reach, so a larger value continues, and options not given are those the model was started with.
 
 TensorBoard: tensorboard --logdir model/
@@ -54,12 +56,13 @@ def run(
     ),
     eval_every: Optional[int] = typer.Option(
         None, "--eval-every",
-        help="Evaluate on the test split every N steps; keep the best checkpoint in MODEL_DIR/best/ (what "
-             f"predict, eval and export use). 0: never. \\[default: {_D.eval_every}]",
+        help="Evaluate on the val split every N steps; keep the best checkpoint in MODEL_DIR/best/ (what "
+             "predict, eval and export use). Records without a val split keep the latest checkpoint. 0: never. "
+             f"\\[default: {_D.eval_every}]",
     ),
     patience: Optional[int] = typer.Option(
         None, "--patience",
-        help="Stop when N evaluations in a row did not beat the best test score. 0: train to --steps. "
+        help="Stop when N evaluations in a row did not beat the best val score. 0: train to --steps. "
              f"\\[default: {_D.patience}]",
     ),
     micro_batches: Optional[int] = typer.Option(

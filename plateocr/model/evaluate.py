@@ -29,6 +29,27 @@ Progress = Callable[[int, int], None]  # (examples done, examples in the split)
 
 
 @dataclass(frozen=True)
+class CheckpointChoice:
+    """The checkpoint `eval` scores and what chose it."""
+
+    path: str
+    kind: str  # "best" (best/), "latest" or "given" (a path)
+    chosen_on: str | None = None  # the split that chose best/ (training's evaluation split)
+    chosen_on_scored_split: bool = False  # chosen on the very split (and records) scored: overstated
+    notes: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """E.g. "best/ = step 400, chosen on val"."""
+        step = checkpoint_step(self.path)
+        at = f"step {step}" if step is not None else Path(self.path).name
+        if self.kind == "best":
+            return f"best/ = {at}, chosen on {self.chosen_on or 'an unknown split'}"
+        if self.kind == "latest":
+            return f"latest = {at}, chosen on no split"
+        return f"{self.path} = {at}, as given"
+
+
+@dataclass(frozen=True)
 class ExampleResult:
     index: int  # position in the split (file order)
     truth: str
@@ -58,6 +79,7 @@ class EvalResult:
     step: int | None
     examples: list[ExampleResult] = field(default_factory=list)
     formats: str | None = None  # the formats file read with (format-aware reading), if any
+    choice: CheckpointChoice | None = None  # set by evaluate(): which checkpoint, chosen on what
 
     @property
     def num_examples(self) -> int:
@@ -113,6 +135,18 @@ class EvalResult:
             "errors_o_vs_0_only": len(self.o_vs_0_errors),
             "sequence_accuracy_o_is_0": self.sequence_accuracy_o_is_0,
             "formats": self.formats,
+        }
+
+    def report(self) -> dict:
+        """metrics() and which checkpoint was scored, what chose it, and notes (`eval --json`)."""
+        c = self.choice
+        return {
+            **self.metrics(),
+            "checkpoint_choice": c.kind if c else None,
+            "chosen_on": c.chosen_on if c else None,
+            "chosen_on_scored_split": c.chosen_on_scored_split if c else False,
+            "choice": c.describe() if c else None,
+            "notes": list(c.notes) if c else [],
         }
 
     def better_than(self, other: dict | None) -> bool:
@@ -252,6 +286,59 @@ class Evaluator:
         self.close()
 
 
+def choose_checkpoint(
+    md: ModelDir, which: str | os.PathLike | None, records_dir: str | os.PathLike, split: str
+) -> CheckpointChoice:
+    """The checkpoint to score on `split` of `records_dir` and what chose it.
+
+    which: None (best/, else the latest), "best", "latest" or a checkpoint path. By default best/
+    is never scored on the split that chose it (best/ of a model trained before val splits was
+    chosen on test): the latest checkpoint is scored instead, with a note. Asked for by name, it
+    is scored and flagged (chosen_on_scored_split).
+    """
+    same_records = md.records_dir is not None and Path(records_dir).resolve() == md.records_dir.resolve()
+    chooser = (md.best_metrics() or {}).get("split")
+    on_scored = same_records and chooser == split
+    overstated = f"best/ was chosen on the {split} split scored here: this figure overstates"
+
+    def best_choice(path: str, notes: tuple[str, ...] = ()) -> CheckpointChoice:
+        return CheckpointChoice(path, "best", chooser, on_scored, notes + ((overstated,) if on_scored else ()))
+
+    if which is None:
+        best = md.best_checkpoint()
+        if best is not None and not on_scored:
+            return best_choice(best)
+        latest = md.latest_checkpoint()
+        if latest is None:
+            return best_choice(md.resolve_checkpoint())  # raises when there is no checkpoint at all
+        if best is not None:
+            note = (f"best/ (step {checkpoint_step(best)}) was chosen on the {split} split scored here: scoring "
+                    "the latest checkpoint instead (--checkpoint best scores it anyway, an overstated figure)")
+        else:
+            note = _why_no_best(md)
+        return CheckpointChoice(latest, "latest", None, False, (note,) if note else ())
+    path = md.resolve_checkpoint(which)
+    if str(which) == "best" or Path(path).parent.resolve() == md.best_dir.resolve():
+        return best_choice(path)
+    return CheckpointChoice(path, "latest" if str(which) == "latest" else "given")
+
+
+def _why_no_best(md: ModelDir) -> str | None:
+    """Why a trained model has no best/, when its training records tell (none for the bundled
+    base model, which records no training records)."""
+    if md.records_dir is None:
+        return None
+    try:
+        spec = DatasetSpec.read(md.records_dir)
+    except PlateOCRError:
+        spec = md.spec
+    if "val" not in spec.splits or spec.splits["val"].size == 0:
+        return f"{md.records_dir} has no val split: training kept the latest checkpoint, chosen on no split"
+    if not md.options.get("eval_every"):
+        return "trained with --eval-every 0: no best/ checkpoint, the latest is scored"
+    return None
+
+
 def evaluate(
     model_dir: str | os.PathLike,
     records_dir: str | os.PathLike | None = None,
@@ -262,7 +349,8 @@ def evaluate(
     tta: bool = True,
     formats="auto",
 ) -> EvalResult:
-    """Score a model directory's checkpoint (default: best, else latest) on a records split.
+    """Score a model directory's checkpoint on a records split (choose_checkpoint: by default
+    best/, chosen on val, else the latest); result.choice says which and what chose it.
 
     tta: read as predict does by default, each plate as a few views (test_time_augmentation).
     formats: as predict's (plateocr.formats.resolve_formats): "auto", "off", a file, a Formats.
@@ -272,10 +360,10 @@ def evaluate(
     from plateocr.defaults import RECORDS_DIR
 
     md = ModelDir(model_dir)
-    ckpt = md.resolve_checkpoint(checkpoint)
     if records_dir is None:
         records_dir = md.records_dir if md.records_dir is not None and md.records_dir.is_dir() else Path(RECORDS_DIR)
     records_dir = Path(records_dir)
+    choice = choose_checkpoint(md, checkpoint, records_dir, split)
     spec = DatasetSpec.read(records_dir)
     charset = Charset.read(records_dir / spec.charset_file)
     md.check_compatible(spec, charset, records_dir, hint="evaluate on records written with the model's charset")
@@ -283,4 +371,6 @@ def evaluate(
 
     chosen = resolve_formats(formats, md.path)
     with Evaluator(records_dir, spec, md.charset, md.config, split, batch_size, tta, chosen) as ev:
-        return ev.evaluate(ckpt, progress)
+        result = ev.evaluate(choice.path, progress)
+    result.choice = choice
+    return result

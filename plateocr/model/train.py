@@ -5,11 +5,13 @@
   and global step), and ``steps`` is the total to reach, so a larger value continues.
 - Checkpoints are written every ``save_every_secs`` / ``save_every_steps``, at the end and on
   Ctrl-C; a NaN loss stops without saving, so the last checkpoint stays a good one.
-- ``eval_every`` scores the test split in a second graph and keeps the best checkpoint in best/
-  (predict, eval and export use it); ``patience`` stops a run whose test score has not improved
-  for that many evaluations. Both are on by default: on small sets the test score peaks early.
+- ``eval_every`` scores the val split in a second graph and keeps the best checkpoint in best/
+  (predict, eval and export use it); ``patience`` stops a run whose val score has not improved
+  for that many evaluations. Both are on by default: on small sets the score peaks early.
   A run that starts from a checkpoint scores it first (step 0), so fine-tuning never leaves
-  best/ reading the test split worse than the model it started from.
+  best/ reading the val split worse than the model it started from. Nothing in training reads
+  the test split: `eval` scores it, free of this choice. Records without a val split (--val 0,
+  too few plates, or written before val splits) train to the end and keep the latest checkpoint.
 - Fine-tuning: ``checkpoint`` restores the variables of a whole attention OCR checkpoint that
   fit by name and shape; ``checkpoint_inception`` fills the conv tower from an ImageNet
   InceptionV3 slim checkpoint.
@@ -85,7 +87,7 @@ class TrainOptions:
     save_every_secs: float = 300.0
     save_every_steps: int | None = None
     summary_every: int = 50
-    # Early stopping on the test split (0 turns either off). On the 90 real EU plates the test
+    # Early stopping on the val split (0 turns either off). On the 90 real EU plates the test
     # score peaked within minutes and then fell as the set was memorised (README, "Choices").
     eval_every: int | None = 200
     patience: int = 10
@@ -143,7 +145,7 @@ class TrainResult:
     skipped: list[str] = field(default_factory=list)  # ... and those that did not fit
     best: dict | None = None
     first_step_seconds: float | None = None  # start-up: session ready to first step done
-    stopped_early: bool = False  # by --patience: the test score stopped improving
+    stopped_early: bool = False  # by --patience: the val score stopped improving
 
 
 class TrainListener:
@@ -304,6 +306,7 @@ def train(
     listener: TrainListener | None = None,
     time_limit: float | None = None,
     train_input=None,
+    eval_split: str = "val",
 ) -> TrainResult:
     """Train (or resume) the model in `model_dir` on the records in `records_dir`.
 
@@ -315,7 +318,10 @@ def train(
     time_limit: seconds of training after which to stop (and save) before `steps` is reached.
     train_input: optional ``fn(TrainOptions) -> tf.data.Dataset`` of {"images", "labels", "texts"}
     batches (e.g. synthetic_data.synthetic_train_dataset) used instead of the records' train
-    split; records_dir then supplies the spec, the charset and the test split for --eval-every.
+    split; records_dir then supplies the spec, the charset and the split for --eval-every.
+    eval_split: the split of records_dir that --eval-every scores, best/ and early stopping choose
+    on (and the step-0 score): val, so that `eval` reports test free of that choice. A caller with
+    a held-out set of its own names it (scripts/train_base_model.py: its synthetic test records).
     """
     from plateocr.model.data import check_split_records
     from plateocr.outputs import check_output_path
@@ -359,13 +365,10 @@ def train(
     )
     evaluate_on = None
     if opts.eval_every:
-        if "test" in spec.splits and spec.splits["test"].size > 0:
-            evaluate_on = "test"
+        if eval_split in spec.splits and spec.splits[eval_split].size > 0:
+            evaluate_on = eval_split
         else:
-            listener.message(
-                "note: the records have no test examples: no evaluation, no best/ checkpoint and no early "
-                "stopping (predict, eval and export will use the latest checkpoint)"
-            )
+            listener.message(no_eval_split_note(records_dir, spec, eval_split, md))
     md.update(options=asdict(opts), records_dir=records_dir)
     if train_input is None:  # the formats of the user's labels, for format-aware reading
         from plateocr.model.format_search import learn_formats
@@ -565,11 +568,11 @@ def _loop(
     if scorer.active and opts.patience and scorer.since_best >= opts.patience and step < opts.steps:
         stopped_early = True  # a rerun of a run that early stopping ended: nothing to train
         listener.message(
-            f"stopped early before (step {scorer.last_step}): no better test score in {scorer.since_best} "
+            f"stopped early before (step {scorer.last_step}): no better {scorer.split} score in {scorer.since_best} "
             f"evaluations (best: step {scorer.best.get('step', '?')}); a larger --patience, or 0, trains on"
         )
     if scorer.active and restored and not g.latest and scorer.best is None:
-        # Score the starting weights too: when fine-tuning never reads the test plates better
+        # Score the starting weights too: when fine-tuning never reads the val plates better
         # than the checkpoint it started from, best/ keeps that checkpoint (step 0).
         scorer.score(save(), step)
     try:
@@ -613,7 +616,7 @@ def _loop(
                 if opts.patience and scorer.since_best >= opts.patience:
                     stopped_early = True
                     listener.message(
-                        f"early stop at step {step}: no better test score in {opts.patience} evaluations "
+                        f"early stop at step {step}: no better {scorer.split} score in {opts.patience} evaluations "
                         f"(best: step {scorer.best.get('step', '?')}, in {md.path / 'best'}); --patience 0 trains on"
                     )
                     break
@@ -646,6 +649,19 @@ def _loop(
     )
 
 
+def no_eval_split_note(records_dir, spec: DatasetSpec, split: str, md: ModelDir) -> str:
+    """What training says when the records have no examples of the split --eval-every scores."""
+    why = "no val split (written with --val 0, from too few plates, or before val splits)" if split == "val" \
+        else f"no {split} examples"
+    text = (f"note: {records_dir} has {why}: no evaluation, no early stopping; training runs to the end and "
+            "keeps the latest checkpoint")
+    best = md.best_metrics()
+    if best is not None:
+        text += (f" (best/, step {best.get('step', '?')} chosen on {best.get('split', '?')} by an earlier run, "
+                 "stays what predict and export read)")
+    return text
+
+
 def _save_checkpoint(saver, session, md: ModelDir, step: int) -> str:
     """Save checkpoint `step`; a failed write (disk full) removes what it left (TensorFlow's
     .tempstate files) and raises a one-line error."""
@@ -663,13 +679,20 @@ def _save_checkpoint(saver, session, md: ModelDir, step: int) -> str:
 
 
 class _BestKeeper:
-    """Scores checkpoints on the test split (one eval graph, built on first use) and keeps the
+    """Scores checkpoints on the val split (one eval graph, built on first use) and keeps the
     best in the model dir's best/."""
 
     def __init__(self, md: ModelDir, records_dir, spec, opts: TrainOptions, split, listener, writer):
         self.md, self.records_dir, self.spec, self.opts = md, records_dir, spec, opts
         self.split, self.listener, self.writer = split, listener, writer
         self.best = md.best_metrics()
+        if self.active and self.best is not None and self.best.get("split") != split:
+            # e.g. best/ of a model trained before val splits: chosen on test, not comparable
+            listener.message(
+                f"best/ (step {self.best.get('step', '?')}) was chosen on the {self.best.get('split')} split; "
+                f"choosing again on {split}"
+            )
+            self.best = None
         # Kept in the model dir so that --patience counts across resumes (a time-limited run
         # continued later stops where one uninterrupted run would have).
         state = md.early_stopping_state() if self.best else {}
