@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -46,6 +48,11 @@ JPEG_CODEC_SLACK = 3.0
 REAL_PLATES = REPO_ROOT.parent / "shared" / "realplates" / "eu"
 
 Box = tuple[float, float, float, float]  # xmin, xmax, ymin, ymax
+
+# The graph cache (plateocr.user_cache) of this test session, its commands' processes included: a
+# folder of its own that goes with it, never the user's.
+_CACHE = tempfile.TemporaryDirectory(prefix="plateocr-test-cache-")
+os.environ["XDG_CACHE_HOME"] = _CACHE.name
 
 
 def write_csv(path: str | Path, rows: Iterable[Sequence], header: Sequence[str] = ANNOTATION_COLUMNS) -> Path:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -111,18 +114,23 @@ def test_missing_model_or_checkpoint(tmp_path, stretch_model):
         PlateReader(stretch_model, checkpoint=str(tmp_path / "ckpt-9"))
 
 
-def test_the_cached_graph_reads_like_the_built_one(tmp_path, crops):
+def test_the_cached_graph_reads_like_the_built_one(tmp_path, crops, monkeypatch):
     from plateocr import PlateReader
-    from plateocr.model.graph_cache import CACHE_DIR, cache_key
+    from plateocr.model import graph_cache
+    from plateocr.model.graph_cache import cache_key, cache_path
 
+    monkeypatch.setattr(graph_cache, "user_cache_dir", lambda: tmp_path / "cache")
+    graphs = tmp_path / "cache" / "graphs"
     md = random_model_dir(tmp_path / "model", TEXTS, size=SIZE, seed=5)
+    before = sorted(md.path.rglob("*"))
     with PlateReader(md.path, cache_graph=False) as built:
         expected = built.read_batch(crops)
-    assert not (md.path / CACHE_DIR).exists()
+    assert not graphs.exists()
     with PlateReader(md.path) as first:  # builds and writes the cache
         same_all = first.read_batch(crops)
-    cached = list((md.path / CACHE_DIR).glob("inference-*.meta"))
-    assert [p.name for p in cached] == [f"inference-{cache_key(md.config)}.meta"]
+    cached = list(graphs.glob("inference-*.meta"))
+    assert cached == [cache_path(md.config)] and cached[0].name == f"inference-{cache_key(md.config)}.meta"
+    assert sorted(md.path.rglob("*")) == before  # nothing written into the model folder
     with PlateReader(md.path) as second:  # imports it
         again = second.read_batch(crops)
     for a, b, c in zip(expected, same_all, again):
@@ -133,3 +141,38 @@ def test_the_cached_graph_reads_like_the_built_one(tmp_path, crops):
         same(third.read(crops[0]), expected[0])
     assert cached[0].stat().st_size > 1000
     assert cache_key(md.config.replace(lstm_units=16)) != cache_key(md.config)
+
+
+def test_the_graph_cache_keeps_the_most_recently_used(tmp_path):
+    import os
+
+    from plateocr.model.graph_cache import _prune
+
+    for i in range(5):
+        (tmp_path / f"inference-{i}.meta").write_bytes(b"x")
+        os.utime(tmp_path / f"inference-{i}.meta", (1000 + i, 1000 + i))
+    os.utime(tmp_path / "inference-0.meta", (2000, 2000))  # the oldest file, read again lately
+    _prune(tmp_path, keep=3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["inference-0.meta", "inference-3.meta", "inference-4.meta"]
+
+
+@pytest.mark.parametrize(
+    "platform, env, expected",
+    [
+        ("linux", {"XDG_CACHE_HOME": "/xdg"}, "/xdg/plateocr"),
+        ("linux", {"XDG_CACHE_HOME": "relative/ignored"}, "HOME/.cache/plateocr"),
+        ("linux", {}, "HOME/.cache/plateocr"),
+        ("darwin", {"XDG_CACHE_HOME": "/xdg"}, "HOME/Library/Caches/plateocr"),
+        ("win32", {"LOCALAPPDATA": "/appdata"}, "/appdata/plateocr/Cache"),
+    ],
+)
+def test_the_user_cache_dir_follows_the_platform(platform, env, expected, monkeypatch, tmp_path):
+    from plateocr.user_cache import user_cache_dir
+
+    monkeypatch.setattr(sys, "platform", platform)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for name in ("XDG_CACHE_HOME", "LOCALAPPDATA"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert user_cache_dir() == Path(expected.replace("HOME", str(tmp_path)))

@@ -2,20 +2,25 @@
 
 Building InceptionV3 + the decoder through tf-slim's Python layers takes seconds on a small
 CPU; importing the same graph from a serialized MetaGraph takes a few hundred milliseconds. The
-first reader of a model directory writes ``.cache/inference-<key>.meta`` there (when it may);
-later ones import it. The key covers everything that shapes the graph: the model config, the
-TensorFlow version and the source of the modules that build it, so an upgraded plateocr or a
-retrained model with another config never picks up a stale graph.
+first reader of a model config writes ``graphs/inference-<key>.meta`` into the user's cache
+directory (plateocr.user_cache; when it may); later ones import it. The key covers everything
+that shapes the graph: the model config, the TensorFlow version and the source of the modules
+that build it, so an upgraded plateocr or a retrained model with another config never picks up
+a stale graph, and models of one config (whatever their weights) share one file. The
+KEEP_GRAPHS most recently used files are kept.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import NamedTuple
 
-CACHE_DIR = ".cache"
+from plateocr.user_cache import user_cache_dir
+
+KEEP_GRAPHS = 8  # ~1 MB each; older ones (other configs, earlier plateocr versions) are removed
 _COLLECTION = "plateocr_inference"
 _FETCHES = (
     "images", "predicted_chars", "predicted_scores", "sequence_confidence", "attention_masks", "char_probabilities"
@@ -88,22 +93,49 @@ def _export(g: InferenceGraph, path: Path) -> None:
         tf1.train.export_meta_graph(str(tmp), graph=g.graph, saver_def=g.saver.as_saver_def(), clear_devices=True)
 
 
-def inference_graph(model_dir: str | Path, config, use_cache: bool = True) -> InferenceGraph:
-    """The inference graph of `config`: imported from the model directory's cache when there,
-    else built (and cached when the directory is writable). A broken cache is rebuilt."""
+def cache_path(config) -> Path:
+    """Where the cached graph of `config` is (or would be) kept."""
+    return user_cache_dir() / "graphs" / f"inference-{cache_key(config)}.meta"
+
+
+def inference_graph(config, use_cache: bool = True) -> InferenceGraph:
+    """The inference graph of `config`: imported from the user's cache when there, else built
+    (and cached when the cache directory is writable). A broken cache file is rebuilt."""
     if not use_cache:
         return build_inference_graph(config)
-    path = Path(model_dir) / CACHE_DIR / f"inference-{cache_key(config)}.meta"
+    path = cache_path(config)
     if path.is_file():
         try:
-            return _import(path)
+            g = _import(path)
         except Exception:  # truncated or foreign file: fall through and rebuild it
             pass
+        else:
+            _touch(path)
+            return g
     from plateocr.errors import PlateOCRError
 
     g = build_inference_graph(config)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         _export(g, path)
     except (OSError, PlateOCRError):  # atomic_path's write errors are PlateOCRErrors
-        pass  # a read-only model directory just does not get the speed-up
+        return g  # a read-only cache directory just does not give the speed-up
+    _prune(path.parent)
     return g
+
+
+def _touch(path: Path) -> None:
+    try:
+        os.utime(path)  # most recently used: kept by _prune
+    except OSError:
+        pass
+
+
+def _prune(folder: Path, keep: int = KEEP_GRAPHS) -> None:
+    """Remove all but the `keep` most recently used cached graphs."""
+    try:
+        graphs = sorted(folder.glob("inference-*.meta"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in graphs[keep:]:
+            old.unlink()
+    except OSError:  # another process pruned at the same time, or a read-only folder
+        pass

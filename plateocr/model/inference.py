@@ -68,7 +68,8 @@ class PlateReader:
     read(image) -> Reading(text, confidence, char_confidences); read_batch(images) -> list.
     An image is a path, an RGB uint8 numpy array of any size, or encoded image bytes.
     threads: CPU threads for TensorFlow (default: all this process may use). cache_graph: keep
-    a serialized copy of the graph in the model directory so the next start is faster.
+    a serialized copy of the graph in the user's cache directory (plateocr.user_cache) so the
+    next start is faster.
     tta: read each plate as a few re-framed views and keep what they agree on (more accurate,
     len(test_time_augmentation.VIEWS) times the work); False reads each image once.
     formats: prefer readings that follow the plates' formats (plateocr.formats): "auto" (the
@@ -102,7 +103,7 @@ class PlateReader:
         self.formats = resolve_formats(formats, md.path)
         self._tables = build_tables(self.formats, self.charset, self.config.max_sequence_length)
 
-        g = inference_graph(md.path, self.config, use_cache=cache_graph)
+        g = inference_graph(self.config, use_cache=cache_graph)
         self.graph = g.graph
         self._images = g.images
         self._fetches = {
