@@ -62,3 +62,35 @@ def test_tensorflow_start_up_is_quiet_by_default():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "2"
     assert out.stderr.strip() == "", out.stderr[:500]
+
+
+def _after_import(env_changes: dict) -> dict:
+    """What a fresh process reports after importing the shim, its environment changed so."""
+    import json
+    import os
+    import subprocess
+
+    code = (
+        "import json, os\n"
+        "from plateocr.model.compat import tf\n"
+        "from tensorflow.python.util import _pywrap_util_port\n"
+        "print(json.dumps({'env': {k: os.environ.get(k) for k in "
+        "('TF_CPP_MIN_LOG_LEVEL', 'TF_ENABLE_ONEDNN_OPTS', 'TF_USE_LEGACY_KERAS')}, "
+        "'onednn': _pywrap_util_port.IsMklEnabled(), 'keras': tf.keras.Sequential.__module__}))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS",
+                                                             "TF_USE_LEGACY_KERAS")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**env, **env_changes},
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-1000:]
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+def test_tensorflow_settings_apply_to_its_import_and_leave_the_environment_as_it_was():
+    report = _after_import({})
+    assert report["env"] == {"TF_CPP_MIN_LOG_LEVEL": None, "TF_ENABLE_ONEDNN_OPTS": None, "TF_USE_LEGACY_KERAS": None}
+    assert report["onednn"] is True  # read during the import
+    assert report["keras"].startswith("tf_keras.")  # and tf.keras chose tf_keras then, not Keras 3
+    # a user's own choice is kept, and is what TensorFlow reads
+    report = _after_import({"TF_ENABLE_ONEDNN_OPTS": "0"})
+    assert report["env"]["TF_ENABLE_ONEDNN_OPTS"] == "0" and report["onednn"] is False

@@ -11,6 +11,22 @@ fails with ModuleNotFoundError. Registering the ``src`` modules under the old na
 
 Parts of tf-slim that call moved TensorFlow internals remain broken and are not used by
 plateocr: ``tfexample_decoder``, ``learning.clip_gradient_norms``, ``slim.local_variable``.
+
+What importing this module (a PlateReader, training, eval, export) does to the process, once:
+
+- TensorFlow is imported with TF_CPP_MIN_LOG_LEVEL=2 (no C++ info logs), TF_ENABLE_ONEDNN_OPTS=1
+  (oneDNN kernels on any x86 CPU) and TF_USE_LEGACY_KERAS=1 (tf.keras is tf_keras; Keras 3 is
+  not imported), each unless the environment sets it. They are set only for the import and
+  removed afterwards: the process's environment, and that of the programs it starts, is as it
+  was. TensorFlow keeps what it read for the life of the process; to choose otherwise, set
+  them before the first import (or import TensorFlow yourself first).
+- File descriptor 2 (stderr) points to /dev/null during that import, for TensorFlow's C++
+  start-up messages written before its log level applies; what another thread writes to
+  stderr in those seconds is lost. TF_CPP_MIN_LOG_LEVEL=0 or 1 keeps stderr open.
+- pandas, when installed and not yet imported, is hidden from that import (tf_keras would load
+  it, ~0.7 s, only to accept DataFrames in Keras' fit()); an `import pandas` later works.
+- The "tensorflow" logger is set to ERROR (unless TF_CPP_MIN_LOG_LEVEL is 0 or 1), and the
+  warning tf-slim's layers give on every call (`layer.apply` is deprecated) is filtered out.
 """
 
 from __future__ import annotations
@@ -21,16 +37,17 @@ import os
 import sys
 import warnings
 
-# Quieten TensorFlow's C++ start-up chatter unless the user asked for it.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# TensorFlow turns its oneDNN kernels on by default only on CPUs with AVX-512 VNNI/BF16/AMX.
-# On AVX2 CPUs (the 2-core AMD EPYC this was tuned on) they make a training step of the
-# InceptionV3 tower ~2x faster (conv filter gradients ~6x). Must be set before TensorFlow is
-# imported; set TF_ENABLE_ONEDNN_OPTS=0 to opt out (benchmarks/train_speed.py measures both).
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
-# plateocr uses no Keras 3; with this, `import tensorflow` maps tf.keras to tf_keras (which
-# tf-slim needs anyway) instead of also importing Keras 3: ~0.5 s CPU off every cold start.
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+# What TensorFlow's import reads, unless the environment says otherwise (see above):
+# - TF_CPP_MIN_LOG_LEVEL: quieten TensorFlow's C++ start-up chatter unless the user asked for it.
+# - TF_ENABLE_ONEDNN_OPTS: TensorFlow turns its oneDNN kernels on by default only on CPUs with
+#   AVX-512 VNNI/BF16/AMX. On AVX2 CPUs (the 2-core AMD EPYC this was tuned on) they make a
+#   training step of the InceptionV3 tower ~2x faster (conv filter gradients ~6x). Read once,
+#   during the import; set it to 0 to opt out (benchmarks/train_speed.py measures both).
+# - TF_USE_LEGACY_KERAS: plateocr uses no Keras 3; with this, `import tensorflow` maps tf.keras
+#   to tf_keras (which tf-slim needs anyway) instead of also importing Keras 3: ~0.5 s CPU off
+#   every cold start.
+_IMPORT_SETTINGS = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "1", "TF_USE_LEGACY_KERAS": "1"}
+_QUIET = os.environ.get("TF_CPP_MIN_LOG_LEVEL") not in ("0", "1")
 
 _LEGACY_LAYER_MODULES = (
     "base",
@@ -60,12 +77,26 @@ def _alias_legacy_tf_layers() -> None:
 
 
 @contextlib.contextmanager
+def _import_settings():
+    """_IMPORT_SETTINGS in the environment while TensorFlow is imported, then removed again;
+    a variable the environment already had is left as it is."""
+    added = [name for name in _IMPORT_SETTINGS if name not in os.environ]
+    for name in added:
+        os.environ[name] = _IMPORT_SETTINGS[name]
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
+
+
+@contextlib.contextmanager
 def _native_stderr_quiet():
     """Send file descriptor 2 to /dev/null while TensorFlow starts, unless TF_CPP_MIN_LOG_LEVEL
     asks for its logs (0 or 1): its C++ start-up writes there before TF_CPP_MIN_LOG_LEVEL is
     read (the CUDA stub's "Could not find cuda drivers", a cuInit error on CPU-only machines).
     Python exceptions still propagate after the descriptor is restored."""
-    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") in ("0", "1"):
+    if not _QUIET:
         yield
         return
     sys.stderr.flush()
@@ -86,19 +117,21 @@ _hide_pandas = "pandas" not in sys.modules
 if _hide_pandas:
     sys.modules["pandas"] = None  # `import pandas` raises ImportError; tf_keras copes
 try:
-    with _native_stderr_quiet():
+    with _import_settings(), _native_stderr_quiet():
         _alias_legacy_tf_layers()
         import tensorflow as tf  # noqa: E402
         import tf_slim as slim  # noqa: E402
         from tf_slim.nets import inception_v3  # noqa: E402
 
         tf.config.list_physical_devices()  # device discovery logs here, not at the first session
+        # tf.keras chooses its Keras when first touched: here, while TF_USE_LEGACY_KERAS is set.
+        tf.keras.__name__  # noqa: B018
 finally:
     if _hide_pandas and sys.modules.get("pandas", 0) is None:
         del sys.modules["pandas"]
 
 # Deprecation notices from TensorFlow's own internals (colocate_with, ...) are not actionable.
-if os.environ.get("TF_CPP_MIN_LOG_LEVEL") not in ("0", "1"):
+if _QUIET:
     tf.get_logger().setLevel("ERROR")
 # tf-slim calls the Keras-2 layers' deprecated ``apply``; the warning is not actionable here.
 warnings.filterwarnings("ignore", message="`layer.apply` is deprecated", category=UserWarning)

@@ -18,6 +18,12 @@ Example::
     # the bundled base model, preferring the formats of your country's plates (plateocr.formats)
     with PlateReader(formats="my_formats.json") as reader:
         print(reader.read("plate.jpg").text)
+
+The first PlateReader imports TensorFlow, once per process: with oneDNN on, Keras 2 (tf_keras)
+and C++ logs off unless the environment says otherwise (set only for the import, then removed),
+and with stderr's descriptor pointing to /dev/null during that import. plateocr.model.compat
+says what else that import does and how to choose otherwise. The inference graph is cached in
+the user's cache directory (plateocr.user_cache); cache_graph=False neither reads nor writes it.
 """
 
 from __future__ import annotations
