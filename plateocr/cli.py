@@ -17,7 +17,6 @@ from collections.abc import Iterator, MutableMapping
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from plateocr.cli_params import LightParams
 from plateocr.errors import PlateOCRError
 
 # command name -> module in plateocr.commands. Each module defines `run`, a Typer command
@@ -38,7 +37,7 @@ def load_command(name: str, module: str) -> TyperCommand:
     """The click command for plateocr.commands.<module>, built as `app.command` would."""
     mod = importlib.import_module(f"plateocr.commands.{module}")
     single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-    single.command(name, cls=LightCommand, help=mod.__doc__)(mod.run)
+    single.command(name, help=mod.__doc__)(mod.run)
     return typer.main.get_command(single)
 
 
@@ -85,11 +84,7 @@ class _LazyCommands(MutableMapping):
         return name in self._loaded
 
 
-class LightCommand(LightParams, TyperCommand):
-    """A subcommand whose plain options are converted without pydantic (see cli_params)."""
-
-
-class LazyGroup(LightParams, TyperGroup):
+class LazyGroup(TyperGroup):
     """The root group, with COMMANDS loaded on demand (see _LazyCommands)."""
 
     def __init__(self, **kwargs):

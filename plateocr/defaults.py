@@ -22,6 +22,7 @@ RECORDS_DIR = "records"
 SPEC_FILE = "dataset.json"
 CHARSET_FILE = "charset.txt"
 MODEL_DIR = "model"
+PREDICT_FORMATS = ("table", "csv", "json")  # predict --format
 
 # Read each plate as a few re-framed views and vote (plateocr.model.test_time_augmentation):
 # the default of predict, eval and export, which say so in their --help.

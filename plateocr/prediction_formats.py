@@ -11,11 +11,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from plateocr.defaults import PREDICT_FORMATS as FORMATS
 from plateocr.errors import PlateOCRError
 from plateocr.outputs import check_can_write, write_text_atomic
 from plateocr.prediction import PredictionRow, PredictResult
-
-FORMATS = ("table", "csv", "json")
 
 
 def choose_format(fmt: str | None, output: str | os.PathLike | None) -> str:

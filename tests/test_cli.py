@@ -57,7 +57,9 @@ def _loaded_after(argv: list[str], env: dict | None = None) -> tuple[set[str], s
     return set(modules.split()), printed + out.stderr
 
 
-HEAVY = ("tensorflow", "pandas", "pydantic", "cv2", "plateocr.model")
+# What `plateocr crop` and the root --help must not load: TensorFlow and the model code (seconds),
+# OpenCV (only once a command works on images).
+HEAVY = ("tensorflow", "tf_keras", "cv2", "plateocr.model")
 
 
 def _heavy(modules: set[str]) -> set[str]:
@@ -99,3 +101,24 @@ def test_root_help_lists_every_command_with_its_one_line_help_importing_none():
 def test_a_mistyped_command_is_named_with_a_suggestion():
     out = subprocess.run([sys.executable, "-m", "plateocr", "crp"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "No such command 'crp'" in out.stderr and "'crop'" in out.stderr
+
+
+def test_choice_options_are_checked_while_parsing_and_reach_training_as_plain_strings(monkeypatch):
+    import plateocr.model.train
+    from typer.testing import CliRunner
+
+    from plateocr.cli import app
+
+    out = CliRunner().invoke(app, ["train", "--optimizer", "adamw"])
+    assert out.exit_code == 2 and "'adamw' is not one of" in out.output and "'rmsprop'" in out.output
+    given = {}
+
+    def fake_train(data, model_dir, options, **kwargs):
+        given.update(options)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(plateocr.model.train, "train", fake_train)
+    out = CliRunner().invoke(app, ["train", "--optimizer", "sgd", "--schedule", "cosine", "--train-layers", "top"])
+    assert out.exit_code == 0, out.output
+    chosen = (given["optimizer"], given["schedule"], given["train_layers"])
+    assert chosen == ("sgd", "cosine", "top") and all(type(v) is str for v in chosen)

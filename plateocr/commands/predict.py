@@ -17,6 +17,7 @@ weigh them), optionally with "unseen" (default 0.05: the prior of a format not l
 from __future__ import annotations
 
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import List, Optional
 
@@ -24,6 +25,8 @@ import typer
 
 from plateocr import defaults
 from plateocr.formats import FORMATS_HELP
+
+OutputFormat = Enum("OutputFormat", {name: name for name in defaults.PREDICT_FORMATS}, type=str)
 
 
 def run(
@@ -44,8 +47,8 @@ def run(
         None, "--checkpoint", help="best, latest, or a checkpoint path. \\[default: best, else latest]"
     ),
     batch_size: int = typer.Option(64, "--batch-size", help="Images per batch (does not change the result)."),
-    fmt: Optional[str] = typer.Option(
-        None, "--format", help="table, csv or json. \\[default: from --output's extension, else table]"
+    fmt: Optional[OutputFormat] = typer.Option(
+        None, "--format", case_sensitive=False, help="Output format. \\[default: from --output's extension, else table]"
     ),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the rows to this file instead of stdout."),
     attention: Optional[Path] = typer.Option(
@@ -63,7 +66,7 @@ def run(
     from plateocr.prediction import check_arguments, predict
     from plateocr.prediction_formats import choose_format, render, to_table, write_result
 
-    chosen = choose_format(fmt, output)
+    chosen = choose_format(fmt and fmt.value, output)
     if output is not None:
         check_can_write(output, force, "prediction output", folder=False)
     check_arguments(images or [], annotations, batch_size, attention, force)  # before the model loads

@@ -10,15 +10,21 @@ TensorBoard: tensorboard --logdir model/
 from __future__ import annotations
 
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from plateocr import defaults
-from plateocr.model.train import FINE_TUNE_LEARNING_RATE, OPTIMIZERS, TrainOptions
+from plateocr.model.train import FINE_TUNE_LEARNING_RATE, OPTIMIZERS, SCHEDULES, TrainOptions
+from plateocr.model.train_layers import TRAIN_LAYERS
 
 _D = TrainOptions()  # the defaults shown in --help
+# Choices typer lists in --help and checks.
+Optimizer = Enum("Optimizer", {name: name for name in OPTIMIZERS}, type=str)
+Schedule = Enum("Schedule", {name: name for name in SCHEDULES}, type=str)
+TrainLayers = Enum("TrainLayers", {name: name for name in TRAIN_LAYERS}, type=str)
 
 
 def run(
@@ -31,8 +37,10 @@ def run(
         help=f"Learning rate. \\[default: {FINE_TUNE_LEARNING_RATE:g} from the base model or --checkpoint, "
         f"{_D.learning_rate:g} --from-scratch]",
     ),
-    optimizer: Optional[str] = typer.Option(None, "--optimizer", help=f"{', '.join(OPTIMIZERS)} (momentum 0.9: the reference's). \\[default: {_D.optimizer}]"),
-    schedule: Optional[str] = typer.Option(
+    optimizer: Optional[Optimizer] = typer.Option(
+        None, "--optimizer", help=f"Optimizer (momentum 0.9: the reference's). \\[default: {_D.optimizer}]"
+    ),
+    schedule: Optional[Schedule] = typer.Option(
         None, "--schedule", help=f"Learning rate schedule: constant, or cosine (to 0 at --steps). \\[default: {_D.schedule}]"
     ),
     augment: Optional[bool] = typer.Option(
@@ -68,7 +76,7 @@ def run(
     micro_batches: Optional[int] = typer.Option(
         None, "--micro-batches", help="Run each batch in N parts (same update, less memory). \\[default: 1]"
     ),
-    train_layers: Optional[str] = typer.Option(
+    train_layers: Optional[TrainLayers] = typer.Option(
         None, "--train-layers",
         help=f"Which layers learn: all, top (decoder + Inception blocks; the stem keeps its weights) or decoder. "
              f"\\[default: {_D.train_layers}]",
@@ -103,15 +111,15 @@ def run(
         "steps": steps,
         "batch_size": batch_size,
         "learning_rate": learning_rate,
-        "optimizer": optimizer,
-        "schedule": schedule,
+        "optimizer": optimizer and optimizer.value,
+        "schedule": schedule and schedule.value,
         "augment": augment,
         "synthetic_share": synthetic_share,
         "eval_every": eval_every,
         "patience": patience,
         "save_every_secs": save_every,
         "micro_batches": micro_batches,
-        "train_layers": train_layers,
+        "train_layers": train_layers and train_layers.value,
         "freeze_batch_norm": freeze_batch_norm,
         "seed": seed,
     }
