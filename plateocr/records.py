@@ -29,7 +29,6 @@ from plateocr.errors import PlateOCRError
 from plateocr.fsns import frame_record, fsns_example
 from plateocr.imaging import decode_image, encode_png, fit
 from plateocr.outputs import atomic_path, check_can_write
-from plateocr.png_check import is_png, plain_rgb_png_size
 from plateocr.problems import Problem, write_report
 from plateocr.spec import DatasetSpec, SplitSpec
 from plateocr.workers import pool_context
@@ -231,11 +230,21 @@ def shard_pattern(split: str) -> str:
 
 def crop_png(data: bytes, size: tuple[int, int], keep_aspect: bool, name: str = "crop") -> bytes:
     """PNG bytes of a crop at `size`: the file's own bytes when it is a plain RGB PNG of that
-    size (verified, not decoded), else decoded, fitted and re-encoded. A crop that would not
-    decode raises PlateOCRError instead of reaching training."""
-    if is_png(data) and plain_rgb_png_size(data, name) == tuple(size):
+    size, else fitted and re-encoded. Decoded either way: a crop that would not decode raises
+    PlateOCRError here instead of reaching training."""
+    image = decode_image(data, name)
+    if image.shape[:2] == tuple(size) and _plain_rgb_png(data):
         return data
-    return encode_png(fit(decode_image(data, name), size, keep_aspect))
+    return encode_png(fit(image, size, keep_aspect))
+
+
+def _plain_rgb_png(data: bytes) -> bool:
+    """An 8-bit RGB PNG, not interlaced (its IHDR says), with no EXIF chunk (an orientation
+    OpenCV would apply and TensorFlow not): training's decoder reads the pixels OpenCV did."""
+    return (
+        data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR" and data[24:26] == b"\x08\x02"
+        and data[28:29] == b"\x00" and b"eXIf" not in data
+    )
 
 
 def _prepare_record(job: tuple[str, str, list[int], list[int]], size, keep_aspect) -> tuple[bool, bytes | str]:

@@ -24,8 +24,6 @@ from plateocr.records import (
 from plateocr.spec import DatasetSpec
 from plateocr.defaults import CROP_SIZE
 
-pytest.importorskip("tensorflow")
-
 SIZE = CROP_SIZE  # what records fit crops to by default
 
 
@@ -238,7 +236,7 @@ def test_bad_rows_are_skipped_with_their_reason_and_good_rows_kept(tmp_path):
 
     reasons = {int(r["line"]): r for r in skipped(out)}
     assert sorted(reasons) == [8, 9, 10, 11, 12, 13]
-    assert reasons[8]["reason"].startswith("corrupt crop: damaged PNG (truncated")
+    assert reasons[8]["reason"].startswith("corrupt crop: not a readable image")
     assert reasons[8]["image"] == "trunc.png"
     assert reasons[9]["reason"].startswith("corrupt crop: not a readable image")
     assert "too long" in reasons[10]["reason"] and "8 characters" in reasons[10]["reason"]
@@ -389,3 +387,29 @@ def test_labels_with_line_breaks_or_control_characters_are_skipped_and_the_chars
     assert reasons == [f"text {t!r} holds U+{ord(t[2]):04X}, a line break or control character" for t in bad]
     assert Charset.read(out / "charset.txt") == result.charset  # what train reads
     assert result.spec.splits["train"].size + result.spec.splits["test"].size == 6
+
+
+def test_plain_rgb_pngs_are_copied_others_re_encoded_and_damaged_ones_refused():
+    import struct
+    import zlib
+
+    from plateocr.imaging import decode_image
+    from plateocr.records import crop_png
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    img = np.random.default_rng(0).integers(0, 256, (*SIZE, 3), dtype=np.uint8)
+    plain = cv2.imencode(".png", img)[1].tobytes()
+    assert crop_png(plain, SIZE, False) == plain
+    after_ihdr = 8 + 25
+    exif = plain[:after_ihdr] + chunk(b"eXIf", b"MM\x00*\x00\x00\x00\x08\x00\x00") + plain[after_ihdr:]
+    gray = cv2.imencode(".png", img[:, :, 0])[1].tobytes()
+    for data in (exif, gray, cv2.imencode(".png", img[:, :-8])[1].tobytes()):  # EXIF, grayscale, another size
+        again = crop_png(data, SIZE, False)
+        assert again != data and decode_image(again).shape == (*SIZE, 3)
+    assert np.array_equal(decode_image(crop_png(exif, SIZE, False)), img)
+    idat_crc = len(plain) - 12 - 4  # the last 4 bytes before IEND's 12
+    for damaged in (plain[: len(plain) // 2], plain[:idat_crc] + bytes([plain[idat_crc] ^ 1]) + plain[idat_crc + 1 :]):
+        with pytest.raises(PlateOCRError, match="not a readable image"):
+            crop_png(damaged, SIZE, False)
