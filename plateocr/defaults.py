@@ -25,8 +25,17 @@ MODEL_DIR = "model"
 PREDICT_FORMATS = ("table", "csv", "json")  # predict --format
 
 # Read each plate as a few re-framed views and vote (plateocr.model.test_time_augmentation):
-# the default of predict, eval and export, which say so in their --help.
+# the default of predict, eval and export, which say so in their --help. A view is (horizontal
+# scale, vertical scale, horizontal shift, vertical shift), shifts as fractions of the crop's
+# size; the first view is the crop itself.
+TTA_VIEWS = (
+    (1.0, 1.0, 0.0, 0.0),
+    (1.06, 1.1, 0.0, 0.0),
+    (0.94, 0.9, 0.0, 0.0),
+    (1.0, 1.0, 0.015, 0.0),
+    (1.0, 1.0, -0.015, 0.0),
+)
 TTA_HELP = (
-    "Read each plate as 5 slightly re-framed views and keep the text they agree on (more accurate, 5x the "
-    "inference). --no-tta: one view. \\[default: on]"
+    f"Read each plate as {len(TTA_VIEWS)} slightly re-framed views and keep the text they agree on (more "
+    f"accurate, {len(TTA_VIEWS)}x the inference). --no-tta: one view. \\[default: on]"
 )

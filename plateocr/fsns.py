@@ -17,7 +17,7 @@ import functools
 import os
 import struct
 from pathlib import Path
-from typing import BinaryIO, Mapping, Sequence, Union
+from typing import Mapping, Sequence, Union
 
 import google_crc32c
 
@@ -137,31 +137,6 @@ def frame_record(data: bytes) -> bytes:
             struct.pack("<I", masked_crc32c(data)),
         )
     )
-
-
-class TFRecordWriter:
-    """Appends framed records to an open binary file (uncompressed TFRecord)."""
-
-    def __init__(self, stream: BinaryIO):
-        self._stream = stream
-        self.count = 0
-
-    def write(self, data: bytes) -> None:
-        self._stream.write(frame_record(data))
-        self.count += 1
-
-    def write_framed(self, record: bytes) -> None:
-        """Write a record already framed by frame_record (e.g. in a worker process)."""
-        self._stream.write(record)
-        self.count += 1
-
-
-def write_tfrecord_file(path: str | os.PathLike, records: Sequence[bytes]) -> None:
-    """A whole TFRecord file from unframed record bytes (small files, tests)."""
-    with open(Path(path), "wb") as f:
-        w = TFRecordWriter(f)
-        for r in records:
-            w.write(r)
 
 
 def tfrecord_damage(path: str | os.PathLike) -> str | None:

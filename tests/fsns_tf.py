@@ -1,4 +1,5 @@
-"""Test helper: read FSNS shards back with real TensorFlow (what training does), never with our own code."""
+"""Test helpers: write TFRecord files with plateocr's framing, and read FSNS shards back with real
+TensorFlow (what training does), never with our own code."""
 
 from __future__ import annotations
 
@@ -6,6 +7,13 @@ import os
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def write_tfrecord_file(path, records) -> None:
+    """A TFRecord file of these unframed records, framed as `plateocr tfrecords` frames them."""
+    from plateocr.fsns import frame_record
+
+    Path(path).write_bytes(b"".join(frame_record(r) for r in records))
 
 
 def fsns_features(max_length: int):

@@ -8,9 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
+from fsns_tf import write_tfrecord_file
 from plateocr.charset import Charset
 from plateocr.errors import PlateOCRError
-from plateocr.fsns import fsns_example, write_tfrecord_file
+from plateocr.fsns import fsns_example
 from plateocr.spec import DatasetSpec, SplitSpec
 
 

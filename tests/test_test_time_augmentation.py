@@ -8,10 +8,9 @@ import pytest
 from conftest import make_crops
 from tiny_model import random_model_dir
 
-from plateocr.defaults import TTA_HELP
 from plateocr.imaging import read_rgb
 from plateocr.model.decoding import Reading
-from plateocr.model.test_time_augmentation import VIEWS, combine, reframe, views, views_in_graph, vote_in_graph
+from plateocr.model.test_time_augmentation import VIEWS, combine, views, views_in_graph, vote_in_graph
 
 SIZE = (32, 96)
 
@@ -29,19 +28,21 @@ def _ink_box(img: np.ndarray) -> tuple[int, int, int, int]:
 
 
 def test_views_zoom_and_shift_the_crop_and_keep_it_first():
-    img = _box_image()
-    assert np.array_equal(reframe(img, 1.0, 1.0, 0.0, 0.0), img)
-    y0, y1, x0, x1 = _ink_box(reframe(img, 1.25, 1.25, 0.0, 0.0))  # zoomed in: the box grows about the centre
-    assert x1 - x0 > 55 and y1 - y0 > 18 and abs((x0 + x1) / 2 - 47.5) <= 1
-    y0, y1, x0, x1 = _ink_box(reframe(img, 1.0, 1.0, 0.1, 0.0))  # shifted right by 10% of 96 px
-    assert (x0, x1) == (24 + 10, 71 + 10) and (y0, y1) == (8, 23)
-    zoomed_out = reframe(img, 0.5, 0.5, 0.0, 0.0)  # the edges are repeated, not black
-    assert zoomed_out[0, 0].tolist() == [200, 200, 200]
+    img = _box_image()  # the box: rows 8..23, columns 24..71
     batch = views(np.stack([img, 255 - img]))
     assert batch.shape == (2 * len(VIEWS), *SIZE, 3) and batch.dtype == np.uint8
-    assert np.array_equal(batch[0], img) and np.array_equal(batch[len(VIEWS)], 255 - img)
+    assert np.array_equal(batch[0], img) and np.array_equal(batch[len(VIEWS)], 255 - img)  # the crop first
     assert len({b.tobytes() for b in batch[: len(VIEWS)]}) == len(VIEWS)  # every view differs
-    assert f"as {len(VIEWS)} slightly re-framed views" in TTA_HELP  # the --tta help counts them right
+    boxes = {view: _ink_box(b) for view, b in zip(VIEWS, batch)}
+    y0, y1, x0, x1 = boxes[(1.06, 1.1, 0.0, 0.0)]  # zoomed in: the box grows about the centre
+    assert x1 - x0 > 71 - 24 and y1 - y0 > 23 - 8 and (x0 + x1) / 2 == 47.5
+    y0, y1, x0, x1 = boxes[(0.94, 0.9, 0.0, 0.0)]  # zoomed out: it shrinks
+    assert x1 - x0 < 71 - 24 and y1 - y0 < 23 - 8 and (x0 + x1) / 2 == 47.5
+    zoomed_out = batch[VIEWS.index((0.94, 0.9, 0.0, 0.0))]
+    assert zoomed_out[0, 0].tolist() == [200, 200, 200]  # the edges are repeated, not black
+    # shifted by 1.5% of 96 px (1.44 px) right and left; bilinear, so an edge pixel half covered is ink
+    assert boxes[(1.0, 1.0, 0.015, 0.0)] == (8, 23, 25, 72)
+    assert boxes[(1.0, 1.0, -0.015, 0.0)] == (8, 23, 23, 70)
 
 
 def _reading(text: str, confidence: float) -> Reading:
@@ -49,7 +50,6 @@ def _reading(text: str, confidence: float) -> Reading:
 
 
 def test_the_text_with_the_highest_summed_confidence_wins():
-    assert len(VIEWS) == 5
     # the crop itself reads AB1 most confidently, but four views agree on AB7
     group = [_reading("AB1", 0.9), _reading("AB7", 0.3), _reading("AB7", 0.5), _reading("AB7", 0.4), _reading("", 0.2)]
     (r,) = combine(group)

@@ -6,7 +6,6 @@ own hyper-parameters, stored as JSON in the model directory. No TensorFlow impor
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, fields
 
 from plateocr.errors import PlateOCRError
@@ -156,16 +155,3 @@ class ModelConfig:
             raise PlateOCRError(f"{source}: {e}") from None
         except (TypeError, ValueError) as e:
             raise PlateOCRError(f"{source}: not a valid plateocr model config ({e})") from None
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
-
-    @classmethod
-    def from_json(cls, text: str, source: str = "model config") -> "ModelConfig":
-        try:
-            d = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise PlateOCRError(f"{source}: not JSON ({e})") from None
-        if not isinstance(d, dict):
-            raise PlateOCRError(f"{source}: not a valid plateocr model config (not an object)")
-        return cls.from_dict(d, source=source)

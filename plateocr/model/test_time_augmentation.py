@@ -18,17 +18,8 @@ from typing import Callable
 
 import numpy as np
 
+from plateocr.defaults import TTA_VIEWS as VIEWS  # the crop itself first, then zoomed and shifted
 from plateocr.model.decoding import Reading
-
-# (horizontal scale, vertical scale, horizontal shift, vertical shift), shifts as fractions of
-# the crop's size; the first view is the crop itself.
-VIEWS = (
-    (1.0, 1.0, 0.0, 0.0),
-    (1.06, 1.1, 0.0, 0.0),
-    (0.94, 0.9, 0.0, 0.0),
-    (1.0, 1.0, 0.015, 0.0),
-    (1.0, 1.0, -0.015, 0.0),
-)
 
 
 def _taps(n: int, scale: float, shift: float):
@@ -53,15 +44,10 @@ def _resample(pixels, view, take):
     return take(rows, x0, axis=2) * wx0[:, None] + take(rows, x1, axis=2) * wx1[:, None]
 
 
-def reframe(image: np.ndarray, scale_x: float, scale_y: float, shift_x: float, shift_y: float) -> np.ndarray:
-    """The image zoomed about its centre and shifted, same size; edges repeat where it runs out:
-    what cv2.warpAffine (bilinear, replicated border) does, to within a grey level."""
-    out = _resample(np.asarray(image, np.float32)[None], (scale_x, scale_y, shift_x, shift_y), np.take)[0]
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
-
-
 def views(images: np.ndarray) -> np.ndarray:
-    """[B, H, W, C] -> [B * len(VIEWS), H, W, C]: each image's views, one after the other."""
+    """[B, H, W, C] -> [B * len(VIEWS), H, W, C]: each image's views, one after the other, each
+    zoomed about its centre and shifted, same size, edges repeated where it runs out: what
+    cv2.warpAffine (bilinear, replicated border) does, to within a grey level."""
     pixels = np.asarray(images, np.float32)
     out = np.stack([_resample(pixels, v, np.take) for v in VIEWS], axis=1)
     return np.clip(np.rint(out), 0, 255).astype(np.uint8).reshape(-1, *pixels.shape[1:])
