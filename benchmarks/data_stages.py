@@ -14,6 +14,8 @@ Runs of `plateocr crop` after the first rewrite the crops of the run before (--f
 --repeat the decode limit and crop take turns and the fastest of each counts.
 
     python benchmarks/data_stages.py [--photos 2000] [--repeat 2] [--size 64x256] [--crop-only] [--quick]
+
+The tutorial's crop stage needs pandas: pip install -e ".[bench]".
 """
 
 from __future__ import annotations

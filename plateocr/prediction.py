@@ -141,7 +141,7 @@ def sources_from_annotations(
     """One source per good annotation row, cut from its photo in memory the way `crop` cuts it,
     and the rows skipped (empty text, bad box...). Photos are looked up like `crop` does:
     `images/` beside the CSV if present, else the CSV's folder."""
-    # Imported here: pandas and the crop stage cost a cold `predict IMAGE` time it does not need.
+    # Imported here: the crop stage costs a cold `predict IMAGE` time it does not need.
     from plateocr.annotations import read_annotations
     from plateocr.cropping import crop_name, default_images_dir
 

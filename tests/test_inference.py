@@ -65,6 +65,19 @@ def test_read_batch_keeps_order_and_equals_single_reads(reader, crops):
     assert len({round(r.confidence, 6) for r in batch[:4]}) == 4
 
 
+def test_read_batch_shows_progress_as_a_bar_or_through_a_callback(reader, crops, capsys):
+    capsys.readouterr()
+    plain = reader.read_batch(crops, batch_size=3)
+    assert capsys.readouterr().err == ""  # no bar unless asked
+    with_bar = reader.read_batch(crops, batch_size=3, progress=True)
+    err = capsys.readouterr().err
+    assert "reading" in err and f"{len(crops)}/{len(crops)}" in err  # tqdm's bar, on stderr outside notebooks
+    seen = []
+    reader.read_batch(iter(crops), batch_size=3, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(i, None) for i in range(1, len(crops) + 1)]  # a generator has no length
+    assert [r.text for r in with_bar] == [r.text for r in plain]
+
+
 def test_any_size_is_fitted_like_training_crops(reader, crops):
     big = cv2.resize(read_rgb(crops[1]), (300, 170), interpolation=cv2.INTER_CUBIC)
     prepared = reader.prepare(big)

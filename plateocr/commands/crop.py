@@ -53,7 +53,7 @@ def run(
         bool, typer.Option("--strict", help="Fail (no manifest) if any row has to be skipped.")
     ] = False,
 ) -> None:
-    # Imported here: OpenCV and pandas would otherwise load for every plateocr command.
+    # Imported here: OpenCV would otherwise load for every plateocr command.
     from plateocr.cropping import CropError, crop_annotations
     from plateocr.imaging import parse_size
 

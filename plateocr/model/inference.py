@@ -14,6 +14,7 @@ Example::
         print(r.text, round(r.confidence, 3), r.char_confidences)
         for r in reader.read_batch(["a.png", "b.jpg", rgb_array]):
             print(r.text)
+        readings = reader.read_batch(paths, progress=True)  # a progress bar (a widget in Jupyter)
 
     # the bundled base model, preferring the formats of your country's plates (plateocr.formats)
     with PlateReader(formats="my_formats.json") as reader:
@@ -169,14 +170,27 @@ class PlateReader:
         return self.run(self.prepare(image)[None], attention)[0]
 
     def read_batch(
-        self, images: Sequence[ImageLike], batch_size: int = DEFAULT_BATCH_SIZE, attention: bool = False
+        self,
+        images: Sequence[ImageLike],
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        attention: bool = False,
+        progress: bool | Callable[[int, int | None], None] = False,
     ) -> list[Reading]:
-        """Read many plates, in order. Raises PlateOCRError on the first unreadable image."""
+        """Read many plates, in order. Raises PlateOCRError on the first unreadable image.
+
+        progress: True shows a tqdm bar (tqdm.auto: a widget in a notebook, text in a terminal);
+        a callable is called with (done, total) as the images are read.
+        """
+        report = _progress(progress, len(images) if hasattr(images, "__len__") else None)
         readings = []
-        for _, result in self.read_many(self.loaders(images), batch_size, attention):
-            if isinstance(result, PlateOCRError):
-                raise result
-            readings.append(result)
+        try:
+            for _, result in self.read_many(self.loaders(images), batch_size, attention):
+                if isinstance(result, PlateOCRError):
+                    raise result
+                readings.append(result)
+                report(len(readings))
+        finally:
+            report(None)
         return readings
 
     def loaders(self, images: Iterable[ImageLike]) -> Iterator[Callable[[], np.ndarray]]:
@@ -217,3 +231,22 @@ class PlateReader:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _progress(progress: bool | Callable, total: int | None) -> Callable[[int | None], None]:
+    """report(done) for read_batch's `progress`; report(None) closes a tqdm bar."""
+    if callable(progress):
+        return lambda done: None if done is None else progress(done, total)
+    if not progress:
+        return lambda done: None
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, unit="plate", desc="reading")
+
+    def report(done: int | None) -> None:
+        if done is None:
+            bar.close()
+        else:
+            bar.update(done - bar.n)
+
+    return report
