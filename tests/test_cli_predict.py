@@ -162,7 +162,7 @@ def test_predict_on_the_crops_reproduces_eval(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     texts = ["AB12", "CD345", "EF6", "K9", "XY77", "PL5"]
     make_crops(tmp_path / "crops", texts, size=SIZE)
-    write_records(tmp_path / "crops", tmp_path / "records", RecordsOptions(split=1.0, size=SIZE))
+    write_records(tmp_path / "crops", tmp_path / "records", RecordsOptions(split=1.0, val=0, size=SIZE))
     train(tmp_path / "records", tmp_path / "model",
           {"steps": 60, "batch_size": 6, "optimizer": "adam", "learning_rate": 0.003, "augment": False, "seed": 1},
           config_overrides=TINY)
