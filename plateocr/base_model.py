@@ -1,6 +1,6 @@
 """The base model bundled with the package: trained on synthetic plates only (charset 0-9 A-Z).
 
-`plateocr train` starts from it unless told --from-scratch (or given another --checkpoint), and
+`plateocr train` starts from it unless told --from-scratch (or given --init-from another), and
 `plateocr predict` reads with it when there is no model directory, so a fresh install reads
 plates before any training. scripts/train_base_model.py regenerates it.
 """

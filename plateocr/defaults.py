@@ -23,6 +23,9 @@ SPEC_FILE = "dataset.json"
 CHARSET_FILE = "charset.txt"
 MODEL_DIR = "model"
 PREDICT_FORMATS = ("table", "csv", "json")  # predict --format
+# Images per batch when reading (predict, eval, PlateReader); training has a batch size of its own.
+READ_BATCH_SIZE = 64
+READ_BATCH_HELP = "Images read per batch (does not change the result; train's --batch-size is its own)."
 
 # Read each plate as a few re-framed views and vote (plateocr.model.test_time_augmentation):
 # the default of predict, eval and export, which say so in their --help. A view is (horizontal

@@ -16,7 +16,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from plateocr.attention_view import attention_picture, save_attention_picture
-from plateocr.defaults import MARGIN
+from plateocr.defaults import MARGIN, READ_BATCH_SIZE
 from plateocr.errors import PlateOCRError
 from plateocr.imaging import read_bgr
 
@@ -172,7 +172,7 @@ def _error_text(path: str, error: PlateOCRError) -> str:
 def predict_sources(
     reader,
     sources: list[PlateSource],
-    batch_size: int = 64,
+    batch_size: int = READ_BATCH_SIZE,
     attention_dir: str | os.PathLike | None = None,
     progress: Progress | None = None,
     annotated: bool = False,
@@ -229,7 +229,7 @@ def predict(
     annotations: str | os.PathLike | None = None,
     images_dir: str | os.PathLike | None = None,
     checkpoint: str | None = None,
-    batch_size: int = 64,
+    batch_size: int = READ_BATCH_SIZE,
     attention_dir: str | os.PathLike | None = None,
     force: bool = False,
     stdin=None,

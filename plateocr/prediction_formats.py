@@ -110,7 +110,7 @@ def to_table(result: PredictResult, max_rows: int | None = None) -> Table:
             cells += ["[red]error[/red]", "", row.error]
         table.add_row(*cells)
     if max_rows is not None and len(result.rows) > max_rows:
-        table.caption = f"... {len(result.rows) - max_rows} more rows (use --output to keep them all)"
+        table.caption = f"... {len(result.rows) - max_rows} more rows (use --out to keep them all)"
     return table
 
 

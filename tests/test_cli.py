@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 
 def _run(code: str) -> subprocess.CompletedProcess:
@@ -122,3 +123,45 @@ def test_choice_options_are_checked_while_parsing_and_reach_training_as_plain_st
     assert out.exit_code == 0, out.output
     chosen = (given["optimizer"], given["schedule"], given["train_layers"])
     assert chosen == ("sgd", "cosine", "top") and all(type(v) is str for v in chosen)
+
+
+def test_renamed_options_still_work_with_a_note(monkeypatch, tmp_path):
+    """Old spellings users may have in scripts: train --checkpoint (now --init-from, as --checkpoint
+    names the checkpoint to read in eval, predict and export), train --save-every SECONDS (now
+    --save-minutes, as --time-limit is minutes), demo --data (now --annotations, as in predict,
+    since --data names records in train and eval), predict --output (now --out, as elsewhere)."""
+    import plateocr.demo
+    import plateocr.model.train
+    from typer.testing import CliRunner
+
+    from plateocr.cli import app
+
+    calls = []
+
+    def fake(*args, **kwargs):
+        calls.append((args, kwargs))
+        raise SystemExit(0)
+
+    monkeypatch.setattr(plateocr.model.train, "train", fake)
+    monkeypatch.setattr(plateocr.demo, "run_demo", fake)
+    runner = CliRunner()
+    new = runner.invoke(app, ["train", "--init-from", "other", "--save-minutes", "2"])
+    old = runner.invoke(app, ["train", "--checkpoint", "other", "--save-every", "120"])
+    assert new.exit_code == old.exit_code == 0, old.output
+    (_, new_options), new_kwargs = calls[0][0][1:], calls[0][1]
+    (_, old_options), old_kwargs = calls[1][0][1:], calls[1][1]
+    assert new_kwargs["checkpoint"] == old_kwargs["checkpoint"] == Path("other")
+    assert new_options["save_every_secs"] == old_options["save_every_secs"] == 120
+    assert "note:" not in new.output
+    assert "note: --checkpoint is now --init-from" in old.output
+    assert "note: --save-every SECONDS is now --save-minutes MINUTES" in old.output
+    both = runner.invoke(app, ["train", "--init-from", "a", "--checkpoint", "b"])
+    assert both.exit_code == 1 and "--checkpoint is the old name of --init-from" in str(both.exception)
+
+    old = runner.invoke(app, ["demo", "--data", "annot.csv"])
+    assert old.exit_code == 0 and calls[-1][0][0] == Path("annot.csv")
+    assert "note: --data is now --annotations" in old.output
+
+    monkeypatch.chdir(tmp_path)
+    old = runner.invoke(app, ["predict", "--output", "rows.csv"])  # then stops: no images given
+    assert "note: --output is now --out" in old.output and "no images given" in str(old.exception)

@@ -38,6 +38,7 @@ def test_crop_as_written_in_a_folder_with_annot_csv_and_images(photo_set):
     assert [r["text"] for r in rows] == ["AB123CD", "XY99", "K777LM", "PL5"]
     assert all(cv2.imread(str(crops / r["files"])).shape == (*CROP_SIZE, 3) for r in rows)
     assert "crops written" in run.stdout and "4" in run.stdout
+    assert run.stderr.strip() == f"wrote {os.path.join('crops', 'labels.csv')}"  # messages on stderr, as elsewhere
 
 
 def test_missing_column_is_a_one_line_error(tmp_path):
@@ -75,14 +76,15 @@ def test_skipped_rows_are_tabled_and_strict_fails(photo_set, monkeypatch, capsys
     with open(photo_set.csv, "a") as fh:
         fh.write("car1.jpg,OUT,900,990,10,40\nghost.jpg,GH1,1,20,1,20\n")
     out = photo_set.root / "c"
-    code, stdout, _ = cli(["crop", str(photo_set.csv), "--out", str(out)], monkeypatch, capsys)
+    code, stdout, err = cli(["crop", str(photo_set.csv), "--out", str(out)], monkeypatch, capsys)
     assert code == 0
-    assert "box lies outside the 320x240 photo" in stdout and "image not found" in stdout
+    assert "box lies outside the 320x240 photo" in err and "image not found" in err  # the skipped rows
+    assert "crops written" in stdout and "image not found" not in stdout  # stdout: the result only
     assert (out / "labels.csv").exists() and len((out / "skipped.csv").read_text().splitlines()) == 3
 
     code, stdout, err = cli(["crop", str(photo_set.csv), "--out", str(out), "--force", "--strict"], monkeypatch, capsys)
     assert code != 0 and "--strict" in err
-    assert "image not found" in stdout  # the table still says why
+    assert "image not found" in err  # the table still says why
     assert not (out / "labels.csv").exists()
 
 
@@ -96,10 +98,10 @@ def test_boxes_in_fractions_from_the_issue_are_cropped_where_the_plate_is(tmp_pa
     (tmp_path / "images").mkdir()
     (tmp_path / "images" / "synth_000000.jpg").write_bytes((REPO_ROOT / "data/sample/images/synth_000000.jpg").read_bytes())
     (tmp_path / "a.csv").write_text("files,text,xmin,xmax,ymin,ymax\nsynth_000000.jpg,O505666S,0.17,0.44,0.72,0.83\n")
-    code, stdout, _ = cli(["crop", str(tmp_path / "a.csv"), "--out", str(tmp_path / "crops"), "--margin", "0",
-                           "--workers", "1"], monkeypatch, capsys)
+    code, _, err = cli(["crop", str(tmp_path / "a.csv"), "-o", str(tmp_path / "crops"), "--margin", "0",
+                        "--workers", "1"], monkeypatch, capsys)
     assert code == 0
-    assert "the boxes are given as 0-1 fractions of the photo's size; converted to pixels" in " ".join(stdout.split())
+    assert "a.csv: the boxes are given as 0-1 fractions of the photo's size; converted to pixels" in " ".join(err.split())
     with open(tmp_path / "crops" / "labels.csv", newline="") as fh:
         (row,) = list(csv.DictReader(fh))
     assert [int(row[k]) for k in ("xmin", "xmax", "ymin", "ymax")] == [108, 282, 345, 399]

@@ -18,7 +18,7 @@ from test_cli_crop import cli
         (["train", "--model-dir", "afile/sub"], "afile/sub"),
         (["synth", "afile/sub", "--count", "1", "--no-system-fonts"], "afile/sub"),
         (["synth", "afile/sub", "--crops", "--count", "1", "--no-system-fonts"], "afile/sub"),
-        (["predict", "x.png", "--output", "afile/x.csv"], "afile/x.csv"),
+        (["predict", "x.png", "-o", "afile/x.csv"], "afile/x.csv"),
         (["predict", "x.png", "--attention", "afile/att"], "afile/att"),
         (["eval", "--errors", "afile/e.csv"], "afile/e.csv"),
     ],

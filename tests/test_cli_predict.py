@@ -87,15 +87,15 @@ def test_exit_status_is_non_zero_only_when_nothing_could_be_read(model, crops, t
 
 def test_output_file_is_written_atomically_and_not_overwritten_without_force(model, crops, tmp_path):
     out = tmp_path / "preds.json"
-    res = invoke("crops", "--model-dir", model, "--output", out)
+    res = invoke("crops", "--model-dir", model, "--out", out)
     assert res.exit_code == 0, res.output
     data = json.loads(out.read_text())  # format from the extension
     assert len(data) == 4 and set(data[0]) >= {"path", "text", "confidence", "char_confidences", "error"}
     before = out.read_text()
-    res = invoke("crops/plate0000.png", "--model-dir", model, "--output", out)
+    res = invoke("crops/plate0000.png", "--model-dir", model, "-o", out)
     assert res.exit_code != 0 and "--force" in str(res.exception)
     assert out.read_text() == before
-    res = invoke("crops/plate0000.png", "--model-dir", model, "--output", out, "--force", "--format", "table")
+    res = invoke("crops/plate0000.png", "--model-dir", model, "--out", out, "--force", "--format", "table")
     assert res.exit_code == 0 and "plate0000.png" in out.read_text() and "1 of 1 plates read" in out.read_text()
     assert not list(tmp_path.glob(".preds.json.*"))
 
@@ -191,7 +191,7 @@ def test_without_a_model_dir_predict_reads_with_the_bundled_base_model(tmp_path,
     monkeypatch.chdir(tmp_path)
     texts = ["AB123CD", "XY9876", "K777LM", "PL55"]
     make_crops(tmp_path / "crops", texts)  # no model/ here
-    out = invoke("crops/*.png", "--output", "read.csv")
+    out = invoke("crops/*.png", "--out", "read.csv")
     assert out.exit_code == 0, out.output
     assert "bundled base model" in out.output
     with open(tmp_path / "read.csv", newline="") as fh:

@@ -171,3 +171,20 @@ def test_an_out_that_is_a_file_or_an_unrelated_folder_is_named_as_such(tmp_path)
     with pytest.raises(PlateOCRError, match="mine: holds other files, not an earlier export"):
         export_model(model, tmp_path / "mine")  # not "an export is already there"
     assert (tmp_path / "mine" / "keep.txt").read_text() == "user data"
+
+
+@pytest.mark.slow
+def test_without_a_model_dir_the_bundled_base_model_is_exported_here(tmp_path, monkeypatch):
+    """As eval and predict do: no model/ here, the bundled base model; its export goes to export/
+    in the working directory, never into the installed package."""
+    import plateocr.base_model
+    from plateocr.cli import app
+
+    bundled = random_model_dir(tmp_path / "package" / "base_model", TEXTS, size=SIZE).path  # stands in for it
+    monkeypatch.setattr(plateocr.base_model, "BASE_MODEL_DIR", bundled)
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    res = CliRunner().invoke(app, ["export", "--no-tta", "--formats", "off"])
+    assert res.exit_code == 0, res.output
+    assert "exporting the bundled base model" in res.output
+    assert (tmp_path / "work" / "export" / "saved_model.pb").is_file() and not (bundled / "export").exists()

@@ -30,7 +30,7 @@ def run(
             "--images", help="Folder of the photos.", show_default="images/ beside the CSV, else the CSV's folder"
         ),
     ] = None,
-    out: Annotated[Path, typer.Option("--out", help="Output folder for crops and labels.csv.")] = Path(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for crops and labels.csv.")] = Path(
         defaults.CROPS_DIR
     ),
     size: Annotated[str, typer.Option("--size", help="Crop size HEIGHTxWIDTH.")] = _DEFAULT_SIZE,
@@ -57,7 +57,7 @@ def run(
     from plateocr.cropping import CropError, crop_annotations
     from plateocr.imaging import parse_size
 
-    console = Console()
+    console, err = Console(), Console(stderr=True)  # the result on stdout, notes and skipped rows on stderr
     crop_size = parse_size(size)
     # No auto-refresh thread: the worker processes are forked while the bar is shown.
     with progress_bar(
@@ -81,17 +81,17 @@ def run(
             )
         except CropError as e:
             bar.stop()
-            _summary(console, e.result)
+            _summary(console, err, e.result)
             raise
         except OSError as e:  # disk full, permissions: one line, not a traceback
             raise PlateOCRError(f"{e.filename or out}: {e.strerror or e}") from None
-    _summary(console, result)
-    console.print(f"wrote {result.manifest}")
+    _summary(console, err, result)
+    err.print(f"wrote {result.manifest}")
 
 
-def _summary(console: Console, result) -> None:
+def _summary(console: Console, err: Console, result) -> None:
     for note in result.notes:
-        console.print(f"note: {note}")
+        err.print(f"note: {note}")
     if result.problems:
         from plateocr.problems import summarise
 
@@ -100,7 +100,7 @@ def _summary(console: Console, result) -> None:
         skipped.add_column("rows", justify="right")
         for reason, n in summarise(result.problems):
             skipped.add_row(reason, str(n))
-        console.print(skipped)
+        err.print(skipped)
     table = Table(title=f"crop {result.settings.describe()} -> {result.out_dir}")
     table.add_column("rows read", justify="right")
     table.add_column("crops written", justify="right")

@@ -1,8 +1,8 @@
 """Run the whole workflow on the sample data: crop, tfrecords, a short training, eval, predict.
 
-Uses data/sample/ (annot.csv + images/, made by `plateocr synth`) unless --data names another
-annotation CSV or folder; where there is no data/sample (away from the repository), it renders
-the same 200 photos into the work folder first. Training fine-tunes the bundled base model
+Uses data/sample/ (annot.csv + images/, made by `plateocr synth`) unless --annotations names
+another annotation CSV or folder; where there is no data/sample (away from the repository), it
+renders the same 200 photos into the work folder first. Training fine-tunes the bundled base model
 (with --from-scratch, or without a bundled model, a smaller model learns from scratch with
 --synthetic generated plate crops added to the training split); the test split is the sample's
 own plates. Everything goes into --workdir (default: a new temporary folder, kept).
@@ -21,9 +21,11 @@ from plateocr.demo import DEFAULT_MINUTES, DEFAULT_SYNTHETIC, DemoListener
 
 
 def run(
-    data: Optional[Path] = typer.Option(
-        None, "--data", help="Annotation CSV or a folder with annot.csv and images/. \\[default: data/sample]"
+    annotations: Optional[Path] = typer.Option(
+        None, "--annotations",
+        help="Annotation CSV, or a folder with annot.csv and images/. \\[default: data/sample]",
     ),
+    old_data: Optional[Path] = typer.Option(None, "--data", hidden=True),  # renamed --annotations, as in predict
     workdir: Optional[Path] = typer.Option(None, "--workdir", help="Folder for all outputs. \\[default: a new temporary folder]"),
     minutes: float = typer.Option(DEFAULT_MINUTES, "--minutes", help="Training time budget in minutes."),
     synthetic: Optional[int] = typer.Option(
@@ -38,10 +40,12 @@ def run(
     from rich.console import Console
     from rich.table import Table
 
+    from plateocr.commands.renamed import renamed
     from plateocr.demo import run_demo
 
     err = Console(stderr=True)
-    result = run_demo(data, workdir, minutes, force=force, listener=_RichDemoListener(err), synthetic=synthetic,
+    annotations = renamed(annotations, old_data, "--data", "--annotations", err)
+    result = run_demo(annotations, workdir, minutes, force=force, listener=_RichDemoListener(err), synthetic=synthetic,
                       from_scratch=from_scratch)
     table = Table(title=f"plateocr demo in {result.workdir} ({result.seconds / 60:.1f} min)", title_justify="left")
     table.add_column("stage")

@@ -27,7 +27,7 @@ def run(
     checkpoint: Optional[str] = typer.Option(
         None, "--checkpoint", help="best, latest, or a checkpoint path. \\[default: best, else latest]"
     ),
-    batch_size: int = typer.Option(32, "--batch-size", help="Images per batch (does not change the result)."),
+    batch_size: int = typer.Option(defaults.READ_BATCH_SIZE, "--batch-size", help=defaults.READ_BATCH_HELP),
     errors: Optional[Path] = typer.Option(None, "--errors", help="Write every mistake to this CSV."),
     worst: int = typer.Option(10, "--worst", help="How many of the worst errors to show."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON only (for scripts)."),

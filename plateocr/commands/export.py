@@ -22,8 +22,13 @@ from plateocr.formats import FORMATS_HELP
 
 
 def run(
-    model_dir: Path = typer.Option(Path(defaults.MODEL_DIR), "--model-dir", help="Model folder `plateocr train` wrote."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Export folder. \\[default: <model-dir>/export]"),
+    model_dir: Optional[Path] = typer.Option(
+        None, "--model-dir",
+        help="Model folder `plateocr train` wrote. \\[default: model/, else the bundled base model]",
+    ),
+    out: Optional[Path] = typer.Option(
+        None, "--out", "-o", help="Export folder. \\[default: <model-dir>/export; export/ for the bundled base model]"
+    ),
     checkpoint: Optional[str] = typer.Option(
         None, "--checkpoint", help="best, latest, or a checkpoint path. \\[default: best, else latest]"
     ),
@@ -35,9 +40,13 @@ def run(
     from rich.console import Console
     from rich.table import Table
 
+    from plateocr.base_model import bundled_base_model, default_model_dir
     from plateocr.model.export import export_model
 
     err = Console(stderr=True)
+    model_dir = default_model_dir(model_dir)
+    if model_dir == bundled_base_model():  # as eval and predict do
+        err.print(f"no {defaults.MODEL_DIR}/ here: exporting the bundled base model")
     with err.status("exporting (building the graph, writing and checking the SavedModel)"):
         result = export_model(model_dir, out, checkpoint, force=force, tflite=tflite, tta=tta, formats=formats)
     table = Table(title=f"exported {result.checkpoint}", title_justify="left")

@@ -46,31 +46,34 @@ def run(
     checkpoint: Optional[str] = typer.Option(
         None, "--checkpoint", help="best, latest, or a checkpoint path. \\[default: best, else latest]"
     ),
-    batch_size: int = typer.Option(64, "--batch-size", help="Images per batch (does not change the result)."),
+    batch_size: int = typer.Option(defaults.READ_BATCH_SIZE, "--batch-size", help=defaults.READ_BATCH_HELP),
     fmt: Optional[OutputFormat] = typer.Option(
-        None, "--format", case_sensitive=False, help="Output format. \\[default: from --output's extension, else table]"
+        None, "--format", case_sensitive=False, help="Output format. \\[default: from --out's extension, else table]"
     ),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the rows to this file instead of stdout."),
+    output: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the rows to this file instead of stdout."),
+    old_output: Optional[Path] = typer.Option(None, "--output", hidden=True),  # renamed --out, as elsewhere
     attention: Optional[Path] = typer.Option(
         None, "--attention", help="Write a picture of each plate's per-character attention into this folder."
     ),
     tta: bool = typer.Option(True, "--tta/--no-tta", help=defaults.TTA_HELP, show_default=False),
     formats: str = typer.Option("auto", "--formats", help=FORMATS_HELP, show_default=False),
-    force: bool = typer.Option(False, "--force", help="Overwrite an existing --output file or --attention folder."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing --out file or --attention folder."),
 ) -> None:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
     from plateocr.commands.progress import progress_bar
 
+    from plateocr.commands.renamed import renamed
     from plateocr.outputs import check_can_write
     from plateocr.prediction import check_arguments, predict
     from plateocr.prediction_formats import choose_format, render, to_table, write_result
 
+    err = Console(stderr=True)
+    output = renamed(output, old_output, "--output", "--out", err)
     chosen = choose_format(fmt and fmt.value, output)
     if output is not None:
         check_can_write(output, force, "prediction output", folder=False)
     check_arguments(images or [], annotations, batch_size, attention, force)  # before the model loads
-    err = Console(stderr=True)
     columns = (TextColumn("predict"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     from plateocr.base_model import bundled_base_model, default_model_dir
 

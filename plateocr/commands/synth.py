@@ -66,13 +66,14 @@ def run(
     from plateocr.cropping import default_workers
     from plateocr.synth.outline_fonts import FontChoice, use_fonts
 
-    console = Console()
+    console, err = Console(), Console(stderr=True)  # the result on stdout, notes on stderr
     choice = FontChoice(system_fonts, tuple(str(f) for f in fonts or ()))
     font_set = use_fonts(choice)  # a bad --fonts folder fails here, before any output
-    console.print(f"fonts: {len(font_set.paths)} outline fonts" + (" + built-in faces" if font_set else
-                                                                      " (built-in faces only)"))
+    fonts_note = f"fonts: {len(font_set.paths)} outline fonts" + (" + built-in faces" if font_set else
+                                                                  " (built-in faces only)")
     if crops:
-        _run_crops(console, out, count, seed, workers or default_workers(), force, size, choice, sheet)
+        _run_crops(console, err, out, count, seed, workers or default_workers(), force, size, choice, sheet)
+        err.print(fonts_note)
         return
     if size is not None or sheet is not None:
         option = "--size" if size is not None else "--sheet"
@@ -87,11 +88,12 @@ def run(
     table.add_row(str(result.photos), str(result.plates), f"{result.elapsed:.1f} s",
                   f"{result.photos / max(result.elapsed, 1e-9):.1f}")
     console.print(table)
-    console.print(f"wrote {result.annot}")
+    err.print(fonts_note)
+    err.print(f"wrote {result.annot}")
 
 
-def _run_crops(console: Console, out: Path, count: int, seed: int, workers: int, force: bool, size: str | None,
-               fonts, sheet: Path | None):
+def _run_crops(console: Console, err: Console, out: Path, count: int, seed: int, workers: int, force: bool,
+               size: str | None, fonts, sheet: Path | None):
     from plateocr.defaults import CROP_SIZE
     from plateocr.imaging import parse_size
     from plateocr.outputs import check_can_write
@@ -107,9 +109,9 @@ def _run_crops(console: Console, out: Path, count: int, seed: int, workers: int,
         table.add_column(name, justify="right")
     table.add_row(str(result.crops), f"{result.elapsed:.1f} s", f"{result.crops / max(result.elapsed, 1e-9):.1f}")
     console.print(table)
-    console.print(f"wrote {result.labels}")
+    err.print(f"wrote {result.labels}")
     if sheet is not None:
-        console.print(f"wrote {write_crops_sheet(result, sheet, SHEET_MAX)}")
+        err.print(f"wrote {write_crops_sheet(result, sheet, SHEET_MAX)}")
 
 
 def _with_progress(unit: str, count: int, work):

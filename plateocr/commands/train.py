@@ -31,10 +31,14 @@ def run(
     data: Path = typer.Option(Path(defaults.RECORDS_DIR), "--data", help="Records folder (dataset.json, shards)."),
     model_dir: Path = typer.Option(Path(defaults.MODEL_DIR), "--model-dir", help="Model folder to create or resume."),
     steps: Optional[int] = typer.Option(None, "--steps", help=f"Total training steps to reach. \\[default: {_D.steps}]"),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", help=f"Images per step. \\[default: {_D.batch_size}]"),
+    batch_size: Optional[int] = typer.Option(
+        None, "--batch-size",
+        help=f"Images per training step (eval and predict read in batches of their own --batch-size). "
+             f"\\[default: {_D.batch_size}]",
+    ),
     learning_rate: Optional[float] = typer.Option(
         None, "--learning-rate",
-        help=f"Learning rate. \\[default: {FINE_TUNE_LEARNING_RATE:g} from the base model or --checkpoint, "
+        help=f"Learning rate. \\[default: {FINE_TUNE_LEARNING_RATE:g} from the base model or --init-from, "
         f"{_D.learning_rate:g} --from-scratch]",
     ),
     optimizer: Optional[Optimizer] = typer.Option(
@@ -51,11 +55,12 @@ def run(
         help="Share of each batch that is freshly rendered synthetic plates (rehearsal, against forgetting "
              f"what the base model knew). 0: real plates only. \\[default: {_D.synthetic_share:g}]",
     ),
-    checkpoint: Optional[Path] = typer.Option(
-        None, "--checkpoint",
+    init_from: Optional[Path] = typer.Option(
+        None, "--init-from",
         help="Start from this attention OCR checkpoint (or model dir): variables that fit by name and shape. "
         "\\[default: the bundled base model]",
     ),
+    old_checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", hidden=True),  # renamed --init-from
     from_scratch: bool = typer.Option(
         False, "--from-scratch", help="Start a new model from random weights instead of the bundled base model."
     ),
@@ -85,7 +90,10 @@ def run(
         None, "--freeze-batch-norm/--train-batch-norm",
         help="Normalise with the starting model's moving averages and keep them. \\[default: train]",
     ),
-    save_every: Optional[float] = typer.Option(None, "--save-every", help=f"Seconds between checkpoints. \\[default: {_D.save_every_secs:g}]"),
+    save_minutes: Optional[float] = typer.Option(
+        None, "--save-minutes", help=f"Minutes between checkpoints. \\[default: {_D.save_every_secs / 60:g}]"
+    ),
+    save_every: Optional[float] = typer.Option(None, "--save-every", hidden=True),  # seconds: --save-minutes
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed for initialisation, shuffling and augmentation."),
     time_limit: Optional[float] = typer.Option(
         None, "--time-limit", help="Stop (and save) after this many minutes even if --steps is not reached."
@@ -101,12 +109,16 @@ def run(
 ) -> None:
     from rich.console import Console
 
+    from plateocr.commands.renamed import renamed
     from plateocr.errors import PlateOCRError
     from plateocr.model.train import TrainingInterrupted, train
 
     if time_limit is not None and not time_limit > 0:
         raise PlateOCRError(f"--time-limit {time_limit:g}: must be a positive number of minutes")
     console = Console(stderr=True)
+    init_from = renamed(init_from, old_checkpoint, "--checkpoint", "--init-from", console)
+    old_minutes = None if save_every is None else save_every / 60
+    save_minutes = renamed(save_minutes, old_minutes, "--save-every SECONDS", "--save-minutes MINUTES", console)
     given = {
         "steps": steps,
         "batch_size": batch_size,
@@ -117,7 +129,7 @@ def run(
         "synthetic_share": synthetic_share,
         "eval_every": eval_every,
         "patience": patience,
-        "save_every_secs": save_every,
+        "save_every_secs": None if save_minutes is None else save_minutes * 60,
         "micro_batches": micro_batches,
         "train_layers": train_layers and train_layers.value,
         "freeze_batch_norm": freeze_batch_norm,
@@ -130,7 +142,7 @@ def run(
             model_dir,
             given,
             config_overrides={"final_endpoint": endpoint, "use_coordinates": coordinates},
-            checkpoint=checkpoint,
+            checkpoint=init_from,
             checkpoint_inception=checkpoint_inception,
             force=force,
             from_scratch=from_scratch,

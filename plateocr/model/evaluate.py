@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 
 from plateocr.charset import Charset
+from plateocr.defaults import READ_BATCH_SIZE
 from plateocr.errors import PlateOCRError
 from plateocr.model.format_search import build_tables, char_probabilities, decode_outputs
 from plateocr.model.metrics import AccuracyCounts, accuracy_counts, differs_only_in_o_and_0
@@ -23,7 +24,7 @@ from plateocr.model.modeldir import ModelDir, checkpoint_step
 from plateocr.model.test_time_augmentation import read_views
 from plateocr.spec import DatasetSpec
 
-DEFAULT_BATCH_SIZE = 32
+DEFAULT_BATCH_SIZE = READ_BATCH_SIZE
 
 Progress = Callable[[int, int], None]  # (examples done, examples in the split)
 

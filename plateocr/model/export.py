@@ -275,7 +275,7 @@ def _check_saved_model(target: Path, h: int, w: int) -> None:
 
 
 def export_model(
-    model_dir: str | os.PathLike = "model",
+    model_dir: str | os.PathLike | None = None,
     out: str | os.PathLike | None = None,
     checkpoint: str | None = None,
     force: bool = False,
@@ -285,16 +285,21 @@ def export_model(
 ) -> ExportResult:
     """Write the SavedModel (and with `tflite` the TFLite model) of a model directory's checkpoint
     (default best, else latest) into `out` (default <model_dir>/export), atomically: a finished
-    export appears under its name only when complete. With `tta` (the default, as `predict`) the
+    export appears under its name only when complete. model_dir None: model/ when it holds a
+    model, else the bundled base model, whose default `out` is export/ in the working directory
+    (never a folder of the installed package). With `tta` (the default, as `predict`) the
     graph reads each image as the test-time views and votes; without, it reads each once.
     formats: as predict's ("auto", "off", a formats file, a Formats): the graph reads as
     PlateReader does with them, and the export holds a copy (formats.json)."""
+    from plateocr.base_model import bundled_base_model, default_model_dir
     from plateocr.formats import resolve_formats
 
-    md = ModelDir(model_dir)
+    md = ModelDir(default_model_dir(model_dir))
     chosen = resolve_formats(formats, md.path)
     ckpt = md.resolve_checkpoint(checkpoint)
-    out = Path(out) if out is not None else md.path / EXPORT_DIR
+    if out is None:
+        out = Path(EXPORT_DIR) if md.path == bundled_base_model() else md.path / EXPORT_DIR
+    out = Path(out)
     from plateocr.outputs import check_output_path
 
     check_output_path(out, "export folder", folder=True)  # a file, or a path under one

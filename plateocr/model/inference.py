@@ -37,6 +37,7 @@ import cv2
 import numpy as np
 
 from plateocr.base_model import default_model_dir
+from plateocr.defaults import READ_BATCH_SIZE
 from plateocr.errors import PlateOCRError
 from plateocr.imaging import decode_image, fit, read_bgr
 from plateocr.model.decoding import Reading
@@ -47,7 +48,7 @@ from plateocr.prefetch import prefetch_batches
 
 __all__ = ["PlateReader", "Reading", "DEFAULT_BATCH_SIZE"]
 
-DEFAULT_BATCH_SIZE = 64
+DEFAULT_BATCH_SIZE = READ_BATCH_SIZE
 ImageLike = Union[str, os.PathLike, np.ndarray, bytes]
 
 

@@ -141,7 +141,7 @@ class TrainResult:
     final_loss: float | None
     seconds: float
     options: TrainOptions
-    restored: list[str] = field(default_factory=list)  # variables filled from --checkpoint*
+    restored: list[str] = field(default_factory=list)  # variables filled from --init-from, --checkpoint-inception
     skipped: list[str] = field(default_factory=list)  # ... and those that did not fit
     best: dict | None = None
     first_step_seconds: float | None = None  # start-up: session ready to first step done
@@ -488,7 +488,7 @@ def _plan_transfer(model_vars, checkpoint: str, charset: Charset):
 
 
 def _initialize(g: _TrainGraph, session, listener: TrainListener, md: ModelDir) -> tuple[list[str], list[str]]:
-    """Resume from the latest checkpoint, or initialise and fill from --checkpoint*."""
+    """Resume from the latest checkpoint, or initialise and fill from --init-from / --checkpoint-inception."""
     from plateocr.model.compat import tf
 
     restored, skipped = [], []
@@ -505,7 +505,7 @@ def _initialize(g: _TrainGraph, session, listener: TrainListener, md: ModelDir) 
         # that no more than keep_checkpoints stay after a resume (e.g. after Ctrl-C).
         g.saver.recover_last_checkpoints(md.checkpoints())
         if g.asked_restore:
-            listener.message("--checkpoint/--checkpoint-inception ignored: the model dir already has a checkpoint")
+            listener.message("--init-from/--checkpoint-inception ignored: the model dir already has a checkpoint")
     else:
         session.run(g.init_op)
         for what, ckpt, restore_saver, r, sk in g.restores:
