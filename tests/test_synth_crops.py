@@ -63,7 +63,6 @@ def test_the_plate_fills_most_of_the_crop():
         centre = gray[int(h * 0.25) : int(h * 0.75), int(w * 0.15) : int(w * 0.85)]
         strong += centre.std() > 15
     assert strong >= 14
-    assert MARGIN < 0.2
 
 
 def test_two_line_plates_and_holders_draw_the_text_rows():
