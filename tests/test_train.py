@@ -96,8 +96,8 @@ def test_memorises_a_handful_of_plates_and_keeps_the_best_on_val_never_on_test(t
     records = tmp_path / "records"
     write_records(records, {"train": TEXTS[:5], "val": TEXTS[:5], "test": SWAPPED})
     rec = Recorder()
-    result = train(records, tmp_path / "model", {**FAST, "steps": 60, "eval_every": 20, "patience": 0},
-                   config_overrides=TINY, listener=rec)
+    options = {**FAST, "steps": 60, "eval_every": 15, "patience": 0, "keep_checkpoints": 4}
+    result = train(records, tmp_path / "model", options, config_overrides=TINY, listener=rec)
     assert result.last_step == 60 and rec.started == (0, 60)
     assert np.mean(rec.losses[-5:]) < 0.6 * np.mean(rec.losses[:5])  # the loss falls
     md = ModelDir(tmp_path / "model")
@@ -108,14 +108,14 @@ def test_memorises_a_handful_of_plates_and_keeps_the_best_on_val_never_on_test(t
     assert {"loss/total", "train/character_accuracy", "train/learning_rate", "val/sequence_accuracy"} <= tags
     assert not any(t.startswith("test/") for t in tags)
     assert any(t.startswith("train/truth_vs_prediction") for t in tags)
-    # --eval-every scored steps 20, 40 and 60 on the val split only and kept the best in best/
-    assert [s for s, _, _ in rec.evals] == [20, 40, 60] and rec.splits == {"val"}
+    # --eval-every scored steps 15, 30, 45 and 60 on the val split only and kept the best in best/
+    assert [s for s, _, _ in rec.evals] == [15, 30, 45, 60] and rec.splits == {"val"}
     best = md.best_metrics()
     assert best["split"] == "val" and best["sequence_accuracy"] == max(acc for _, acc, _ in rec.evals)
     assert md.best_checkpoint().startswith(str(md.best_dir))
     # What choosing on val and on test would keep, from each kept checkpoint's scores: they differ,
     # and best/ is val's choice.
-    assert [c.rsplit("-", 1)[1] for c in md.checkpoints()] == ["20", "40", "60"]
+    assert [c.rsplit("-", 1)[1] for c in md.checkpoints()] == ["15", "30", "45", "60"]
     scores = {split: [(ev.step, ev.sequence_accuracy, ev.character_accuracy) for ev in
                       (evaluate(md.path, split=split, checkpoint=c, batch_size=5) for c in md.checkpoints())]
               for split in ("val", "test")}
