@@ -59,8 +59,8 @@ class NoUsableRowsError(PlateOCRError):
 
 @dataclass(frozen=True)
 class CropsInput:
-    """The labels CSV (crop file names are relative to its folder) and, when `crop` made the
-    crops, the settings it recorded beside it in crop.json."""
+    """The labels CSV (crop file names are relative to its folder, or to images/ beside it, as
+    `crop` finds photos) and, when `crop` made the crops, the settings it recorded in crop.json."""
 
     csv: Path
     settings: CropSettings | None = None
@@ -68,6 +68,13 @@ class CropsInput:
     @property
     def base(self) -> Path:
         return self.csv.parent
+
+    def path_of(self, file: str) -> Path:
+        """Where crop `file` is: beside the CSV, else in images/ beside it."""
+        path = self.base / file
+        if not path.is_file() and (self.base / "images" / file).is_file():
+            return self.base / "images" / file
+        return path
 
 
 def locate_crops(path: str | os.PathLike) -> CropsInput:
@@ -129,7 +136,7 @@ def read_rows(
                 Problem(source, line, file, f"text too long: {len(text)} characters > --max-length {max_length}")
             )
             continue
-        path = crops.base / file
+        path = crops.path_of(file)
         if not path.is_file():
             problems.append(Problem(source, line, file, f"crop file not found: {path}"))
             continue

@@ -46,6 +46,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 JPEG_CODEC_SLACK = 3.0
 # Real photos (AGPL, never copied into the repo); CI has them beside the repo.
 REAL_PLATES = REPO_ROOT.parent / "shared" / "realplates" / "eu"
+REAL_AR_PLATES = REPO_ROOT.parent / "shared" / "realplates" / "ar"
 
 Box = tuple[float, float, float, float]  # xmin, xmax, ymin, ymax
 
@@ -214,6 +215,14 @@ def real_plates() -> Path:
     if not (REAL_PLATES / "annot.csv").is_file():
         pytest.skip(f"{REAL_PLATES} not present")
     return REAL_PLATES
+
+
+@pytest.fixture
+def real_ar_plates() -> Path:
+    """The folder of real Argentine crops and labels.csv from ../shared; skips when absent."""
+    if not (REAL_AR_PLATES / "labels.csv").is_file():
+        pytest.skip(f"{REAL_AR_PLATES} not present")
+    return REAL_AR_PLATES
 
 
 @pytest.fixture

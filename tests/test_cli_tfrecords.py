@@ -193,3 +193,14 @@ def test_ctrl_c_with_worker_processes_prints_no_worker_tracebacks(tmp_path):
                        start_new_session=True)
     assert r.stdout.strip() == "interrupted"
     assert "ForkPoolWorker" not in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_a_labels_csv_whose_crops_are_in_images_beside_it_reads_as_is(tmp_path, real_ar_plates):
+    # ../shared/realplates/ar: labels.csv names files that lie in images/ beside it, the layout
+    # `crop` reads photos from; tfrecords reads it directly, with no row skipped.
+    out = tmp_path / "records"
+    res = CliRunner().invoke(app, ["tfrecords", str(real_ar_plates / "labels.csv"), "--out", str(out),
+                                   "--split", "0.83", "--workers", "1"])
+    assert res.exit_code == 0, res.output
+    spec = DatasetSpec.read(out)
+    assert sum(s.size for s in spec.splits.values()) == 147
