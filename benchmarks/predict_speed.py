@@ -172,7 +172,7 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from plateocr.model.compat import cpu_count
+    from plateocr.workers import cpu_count
 
     work = Path(tempfile.mkdtemp(prefix="plateocr-predict-speed-"))
     load_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")

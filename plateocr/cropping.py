@@ -41,7 +41,7 @@ from plateocr.errors import OutputExistsError, PlateOCRError
 from plateocr.imaging import clip_box, decode_image, encode_png, expand_box, fit
 from plateocr.outputs import write_text_atomic
 from plateocr.problems import Problem, write_report
-from plateocr.workers import run_spans
+from plateocr.workers import cpu_count, run_spans
 
 SETTINGS_FILE = "crop.json"
 REPORT_FILE = "skipped.csv"
@@ -284,13 +284,6 @@ def _opencv_threads(n: int) -> Iterator[None]:
         yield
     finally:
         cv2.setNumThreads(before)
-
-
-def default_workers() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 def run_jobs(
@@ -546,7 +539,7 @@ def crop_annotations(
     if progress:
         progress(done_photos, len(jobs))
     try:
-        for batch in run_jobs(todo, settings, out_dir, workers or default_workers()):
+        for batch in run_jobs(todo, settings, out_dir, workers or cpu_count()):
             for done in batch:
                 for line, name, region in done.crops:
                     made[line] = (name, region)

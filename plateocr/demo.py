@@ -101,10 +101,10 @@ def render_sample(out_dir: Path, force: bool = False, progress=None) -> Path:
     returns its annot.csv."""
     from plateocr.synth.dataset import write_dataset
     from plateocr.synth.outline_fonts import FontChoice
-    from plateocr.cropping import default_workers
+    from plateocr.workers import cpu_count
 
     # built-in faces only, as data/sample was made: the same photos whatever fonts this machine has
-    made = write_dataset(out_dir, SAMPLE_PHOTOS, SAMPLE_SEED, workers=default_workers(), force=force,
+    made = write_dataset(out_dir, SAMPLE_PHOTOS, SAMPLE_SEED, workers=cpu_count(), force=force,
                          progress=progress, fonts=FontChoice(system=False))
     return made.annot
 
@@ -255,9 +255,9 @@ def _training_records(crops_dir: Path, records, work: Path, synthetic: int, forc
     from plateocr.synth.crop_dataset import write_crops
 
     spec = records.spec
-    from plateocr.cropping import default_workers
+    from plateocr.workers import cpu_count
 
-    synth = write_crops(work / "synth_crops", synthetic, seed=0, workers=default_workers(), force=force,
+    synth = write_crops(work / "synth_crops", synthetic, seed=0, workers=cpu_count(), force=force,
                         size=(spec.height, spec.width), keep_aspect=spec.keep_aspect)
     rows, _ = read_rows(locate_crops(crops_dir))
     train_rows = plan_splits(rows, RecordsOptions(split=SPLIT))["train"]  # as write_records split them

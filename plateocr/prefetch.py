@@ -1,12 +1,13 @@
 """Loading images on worker threads while the model runs: batches of prepared arrays, in order.
 
 OpenCV releases the GIL while decoding and resizing, so a few threads keep a TensorFlow session
-busy without it waiting for disk and PNG decoding between batches.
+busy without it waiting for disk and PNG decoding between batches. Threads, not processes: this
+overlaps loading with inference in the process that holds the model, a different job from the
+data stages' process pools in plateocr.workers.
 """
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable, Iterator
@@ -14,6 +15,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from plateocr.errors import PlateOCRError
+from plateocr.workers import cpu_count
 
 
 
@@ -38,7 +40,7 @@ def prefetch_batches(
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    workers = workers or min(8, (os.cpu_count() or 1) + 2)
+    workers = workers or min(8, cpu_count() + 2)
     it = iter(loaders)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="plateocr-load") as pool:
         pending: deque[list] = deque()

@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 import os
 import random
-import threading
 import unicodedata
 from dataclasses import dataclass, field
 from functools import partial
@@ -24,14 +23,14 @@ from typing import Callable, Iterable, Iterator, Sequence
 from plateocr import defaults
 from plateocr.annotations import read_csv_records
 from plateocr.charset import Charset, text_problem
-from plateocr.cropping import SETTINGS_FILE, CropSettings, default_workers as available_cores
+from plateocr.cropping import SETTINGS_FILE, CropSettings
 from plateocr.errors import PlateOCRError
 from plateocr.fsns import frame_record, fsns_example
 from plateocr.imaging import decode_image, encode_png, fit
 from plateocr.outputs import atomic_path, check_can_write
 from plateocr.problems import Problem, write_report
 from plateocr.spec import DatasetSpec, SplitSpec
-from plateocr.workers import pool_context
+from plateocr.workers import cpu_count, ordered_map
 
 LABEL_COLUMNS = ("files", "text")
 SKIPPED_FILE = "skipped.csv"
@@ -283,40 +282,15 @@ def _worker_init() -> None:
     cv2.setNumThreads(1)  # one process per core already
 
 
-def _ordered_map(func, items: Iterable, workers: int, window: int = 256) -> Iterator:
-    """func over items in order; with workers > 1 in a process pool, at most `window` in flight
-    (so results never pile up in memory when the writer is slower than the workers)."""
-    if workers <= 1:
-        for it in items:
-            yield func(it)
-        return
-    ctx = pool_context()
-    slots = threading.Semaphore(window)
-    stop = threading.Event()
-
-    def feed():
-        for it in items:
-            while not slots.acquire(timeout=0.1):
-                if stop.is_set():
-                    return
-            yield it
-
-    pool = ctx.Pool(workers, initializer=_worker_init)
-    try:
-        for result in pool.imap(func, feed(), chunksize=8):
-            slots.release()
-            yield result
-        pool.close()
-    finally:
-        stop.set()
-        pool.terminate()
-        pool.join()
+def _ordered_map(func, items: Iterable, workers: int) -> Iterator:
+    """func over items in order, in `workers` processes (see workers.ordered_map)."""
+    return ordered_map(func, items, workers, initializer=_worker_init)
 
 
 def default_workers(n_rows: int) -> int:
     if n_rows < PARALLEL_MIN_ROWS:
         return 1
-    return max(1, min(available_cores(), 8))
+    return max(1, min(cpu_count(), 8))
 
 
 # --- the stage --------------------------------------------------------------------------

@@ -1,4 +1,6 @@
-"""Process pools that are safe to start from any process, the CLI's or a library user's.
+"""Worker processes for the data stages: the one CPU count, and the two ways to spread work
+over processes (`run_spans` for many small results in any order, `ordered_map` for results in
+input order). Both start safely from any process, the CLI's or a library user's.
 
 Forking starts workers in milliseconds with everything already imported, which the data stages
 rely on for speed. But a fork copies locks held by other threads at that moment: after
@@ -11,12 +13,21 @@ hundred milliseconds once.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import sys
 import threading
 import traceback
 from multiprocessing import connection
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
+
+
+def cpu_count() -> int:
+    """Cores this process may run on (its affinity mask, not the machine's total)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def fork_is_safe() -> bool:
@@ -40,6 +51,55 @@ class WorkerTraceback(Exception):
 
     def __str__(self) -> str:
         return f"\n\n{self.args[0]}"
+
+
+def ordered_map(
+    func: Callable,
+    items: Iterable,
+    workers: int,
+    *,
+    initializer: Callable | None = None,
+    initargs: tuple = (),
+    chunksize: int = 8,
+    window: int = 256,
+) -> Iterator:
+    """func(item) for each item, in input order; with workers > 1 in a process pool whose workers
+    first run `initializer(*initargs)` and leave Ctrl-C to the caller. At most `window` items are
+    in flight, so results never pile up in memory when the consumer is slower than the workers.
+    With workers <= 1, func runs here and the initializer does not run (func and the initializer
+    must pickle: module-level functions).
+    """
+    if workers <= 1:
+        for item in items:
+            yield func(item)
+        return
+    ctx = pool_context()
+    slots = threading.Semaphore(window)
+    stop = threading.Event()
+
+    def feed():
+        for item in items:
+            while not slots.acquire(timeout=0.1):
+                if stop.is_set():
+                    return
+            yield item
+
+    pool = ctx.Pool(workers, initializer=_pool_worker_start, initargs=(initializer, initargs))
+    try:
+        for result in pool.imap(func, feed(), chunksize=chunksize):
+            slots.release()
+            yield result
+        pool.close()
+    finally:
+        stop.set()
+        pool.terminate()
+        pool.join()
+
+
+def _pool_worker_start(initializer: Callable | None, initargs: tuple) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to handle
+    if initializer is not None:
+        initializer(*initargs)
 
 
 def run_spans(

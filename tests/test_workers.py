@@ -1,5 +1,5 @@
 """Worker pools must not hang when started from a process that has TensorFlow loaded, and
-run_spans hands back every span's result, or the first worker error."""
+run_spans hands back every span's result, or the first worker error; ordered_map keeps input order."""
 
 import multiprocessing
 import os
@@ -11,7 +11,7 @@ import pytest
 
 from conftest import make_photos
 from plateocr.errors import PlateOCRError
-from plateocr.workers import WorkerTraceback, run_spans
+from plateocr.workers import WorkerTraceback, ordered_map, run_spans
 
 _offset = 0
 
@@ -35,6 +35,17 @@ def _die_at_7(start: int, stop: int) -> list[int]:
     if start <= 7 < stop:
         os._exit(3)
     return list(range(start, stop))
+
+
+def _add_offset(i: int) -> int:
+    return _offset + i
+
+
+def test_ordered_map_yields_in_input_order_after_the_initializer():
+    results = list(ordered_map(_add_offset, range(50), 2, initializer=_set_offset, initargs=(1000,), chunksize=3,
+                               window=4))
+    assert results == [1000 + i for i in range(50)]
+    assert list(ordered_map(_add_offset, range(3), 1, initializer=_set_offset, initargs=(7,))) == [0, 1, 2]
 
 
 def test_run_spans_yields_every_span_once_after_the_initializer():

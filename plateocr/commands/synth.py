@@ -63,7 +63,7 @@ def run(
                                                      f"{SHEET_MAX} of the crops, to review them by eye.")
     ] = None,
 ) -> None:
-    from plateocr.cropping import default_workers
+    from plateocr.workers import cpu_count
     from plateocr.synth.outline_fonts import FontChoice, use_fonts
 
     console, err = Console(), Console(stderr=True)  # the result on stdout, notes on stderr
@@ -72,7 +72,7 @@ def run(
     fonts_note = f"fonts: {len(font_set.paths)} outline fonts" + (" + built-in faces" if font_set else
                                                                   " (built-in faces only)")
     if crops:
-        _run_crops(console, err, out, count, seed, workers or default_workers(), force, size, choice, sheet)
+        _run_crops(console, err, out, count, seed, workers or cpu_count(), force, size, choice, sheet)
         err.print(fonts_note)
         return
     if size is not None or sheet is not None:
@@ -81,7 +81,7 @@ def run(
     from plateocr.synth import write_dataset
 
     result = _with_progress("photos", count, lambda progress: write_dataset(
-        out, count, seed, workers=workers or default_workers(), force=force, progress=progress, fonts=choice))
+        out, count, seed, workers=workers or cpu_count(), force=force, progress=progress, fonts=choice))
     table = Table(title=f"synth -> {result.out_dir}")
     for name in ("photos", "plates", "time", "photos/s"):
         table.add_column(name, justify="right")

@@ -37,6 +37,8 @@ import os
 import sys
 import warnings
 
+from plateocr.workers import cpu_count
+
 # What TensorFlow's import reads, unless the environment says otherwise (see above):
 # - TF_CPP_MIN_LOG_LEVEL: quieten TensorFlow's C++ start-up chatter unless the user asked for it.
 # - TF_ENABLE_ONEDNN_OPTS: TensorFlow turns its oneDNN kernels on by default only on CPUs with
@@ -139,14 +141,6 @@ warnings.filterwarnings("ignore", message="`layer.apply` is deprecated", categor
 tf1 = tf.compat.v1
 
 __all__ = ["tf", "tf1", "slim", "inception_v3", "session_config", "bf16_enabled"]
-
-
-def cpu_count() -> int:
-    """Cores this process may run on (its affinity mask, not the machine's total)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def session_config(threads: int | None = None, inter_op_threads: int = 1):

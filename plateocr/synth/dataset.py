@@ -17,7 +17,7 @@ from plateocr.errors import PlateOCRError
 from plateocr.outputs import begin_output_dir, write_bytes_atomic, write_text_atomic
 from plateocr.synth.outline_fonts import FontChoice, use_fonts
 from plateocr.synth.scene import render_scene
-from plateocr.workers import pool_context
+from plateocr.workers import ordered_map
 
 IMAGES_DIR = "images"
 ANNOT_FILE = "annot.csv"
@@ -93,9 +93,8 @@ def map_indices(fn: Callable, job, count: int, workers: int, chunksize: int = 4)
         finally:
             cv2.setNumThreads(before)
         return
-    ctx = pool_context()
-    with ctx.Pool(min(workers, count), initializer=_init_worker, initargs=(fn, job)) as pool:
-        yield from pool.imap(_work, range(count), chunksize=chunksize)
+    yield from ordered_map(_work, range(count), min(workers, count), initializer=_init_worker, initargs=(fn, job),
+                           chunksize=chunksize)
 
 
 def _render_all(job: _Job, count: int, workers: int) -> Iterator[list[Row]]:
