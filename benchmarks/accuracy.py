@@ -104,7 +104,8 @@ def run_one(name: str, settings: dict, work: Path, minutes: float, stops: list[f
     """Train one configuration for `minutes` (scored at each stop); one row per stop."""
     from plateocr.model.config import ModelConfig
     from plateocr.model.evaluate import evaluate
-    from plateocr.model.train import TrainOptions, train
+    from plateocr.training.loop import train
+    from plateocr.training.options import TrainOptions
 
     settings = dict(settings)
     size = tuple(settings.pop("size", defaults.CROP_SIZE))

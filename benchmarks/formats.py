@@ -102,7 +102,7 @@ def read_both(model_dir, records_dir: Path, formats) -> dict:
 
 def fine_tune(records_dir: Path, model_dir: Path, steps: int) -> Path:
     from plateocr.model.modeldir import ModelDir
-    from plateocr.model.train import train
+    from plateocr.training.loop import train
 
     if not (ModelDir.exists(model_dir) and ModelDir(model_dir).latest_checkpoint() and
             ModelDir(model_dir).latest_checkpoint().endswith(f"-{steps}")):

@@ -137,7 +137,7 @@ def run_demo(
 
     from plateocr.cropping import crop_annotations
     from plateocr.model.evaluate import evaluate
-    from plateocr.model.train import train
+    from plateocr.training.loop import train
     from plateocr.prediction import predict_sources, sources_from_paths
     from plateocr.prediction_formats import write_result
     from plateocr.records import RecordsOptions, write_records

@@ -105,7 +105,7 @@ def test_a_mistyped_command_is_named_with_a_suggestion():
 
 
 def test_choice_options_are_checked_while_parsing_and_reach_training_as_plain_strings(monkeypatch):
-    import plateocr.model.train
+    import plateocr.training.loop
     from typer.testing import CliRunner
 
     from plateocr.cli import app
@@ -118,7 +118,7 @@ def test_choice_options_are_checked_while_parsing_and_reach_training_as_plain_st
         given.update(options)
         raise SystemExit(0)
 
-    monkeypatch.setattr(plateocr.model.train, "train", fake_train)
+    monkeypatch.setattr(plateocr.training.loop, "train", fake_train)
     out = CliRunner().invoke(app, ["train", "--optimizer", "sgd", "--schedule", "cosine", "--train-layers", "top"])
     assert out.exit_code == 0, out.output
     chosen = (given["optimizer"], given["schedule"], given["train_layers"])
@@ -131,7 +131,7 @@ def test_renamed_options_still_work_with_a_note(monkeypatch, tmp_path):
     --save-minutes, as --time-limit is minutes), demo --data (now --annotations, as in predict,
     since --data names records in train and eval), predict --output (now --out, as elsewhere)."""
     import plateocr.demo
-    import plateocr.model.train
+    import plateocr.training.loop
     from typer.testing import CliRunner
 
     from plateocr.cli import app
@@ -142,7 +142,7 @@ def test_renamed_options_still_work_with_a_note(monkeypatch, tmp_path):
         calls.append((args, kwargs))
         raise SystemExit(0)
 
-    monkeypatch.setattr(plateocr.model.train, "train", fake)
+    monkeypatch.setattr(plateocr.training.loop, "train", fake)
     monkeypatch.setattr(plateocr.demo, "run_demo", fake)
     runner = CliRunner()
     new = runner.invoke(app, ["train", "--init-from", "other", "--save-minutes", "2"])

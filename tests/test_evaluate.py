@@ -21,7 +21,7 @@ PLATES = TEXTS[:5]
 @pytest.fixture(scope="module")
 def memorised(tmp_path_factory):
     """A model that reads PLATES (trained on them), and records to score it on."""
-    from plateocr.model.train import train
+    from plateocr.training.loop import train
 
     root = tmp_path_factory.mktemp("eval")
     # test: the same images, two of them labelled with other texts (so exactly 3/5 are right)

@@ -221,7 +221,7 @@ def test_predict_states_formats_for_any_model(model_and_crops, tmp_path):
 def test_train_learns_the_formats_of_the_train_split_and_keeps_an_edited_file(tmp_path):
     from test_data import write_records
 
-    from plateocr.model.train import train
+    from plateocr.training.loop import train
 
     write_records(tmp_path / "records", {"train": ["AB12", "CD34", "EFG5", "XY99"], "val": ["ZZ22"], "test": ["ZZ11"]})
     messages = []

@@ -14,15 +14,9 @@ from test_data import TEXTS, write_records
 from plateocr.charset import Charset
 from plateocr.errors import PlateOCRError
 from plateocr.model.modeldir import ModelDir
-from plateocr.model.train import (
-    FINE_TUNE_LEARNING_RATE,
-    INCEPTION_SCOPE,
-    NaNLossError,
-    TrainingInterrupted,
-    TrainListener,
-    TrainOptions,
-    train,
-)
+from plateocr.training.loop import NaNLossError, TrainingInterrupted, TrainListener, train
+from plateocr.training.options import FINE_TUNE_LEARNING_RATE, TrainOptions
+from plateocr.training.restore import INCEPTION_SCOPE
 
 TINY = {"final_endpoint": "MaxPool_5a_3x3", "batch_norm_decay": 0.9}
 # eval_every 0: no early-stopping evaluations (their own tests turn them on)
@@ -191,7 +185,8 @@ def test_fine_tuning_scores_its_starting_checkpoint_and_keeps_it_when_nothing_be
 @pytest.mark.slow
 def test_resume_restores_step_and_optimizer_state(tmp_path, records):
     from plateocr.model.compat import tf1
-    from plateocr.model.train import _build_graph, _initialize
+    from plateocr.training.graph import build_graph
+    from plateocr.training.restore import initialize
 
     opts = {**FAST, "optimizer": "momentum", "learning_rate": 0.01, "batch_size": 3}
     train(records, tmp_path / "model", {**opts, "steps": 4}, config_overrides=TINY)
@@ -203,9 +198,9 @@ def test_resume_restores_step_and_optimizer_state(tmp_path, records):
 
     # what a resumed run starts from: the same global step and optimizer slots
     spec = md.spec
-    g = _build_graph(md, records, spec, TrainOptions.resolve(md.options, None), None, None)
+    g = build_graph(md, records, spec, TrainOptions.resolve(md.options, None), None, None)
     with g.graph.as_default(), tf1.Session(graph=g.graph) as sess:
-        _initialize(g, sess, TrainListener(), md)
+        initialize(g, sess, TrainListener(), md)
         assert sess.run(g.global_step) == 4
         slot_vars = {v.op.name: v for v in tf1.global_variables() if v.op.name in slots}
         assert set(slot_vars) == set(slots)

@@ -17,7 +17,7 @@ from typing import Optional
 import typer
 
 from plateocr import defaults
-from plateocr.model.train import FINE_TUNE_LEARNING_RATE, OPTIMIZERS, SCHEDULES, TrainOptions
+from plateocr.training.options import FINE_TUNE_LEARNING_RATE, OPTIMIZERS, SCHEDULES, TrainOptions
 from plateocr.model.train_layers import TRAIN_LAYERS
 
 _D = TrainOptions()  # the defaults shown in --help
@@ -111,7 +111,7 @@ def run(
 
     from plateocr.commands.renamed import renamed
     from plateocr.errors import PlateOCRError
-    from plateocr.model.train import TrainingInterrupted, train
+    from plateocr.training.loop import TrainingInterrupted, train
 
     if time_limit is not None and not time_limit > 0:
         raise PlateOCRError(f"--time-limit {time_limit:g}: must be a positive number of minutes")
