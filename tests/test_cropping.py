@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-import plateocr.cropping as cropping
+import plateocr.cropping.photo as crop_photo
 from conftest import make_photos, write_csv, write_image
 from plateocr.cropping import (
     MANIFEST_COLUMNS,
@@ -81,8 +81,8 @@ def test_a_coloured_box_fills_the_crop(tmp_path):
 
 def test_several_plates_per_photo_each_photo_decoded_once(tmp_path, photo_set, monkeypatch):
     decoded = []
-    real_decode = cropping.decode_image
-    monkeypatch.setattr(cropping, "decode_image", lambda data, name: decoded.append(name) or real_decode(data, name))
+    real_decode = crop_photo.decode_image
+    monkeypatch.setattr(crop_photo, "decode_image", lambda data, name: decoded.append(name) or real_decode(data, name))
     result = crop_annotations(photo_set.csv, out_dir=tmp_path / "crops", workers=1)
     rows = read_manifest(result.manifest)
     assert [(r["files"], r["text"], r["line"]) for r in rows] == [
