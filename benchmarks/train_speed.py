@@ -16,7 +16,7 @@ Rows:
   off, TensorFlow's default on CPUs without AVX-512 VNNI/BF16/AMX such as this one).
 - plateocr: tf.data input with prefetch, compat.session_config() (intra-op = cores, inter-op
   1), oneDNN kernels on (plateocr.model.compat turns them on); "2 micro-batches" splits the
-  batch in two halves run one after the other (plateocr.model.train_step) to bound memory.
+  batch in two halves run one after the other (plateocr.training.train_step) to bound memory.
 - --variants adds inter-op 2, oneDNN off and XLA auto-clustering rows.
 - --compare-with DIR adds the same 200x200 rows run with the plateocr package in DIR (an older
   commit: `git archive <commit> plateocr | tar -x -C DIR`), a before/after under the same load.
@@ -94,7 +94,7 @@ def measure(job: dict) -> dict:
     from plateocr.model import compat
     from plateocr.model.compat import tf, tf1
     from plateocr.model.config import ModelConfig
-    from plateocr.model.train_step import build_train_step
+    from plateocr.training.train_step import build_train_step
 
     config = ModelConfig(**job["config"])
     batch = job["batch"]

@@ -1,8 +1,8 @@
-"""Which variables each --train-layers choice updates (plateocr.model.train_layers)."""
+"""Which variables each --train-layers choice updates (plateocr.training.train_layers)."""
 
 import pytest
 
-from plateocr.model.train_layers import TRAIN_LAYERS, is_trained
+from plateocr.training.train_layers import TRAIN_LAYERS, is_trained
 
 STEM = "AttentionOcr_v1/conv_tower_fn/INCE/InceptionV3/Conv2d_4a_3x3/weights"
 BLOCK = "AttentionOcr_v1/conv_tower_fn/INCE/InceptionV3/Mixed_5b/Branch_0/Conv2d_0a_1x1/BatchNorm/beta"

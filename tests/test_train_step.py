@@ -5,7 +5,7 @@ import pytest
 
 from plateocr.model.compat import session_config, tf, tf1
 from plateocr.model.config import ModelConfig
-from plateocr.model.train_step import build_train_step
+from plateocr.training.train_step import build_train_step
 
 TINY = ModelConfig(
     image_shape=(48, 64, 3), num_of_views=1, max_sequence_length=4, num_classes=6, null_code=0,

@@ -18,7 +18,7 @@ import typer
 
 from plateocr import defaults
 from plateocr.training.options import FINE_TUNE_LEARNING_RATE, OPTIMIZERS, SCHEDULES, TrainOptions
-from plateocr.model.train_layers import TRAIN_LAYERS
+from plateocr.training.train_layers import TRAIN_LAYERS
 
 _D = TrainOptions()  # the defaults shown in --help
 # Choices typer lists in --help and checks.

@@ -24,10 +24,6 @@ Modules, one concept each (TensorFlow is imported only here, never by the data s
                 labels, config) -> Losses(total, sequence, regularization)``.
 - metrics.py    character and full-sequence accuracy (TF ops ``*_tf`` and NumPy, same
                 definitions; ``accuracy_counts`` sums over batches).
-- train_step.py ``build_train_step(images, labels, config, optimizer, clip_norm,
-                micro_batches) -> TrainStep(train_op, losses, endpoints, gradient_norm,
-                grads_and_vars)``: model + loss + clipped update + BN updates; micro-batches
-                bound memory (batch 32 at 200x200: ~1.9 GB peak RSS in one part, ~1.5 in two).
 - data.py       tf.data input from the FSNS shards a DatasetSpec names; augmentation.
 - synthetic_data.py  the same batches ({"images", "labels", "texts"}) streamed from freshly
                 rendered synthetic crops (plateocr.synth.crops), for pretraining the base
@@ -40,5 +36,9 @@ Modules, one concept each (TensorFlow is imported only here, never by the data s
                 format's reading (plateocr.formats, model/formats.json) under log P + weight *
                 log prior, over the decoder's per-step distributions; NumPy for PlateReader and
                 eval, the same steps as TF ops for the exported graph; learn_formats at train time.
-- train.py / evaluate.py / inference.py (PlateReader) / export.py.
+- evaluate.py / inference.py (PlateReader) / export.py.
+
+The training system (TrainOptions, the loop, early stopping, the train step, the layers a
+fine-tune trains) is plateocr.training; train.py here only re-exports plateocr.training.loop.train
+for the callers that still name plateocr.model.train.
 """

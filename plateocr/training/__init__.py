@@ -7,4 +7,12 @@ apart from its models).
 - graph: the training graph (input, train step, summaries, savers)
 - loop: train(), the loop that steps, checkpoints, resumes and reports
 - early_stopping: scoring checkpoints on the val split, best/ and --patience
+- train_step: ``build_train_step(images, labels, config, optimizer, clip_norm, micro_batches)
+  -> TrainStep(train_op, losses, endpoints, gradient_norm, grads_and_vars)``: model + loss +
+  clipped update + BN updates; micro-batches bound memory (batch 32 at 200x200: ~1.9 GB peak
+  RSS in one part, ~1.5 in two)
+- train_layers: which variables a fine-tune trains (--train-layers)
+
+The input pipeline (plateocr.model.data, plateocr.model.synthetic_data) still lives in
+plateocr.model, as do evaluate, inference and export.
 """

@@ -35,7 +35,7 @@ def build_graph(
     from plateocr.model.compat import tf, tf1
     from plateocr.model.data import batches, train_examples
     from plateocr.model.metrics import char_accuracy_tf, sequence_accuracy_tf
-    from plateocr.model.train_step import build_train_step
+    from plateocr.training.train_step import build_train_step
 
     config = md.config
     charset = md.charset

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 from plateocr.errors import PlateOCRError
-from plateocr.model.train_layers import TRAIN_LAYERS
+from plateocr.training.train_layers import TRAIN_LAYERS
 
 OPTIMIZERS = ("momentum", "adam", "sgd", "rmsprop")
 SCHEDULES = ("constant", "cosine")
@@ -38,7 +38,7 @@ class TrainOptions:
     synthetic_share: float = 0.0
     clip_gradient_norm: float = 2.0
     # Run each batch in this many equal parts, one after the other, summing the gradients:
-    # the same update with a fraction of the activation memory (see model/train_step.py).
+    # the same update with a fraction of the activation memory (see training/train_step.py).
     micro_batches: int = 1
     # Fine-tuning choices (train_layers.TRAIN_LAYERS; batch norm from the moving averages, not updated).
     train_layers: str = "all"

@@ -22,7 +22,7 @@ from plateocr.model.compat import tf, tf1
 from plateocr.model.config import ModelConfig
 from plateocr.model.losses import Losses, regularization_loss, sequence_loss
 from plateocr.model.network import Endpoints, build_model
-from plateocr.model.train_layers import is_trained
+from plateocr.training.train_layers import is_trained
 
 
 class TrainStep(NamedTuple):
