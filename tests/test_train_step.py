@@ -37,7 +37,9 @@ def test_micro_batches_sum_to_the_full_batch_gradient():
     assert e2.shape == (4, 4, 6)
     np.testing.assert_allclose(l1.total, l2.total, rtol=1e-4)
     for a, b in zip(g1, g2):
-        np.testing.assert_allclose(a, b, rtol=2e-3, atol=1e-5)
+        # the halves' gradients are summed in another order (and oneDNN's reductions split work
+        # by thread count): elements near zero differ by rounding on the tensor's own scale
+        np.testing.assert_allclose(a, b, rtol=2e-3, atol=1e-4 * max(float(np.abs(a).max()), 1e-3))
 
 
 def test_batch_must_split_evenly():
