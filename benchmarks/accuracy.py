@@ -103,7 +103,7 @@ def run_one(name: str, settings: dict, work: Path, minutes: float, stops: list[f
             base: Path | None) -> list[dict]:
     """Train one configuration for `minutes` (scored at each stop); one row per stop."""
     from plateocr.model.config import ModelConfig
-    from plateocr.model.evaluate import evaluate
+    from plateocr.training.evaluate import evaluate
     from plateocr.training.loop import train
     from plateocr.training.options import TrainOptions
 
@@ -160,7 +160,7 @@ def run_one(name: str, settings: dict, work: Path, minutes: float, stops: list[f
 
 
 def zero_shot(work: Path, data: Path, seed: int, base: Path) -> dict:
-    from plateocr.model.evaluate import evaluate
+    from plateocr.training.evaluate import evaluate
     from plateocr.model.modeldir import ModelDir
 
     spec = ModelDir(base).spec

@@ -93,7 +93,7 @@ def compare(off, on) -> dict:
 
 
 def read_both(model_dir, records_dir: Path, formats) -> dict:
-    from plateocr.model.evaluate import evaluate
+    from plateocr.training.evaluate import evaluate
 
     off = evaluate(model_dir, records_dir, "test", formats="off")
     on = evaluate(model_dir, records_dir, "test", formats=formats)
@@ -124,7 +124,7 @@ def main(argv=None) -> int:
 
     from plateocr.base_model import BASE_MODEL_DIR
     from plateocr.formats import FORMATS_FILE, Formats
-    from plateocr.model.data import split_texts
+    from plateocr.training.data import split_texts
     from plateocr.spec import DatasetSpec
 
     rows = []

@@ -87,7 +87,7 @@ def read_exported(model: Path, out: Path, tta: bool, paths: list[Path], repeated
     plain TensorFlow and fed encoded file bytes in batches."""
     import tensorflow as tf
 
-    from plateocr.model.export import export_model
+    from plateocr.inference.export import export_model
 
     export_model(model, out, tta=tta)
     serve = tf.saved_model.load(str(out)).signatures["serving_default"]
@@ -112,7 +112,7 @@ def prepare(args, work: Path) -> tuple[Path, list[tuple[Path, str]], list[str]]:
     """(model dir, labelled crops to score, notes)."""
     from plateocr.cropping import crop_annotations
     from plateocr.demo import crops_with_texts, run_demo
-    from plateocr.model.evaluate import evaluate
+    from plateocr.training.evaluate import evaluate
     from plateocr.model.modeldir import ModelDir
 
     notes = []
@@ -183,7 +183,7 @@ def main() -> None:
         rows = []
 
         # plateocr, batched: PlateReader with and without views, then the exported SavedModel
-        from plateocr.model.inference import PlateReader
+        from plateocr.inference.reader import PlateReader
 
         for tta in (True, False):
             with PlateReader(model, tta=tta) as reader:

@@ -60,7 +60,7 @@ def main() -> None:
     rows.append(("render_crop", *_rate(crops, args.count, args.rounds)))
     if args.tf:
         from plateocr.charset import Charset
-        from plateocr.model.synthetic_data import synthetic_train_dataset
+        from plateocr.training.synthetic_data import synthetic_train_dataset
 
         for shards in (1, 4):
             it = iter(synthetic_train_dataset(Charset.from_texts([]), 10, 32, seed=1, shards=shards))

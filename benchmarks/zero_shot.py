@@ -78,7 +78,7 @@ def main(argv=None) -> int:
     from rich.table import Table
 
     from plateocr.base_model import BASE_MODEL_DIR
-    from plateocr.model.inference import PlateReader
+    from plateocr.inference.reader import PlateReader
 
     models = [] if args.no_bundled else [("bundled", BASE_MODEL_DIR)]
     models += [tuple(m.split("=", 1)) if "=" in m else (Path(m).name, m) for m in args.model]

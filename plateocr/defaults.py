@@ -27,7 +27,7 @@ PREDICT_FORMATS = ("table", "csv", "json")  # predict --format
 READ_BATCH_SIZE = 64
 READ_BATCH_HELP = "Images read per batch (does not change the result; train's --batch-size is its own)."
 
-# Read each plate as a few re-framed views and vote (plateocr.model.test_time_augmentation):
+# Read each plate as a few re-framed views and vote (plateocr.inference.test_time_augmentation):
 # the default of predict, eval and export, which say so in their --help. A view is (horizontal
 # scale, vertical scale, horizontal shift, vertical shift), shifts as fractions of the crop's
 # size; the first view is the crop itself.

@@ -136,7 +136,7 @@ def run_demo(
     from plateocr.base_model import bundled_base_model
 
     from plateocr.cropping import crop_annotations
-    from plateocr.model.evaluate import evaluate
+    from plateocr.training.evaluate import evaluate
     from plateocr.training.loop import train
     from plateocr.prediction import predict_sources, sources_from_paths
     from plateocr.prediction_formats import write_result
@@ -234,7 +234,7 @@ def run_demo(
     labelled = crops_with_texts(crops.manifest, test_texts)
     sources = [dataclasses.replace(s, truth=t) for s, t in zip(sources_from_paths(p for p, _ in labelled),
                                                                (t for _, t in labelled))]
-    from plateocr.model.inference import PlateReader
+    from plateocr.inference.reader import PlateReader
 
     with PlateReader(trained.model_dir) as reader:
         pred = predict_sources(reader, sources, attention_dir=work / "attention", progress=listener.progress)

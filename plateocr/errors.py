@@ -31,3 +31,14 @@ def path_problem(path: str | os.PathLike) -> str | None:
             return "a part of the path is a file, not a folder"
         return (e.strerror or str(e)).lower()
     return None
+
+
+def tf_error_message(error: Exception) -> str:
+    """The line of a TensorFlow error that says what went wrong (not where the graph was built)."""
+    text = getattr(error, "message", None) or str(error)
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith(("Graph execution error", "Detected at node", "File ", "Node:", "[[")):
+            continue
+        return line
+    return type(error).__name__

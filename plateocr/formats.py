@@ -6,7 +6,7 @@ such characters also fit an ``L`` or an ``N``). ``AB123CD`` follows ``LLNNNLL``,
 follows ``LLLNNN``. `plateocr train` counts the formats of the training split's labels into the
 model directory's ``formats.json``; `predict`, `eval` and `export` read it (``--formats auto``,
 the default) and choose, among the readings the model finds likely, the one that also looks
-like a plate of yours (plateocr.model.format_search).
+like a plate of yours (plateocr.inference.format_search).
 
 formats.json (readable and editable; spaces inside a format are ignored, so ``"LL NNN LL"``
 may be written for ``LLNNNLL``)::

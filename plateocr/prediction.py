@@ -1,7 +1,7 @@
 """`plateocr predict`: what to read (image files, or plates cut from photos in memory), reading it
 with a PlateReader, and one row per plate, with an error row for anything unreadable.
 
-No TensorFlow here: the reader is passed in (plateocr.model.inference.PlateReader).
+No TensorFlow here: the reader is passed in (plateocr.inference.reader.PlateReader).
 """
 
 from __future__ import annotations
@@ -250,7 +250,7 @@ def predict(
 
     own_reader = reader is None
     if own_reader:
-        from plateocr.model.inference import PlateReader
+        from plateocr.inference.reader import PlateReader
 
         reader = PlateReader(model_dir, checkpoint)
     try:

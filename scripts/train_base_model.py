@@ -35,8 +35,8 @@ WORK (keep it outside the repository) gets:
   real_crops/, real_records/  zero-shot test on ../shared/realplates/eu when it exists
   report.json            the figures printed at the end
 
-Training is plateocr's own loop (plateocr.model.train.train) fed by the pool's records (or, with
---pool 0, by plateocr.model.synthetic_data's live stream). The charset is the base one (null +
+Training is plateocr's own loop (plateocr.training.loop.train) fed by the pool's records (or, with
+--pool 0, by plateocr.training.synthetic_data's live stream). The charset is the base one (null +
 0-9A-Z), max length 10, crops stretched to plateocr's default size, so models fine-tuned from it
 on real plates share all of its variables.
 """
@@ -153,7 +153,7 @@ def export_base(model_dir: Path, target: Path = BASE_MODEL_DIR, max_bytes: int =
     """Copy the model dir's best (else latest) checkpoint, variables only (no optimizer slots,
     no global step), with its charset, spec and config, into `target`; returns its size in bytes."""
     from plateocr.model.compat import tf1
-    from plateocr.model.graph_cache import build_inference_graph
+    from plateocr.inference.graph_cache import build_inference_graph
     from plateocr.model.modeldir import CONFIG_FILE, ModelDir, checkpoint_step, write_checkpoint_state
 
     md = ModelDir(model_dir)
@@ -215,12 +215,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--export-dir", type=Path, default=BASE_MODEL_DIR, help="where --export-base writes")
     args = p.parse_args(argv)
 
-    from plateocr.model.data import train_dataset
-    from plateocr.model.evaluate import evaluate
+    from plateocr.training.data import train_dataset
+    from plateocr.training.evaluate import evaluate
     from plateocr.spec import DatasetSpec
     from plateocr.model.modeldir import ModelDir, checkpoint_step
-    from plateocr.model.synthetic_data import DEFAULT_SHARDS, synthetic_train_dataset
-    from plateocr.model.train import train
+    from plateocr.training.synthetic_data import DEFAULT_SHARDS, synthetic_train_dataset
+    from plateocr.training.loop import train
 
     from plateocr.synth import outline_fonts
 

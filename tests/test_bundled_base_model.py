@@ -17,7 +17,7 @@ AR_FLOOR = 0.80  # the bundled model reads 0.871 (128 of 147); stage 6 read 0.47
 
 @pytest.fixture(scope="module")
 def reader():
-    from plateocr.model.inference import PlateReader
+    from plateocr.inference.reader import PlateReader
 
     if not (BUNDLED_BASE_MODEL / "config.json").is_file():
         pytest.skip("this install has no bundled base model")

@@ -60,7 +60,7 @@ def _loaded_after(argv: list[str], env: dict | None = None) -> tuple[set[str], s
 
 # What `plateocr crop` and the root --help must not load: TensorFlow and the model code (seconds),
 # OpenCV (only once a command works on images).
-HEAVY = ("tensorflow", "tf_keras", "cv2", "plateocr.model")
+HEAVY = ("tensorflow", "tf_keras", "cv2", "plateocr.model", "plateocr.inference", "plateocr.training")
 
 
 def _heavy(modules: set[str]) -> set[str]:

@@ -154,7 +154,7 @@ def test_bad_invocations_are_one_line_errors(model, crops):
 def test_predict_on_the_crops_reproduces_eval(tmp_path, monkeypatch):
     """Used-by order: crops -> tfrecords -> train; `predict crops/*.png` then reads exactly what
     eval scored: same texts, same confidences, same sequence accuracy."""
-    from plateocr.model.evaluate import evaluate
+    from plateocr.training.evaluate import evaluate
     from plateocr.training.loop import train
     from plateocr.records import RecordsOptions, write_records
     from tiny_model import TINY

@@ -73,7 +73,7 @@ TEXTS = ["AB12", "CD345", "EF6", "GH78Z", "K9", "LMN0P", "Q1R"]
 
 def _eval_batches(folder, spec, batch_size, split="train"):
     from plateocr.model.compat import tf
-    from plateocr.model.data import eval_dataset
+    from plateocr.training.data import eval_dataset
 
     ds = eval_dataset(folder, spec, batch_size, split=split)
     return [{k: v.numpy() for k, v in b.items()} for b in ds]
@@ -100,7 +100,7 @@ def test_eval_dataset_covers_all_shards(tmp_path):
 
 
 def test_train_dataset_is_endless_shuffled_full_batches(tmp_path):
-    from plateocr.model.data import train_dataset
+    from plateocr.training.data import train_dataset
 
     spec, _ = write_records(tmp_path, {"train": TEXTS})
     ds = train_dataset(tmp_path, spec, batch_size=5, augment=False, seed=1)
@@ -117,7 +117,7 @@ def test_train_dataset_is_endless_shuffled_full_batches(tmp_path):
 
 def test_augmentation_keeps_shape_and_changes_pixels(tmp_path):
     from plateocr.model.compat import tf
-    from plateocr.model.data import augment_image
+    from plateocr.training.data import augment_image
 
     tf.random.set_seed(3)
     img = plate_image("AB123", size=(32, 96))
@@ -134,7 +134,7 @@ def test_augmentation_keeps_shape_and_changes_pixels(tmp_path):
 
 def test_augmentation_treats_views_separately():
     from plateocr.model.compat import tf
-    from plateocr.model.data import augment_image
+    from plateocr.training.data import augment_image
 
     tf.random.set_seed(0)
     left = np.zeros((16, 32, 3), np.uint8)
@@ -146,7 +146,7 @@ def test_augmentation_treats_views_separately():
 
 
 def test_missing_split_and_missing_shards_are_clear_errors(tmp_path):
-    from plateocr.model.data import split_files
+    from plateocr.training.data import split_files
 
     spec, _ = write_records(tmp_path, {"train": TEXTS})
     with pytest.raises(PlateOCRError, match="no split 'test'"):
@@ -158,7 +158,7 @@ def test_missing_split_and_missing_shards_are_clear_errors(tmp_path):
 
 
 def test_empty_split_is_a_clear_error(tmp_path):
-    from plateocr.model.data import split_files
+    from plateocr.training.data import split_files
 
     spec, _ = write_records(tmp_path, {"train": TEXTS, "test": []})
     with pytest.raises(PlateOCRError, match="no examples"):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from plateocr.charset import Charset
-from plateocr.model.decoding import Reading, decode_readings, sequence_confidence, text_length
+from plateocr.inference.decoding import Reading, decode_readings, sequence_confidence, text_length
 
 CS = Charset.from_texts(["AB12"])  # <nul>=0, '0'..'9'=1..10, 'A'=11, 'B'=12
 

@@ -10,7 +10,7 @@ from test_data import TEXTS, write_records
 from typer.testing import CliRunner
 
 from plateocr.errors import PlateOCRError
-from plateocr.model.evaluate import EvalResult, ExampleResult, evaluate
+from plateocr.training.evaluate import EvalResult, ExampleResult, evaluate
 from plateocr.model.metrics import accuracy_counts
 
 TINY = {"final_endpoint": "MaxPool_5a_3x3", "batch_norm_decay": 0.9}

@@ -21,7 +21,7 @@ def exported(tmp_path_factory):
     """A random-weight model with the formats of TEXTS (as `train` writes them), exported with
     --tflite (and the formats: --formats auto), and crops at the model's size."""
     from plateocr.formats import FORMATS_FILE, Formats
-    from plateocr.model.export import export_model
+    from plateocr.inference.export import export_model
 
     root = tmp_path_factory.mktemp("export")
     model = random_model_dir(root / "model", TEXTS, size=SIZE, seed=3).path
@@ -34,7 +34,7 @@ def exported(tmp_path_factory):
 @pytest.fixture(scope="module")
 def exported_once(exported):
     """The same model exported to read each image once, greedily (--no-tta --formats off)."""
-    from plateocr.model.export import export_model
+    from plateocr.inference.export import export_model
 
     root, model, _ = exported
     return export_model(model, root / "export-once", tta=False, formats="off")
@@ -108,7 +108,7 @@ def test_tflite_reads_the_same_texts(exported):
     from plateocr import PlateReader
     from plateocr.charset import Charset
     from plateocr.imaging import read_rgb
-    from plateocr.model.export import run_tflite
+    from plateocr.inference.export import run_tflite
 
     root, model, result = exported
     assert result.tflite.is_file() and result.tflite_bytes > 0
@@ -127,7 +127,7 @@ def test_tflite_reads_the_same_texts(exported):
 @pytest.mark.slow
 def test_cli_refuses_to_overwrite_and_replaces_with_force(exported, tmp_path):
     from plateocr.cli import app
-    from plateocr.model.export import export_model
+    from plateocr.inference.export import export_model
 
     root, model, result = exported
     with pytest.raises(OutputExistsError, match="--force"):
@@ -158,7 +158,7 @@ def test_cli_refuses_to_overwrite_and_replaces_with_force(exported, tmp_path):
 
 
 def test_an_out_that_is_a_file_or_an_unrelated_folder_is_named_as_such(tmp_path):
-    from plateocr.model.export import export_model
+    from plateocr.inference.export import export_model
 
     model = random_model_dir(tmp_path / "model", TEXTS, size=SIZE).path
     (tmp_path / "afile").write_text("x")

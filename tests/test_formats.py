@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from plateocr.charset import Charset
 from plateocr.errors import PlateOCRError
 from plateocr.formats import FORMATS_FILE, Formats, format_of, resolve_formats
-from plateocr.model.format_search import build_tables, decode_outputs, search
+from plateocr.inference.format_search import build_tables, decode_outputs, search
 
 CHARSET = Charset.from_texts(["AB-"])  # <nul>, 0-9, A-Z, then '-'
 STEPS = 8
@@ -125,7 +125,7 @@ def test_a_confident_reading_of_an_unseen_format_stays():
 
 def test_search_in_graph_is_search():
     from plateocr.model.compat import tf
-    from plateocr.model.format_search import search_in_graph
+    from plateocr.inference.format_search import search_in_graph
 
     rng = np.random.default_rng(0)
     formats = Formats({"LLLNNN": 5, "LLNNNLL": 3, "NL?NN": 1, "LLNNNNLL": 2})  # the last fills all steps
@@ -160,7 +160,7 @@ def test_readers_eval_and_predict_use_the_model_folders_formats(model_and_crops,
     from test_data import plate_image, write_records
 
     from plateocr import PlateReader
-    from plateocr.model.evaluate import evaluate
+    from plateocr.training.evaluate import evaluate
 
     model, crops = model_and_crops
     with PlateReader(model) as auto, PlateReader(model, formats="off") as off:

@@ -129,8 +129,8 @@ def test_missing_model_or_checkpoint(tmp_path, stretch_model):
 
 def test_the_cached_graph_reads_like_the_built_one(tmp_path, crops, monkeypatch):
     from plateocr import PlateReader
-    from plateocr.model import graph_cache
-    from plateocr.model.graph_cache import cache_key, cache_path
+    from plateocr.inference import graph_cache
+    from plateocr.inference.graph_cache import cache_key, cache_path
 
     monkeypatch.setattr(graph_cache, "user_cache_dir", lambda: tmp_path / "cache")
     graphs = tmp_path / "cache" / "graphs"
@@ -159,7 +159,7 @@ def test_the_cached_graph_reads_like_the_built_one(tmp_path, crops, monkeypatch)
 def test_the_graph_cache_keeps_the_most_recently_used(tmp_path):
     import os
 
-    from plateocr.model.graph_cache import _prune
+    from plateocr.inference.graph_cache import _prune
 
     for i in range(5):
         (tmp_path / f"inference-{i}.meta").write_bytes(b"x")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from plateocr.charset import Charset
-from plateocr.model.synthetic_data import encoded_crops, rehearsal_problem, synthetic_train_dataset, with_synthetic
+from plateocr.training.synthetic_data import encoded_crops, rehearsal_problem, synthetic_train_dataset, with_synthetic
 from plateocr.synth.crops import iter_crops
 from plateocr.defaults import CROP_SIZE
 
@@ -71,7 +71,7 @@ def test_augmented_batches_keep_shape_and_labels():
 def test_real_records_get_the_given_share_of_synthetic_crops_at_their_size(tmp_path):
     from test_data import TEXTS, write_records
 
-    from plateocr.model.data import train_examples
+    from plateocr.training.data import train_examples
 
     spec, charset = write_records(tmp_path, {"train": TEXTS}, size=(24, 80), max_len=10)
     assert rehearsal_problem(charset, spec) is None

@@ -9,8 +9,8 @@ from conftest import make_crops
 from tiny_model import random_model_dir
 
 from plateocr.imaging import read_rgb
-from plateocr.model.decoding import Reading
-from plateocr.model.test_time_augmentation import VIEWS, combine, views, views_in_graph, vote_in_graph
+from plateocr.inference.decoding import Reading
+from plateocr.inference.test_time_augmentation import VIEWS, combine, views, views_in_graph, vote_in_graph
 
 SIZE = (32, 96)
 
@@ -98,7 +98,7 @@ def _group_outputs(groups: list[list[tuple[list[int], float]]], null: int, lengt
 def test_vote_in_graph_chooses_what_combine_chooses():
     from plateocr.charset import Charset
     from plateocr.model.compat import tf
-    from plateocr.model.decoding import decode_readings
+    from plateocr.inference.decoding import decode_readings
 
     charset = Charset.from_texts(["ABC17"])
     null = charset.null_code
@@ -150,7 +150,7 @@ def test_eval_reads_as_predict_does_with_and_without_views(tmp_path):
     from test_data import plate_image, write_records
 
     from plateocr import PlateReader
-    from plateocr.model.evaluate import evaluate
+    from plateocr.training.evaluate import evaluate
 
     texts = ["AB12", "CD345", "EF6", "K9"]
     write_records(tmp_path / "records", {"test": texts}, size=SIZE, shards=1)

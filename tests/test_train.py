@@ -85,7 +85,7 @@ def first_best(scores: list[tuple[int, float, float]]) -> int:
 
 @pytest.mark.slow
 def test_memorises_a_handful_of_plates_and_keeps_the_best_on_val_never_on_test(tmp_path):
-    from plateocr.model.evaluate import evaluate
+    from plateocr.training.evaluate import evaluate
 
     records = tmp_path / "records"
     write_records(records, {"train": TEXTS[:5], "val": TEXTS[:5], "test": SWAPPED})
@@ -516,7 +516,7 @@ def test_a_damaged_train_shard_is_named_before_any_work(tmp_path):
 
 @pytest.mark.slow
 def test_records_without_a_val_split_keep_the_latest_checkpoint_and_eval_says_so(tmp_path):
-    from plateocr.model.evaluate import evaluate
+    from plateocr.training.evaluate import evaluate
 
     # records written before val splits (or with --val 0): no evaluation, the latest checkpoint kept
     old = tmp_path / "old_records"

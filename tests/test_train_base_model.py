@@ -37,7 +37,7 @@ def test_pretrain_a_few_steps_evaluate_and_export(tmp_path):
     assert md.config.final_endpoint == "Mixed_5b" and md.latest_checkpoint().endswith("ckpt-2")
 
     from plateocr.model.compat import tf
-    from plateocr.model.inference import PlateReader
+    from plateocr.inference.reader import PlateReader
 
     base = ModelDir(export)
     ckpt = base.resolve_checkpoint()

@@ -40,7 +40,7 @@ def run(
     from plateocr.commands.progress import progress_bar
 
     from plateocr.base_model import bundled_base_model, default_model_dir
-    from plateocr.model.evaluate import evaluate
+    from plateocr.training.evaluate import evaluate
     from plateocr.outputs import check_can_write
 
     if errors is not None:

@@ -41,7 +41,7 @@ def run(
     from rich.table import Table
 
     from plateocr.base_model import bundled_base_model, default_model_dir
-    from plateocr.model.export import export_model
+    from plateocr.inference.export import export_model
 
     err = Console(stderr=True)
     model_dir = default_model_dir(model_dir)

@@ -82,7 +82,7 @@ def run(
         err.print(f"no {defaults.MODEL_DIR}/ here: reading with the bundled base model (synthetic plates only; "
                   "fine-tune it on your plates with `plateocr train`)")
     with err.status("loading the model"):
-        from plateocr.model.inference import PlateReader
+        from plateocr.inference.reader import PlateReader
 
         reader = PlateReader(model_dir, checkpoint, tta=tta, formats=formats)
     if reader.formats is not None:

@@ -1,6 +1,6 @@
-"""The attention OCR model (InceptionV3 tower + attention LSTM decoder) and what runs it.
+"""The attention OCR network (InceptionV3 tower + attention LSTM decoder).
 
-Modules, one concept each (TensorFlow is imported only here, never by the data stages):
+Modules, one concept each (TensorFlow is imported only through compat.py, never by the data stages):
 
 - compat.py     makes tf-slim 1.1.0 work on the pinned TensorFlow; import it before tf_slim:
                 ``from plateocr.model.compat import tf, slim`` (also tf1 = tf.compat.v1).
@@ -24,21 +24,13 @@ Modules, one concept each (TensorFlow is imported only here, never by the data s
                 labels, config) -> Losses(total, sequence, regularization)``.
 - metrics.py    character and full-sequence accuracy (TF ops ``*_tf`` and NumPy, same
                 definitions; ``accuracy_counts`` sums over batches).
-- data.py       tf.data input from the FSNS shards a DatasetSpec names; augmentation.
-- synthetic_data.py  the same batches ({"images", "labels", "texts"}) streamed from freshly
-                rendered synthetic crops (plateocr.synth.crops), for pretraining the base
-                model: ``train(..., train_input=fn(TrainOptions) -> dataset)`` uses them
-                instead of the records' train split (scripts/train_base_model.py).
+- charset_transfer.py  the decoder's per-character weights carried over to a model with
+                another charset (a fine-tune from a checkpoint with another charset).
 - modeldir.py   the self-describing model directory (charset, spec, config, checkpoints).
-- test_time_augmentation.py  each crop read as five re-framed views and voted: NumPy for
-                PlateReader and eval, the same steps as TF ops for the exported graph.
-- format_search.py  format-aware reading: the best of the greedy reading and each learned
-                format's reading (plateocr.formats, model/formats.json) under log P + weight *
-                log prior, over the decoder's per-step distributions; NumPy for PlateReader and
-                eval, the same steps as TF ops for the exported graph; learn_formats at train time.
-- evaluate.py / inference.py (PlateReader) / export.py.
 
-The training system (TrainOptions, the loop, early stopping, the train step, the layers a
-fine-tune trains) is plateocr.training; train.py here only re-exports plateocr.training.loop.train
-for the callers that still name plateocr.model.train.
+The network is all this package holds. What reads with it (PlateReader, decoding, test-time
+views, format search, export, the graph cache) is plateocr.inference; what trains it (the
+input pipeline, the loop, early stopping, evaluation) is plateocr.training, as parseq keeps
+its models apart from its training system and its reading. Imports go one way:
+plateocr.training -> plateocr.inference -> plateocr.model.
 """

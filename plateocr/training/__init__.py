@@ -12,7 +12,15 @@ apart from its models).
   clipped update + BN updates; micro-batches bound memory (batch 32 at 200x200: ~1.9 GB peak
   RSS in one part, ~1.5 in two)
 - train_layers: which variables a fine-tune trains (--train-layers)
+- data: tf.data input from the FSNS shards a DatasetSpec names, augmentation, the labels of a
+  split, and learn_formats (the train split's formats into the model folder's formats.json)
+- synthetic_data: the same batches ({"images", "labels", "texts"}) streamed from freshly rendered
+  synthetic crops (plateocr.synth.crops), for pretraining the base model: ``train(...,
+  train_input=fn(TrainOptions) -> dataset)`` uses them instead of the records' train split
+  (scripts/train_base_model.py)
+- evaluate: scoring a checkpoint on a split (Evaluator, evaluate()), for `plateocr eval` and for
+  early stopping. It lives here, not in plateocr.inference, because it reads the records through
+  data (eval_dataset); it reads plates the way PlateReader does, through plateocr.inference.
 
-The input pipeline (plateocr.model.data, plateocr.model.synthetic_data) still lives in
-plateocr.model, as do evaluate, inference and export.
+Imports go one way: plateocr.training -> plateocr.inference -> plateocr.model.
 """

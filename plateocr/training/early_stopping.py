@@ -49,7 +49,7 @@ class BestKeeper:
 
     def score(self, ckpt: str, step: int) -> None:
         from plateocr.model.compat import tf1
-        from plateocr.model.evaluate import Evaluator
+        from plateocr.training.evaluate import Evaluator
 
         if self._evaluator is None:
             from plateocr.formats import resolve_formats

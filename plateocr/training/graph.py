@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from plateocr.model.decoding import texts_tf
+from plateocr.inference.decoding import texts_tf
 from plateocr.model.modeldir import ModelDir
 from plateocr.training.optimizers import learning_rate, optimizer_for
 from plateocr.training.options import TrainOptions
@@ -33,7 +33,7 @@ def build_graph(
     md: ModelDir, records_dir, spec, opts: TrainOptions, ckpt_arg, incep_arg, train_input=None
 ) -> TrainGraph:
     from plateocr.model.compat import tf, tf1
-    from plateocr.model.data import batches, train_examples
+    from plateocr.training.data import batches, train_examples
     from plateocr.model.metrics import char_accuracy_tf, sequence_accuracy_tf
     from plateocr.training.train_step import build_train_step
 
@@ -50,7 +50,7 @@ def build_graph(
                 records_dir, spec, augment=opts.augment, shuffle_buffer=opts.shuffle_buffer, seed=opts.seed
             )
             if opts.synthetic_share:
-                from plateocr.model.synthetic_data import with_synthetic
+                from plateocr.training.synthetic_data import with_synthetic
 
                 seed = opts.seed if opts.seed is not None else time.time_ns() % 2**31
                 ds = with_synthetic(ds, charset, spec, opts.synthetic_share, seed=seed)

@@ -27,8 +27,7 @@ from pathlib import Path
 
 from plateocr.base_model import bundled_base_model
 from plateocr.charset import Charset
-from plateocr.errors import PlateOCRError
-from plateocr.model.evaluate import tf_error_message
+from plateocr.errors import PlateOCRError, tf_error_message
 from plateocr.model.modeldir import ModelDir, checkpoint_step
 from plateocr.spec import DatasetSpec
 from plateocr.training.early_stopping import BestKeeper, no_eval_split_note
@@ -143,7 +142,7 @@ def train(
     on (and the step-0 score): val, so that `eval` reports test free of that choice. A caller with
     a held-out set of its own names it (scripts/train_base_model.py: its synthetic test records).
     """
-    from plateocr.model.data import check_split_records
+    from plateocr.training.data import check_split_records
     from plateocr.outputs import check_output_path
 
     listener = listener or TrainListener()
@@ -158,7 +157,7 @@ def train(
     if train_input is None:
         check_split_records(records_dir, spec, "train")  # a damaged shard named before any work
     if (options or {}).get("synthetic_share") and train_input is None:
-        from plateocr.model.synthetic_data import rehearsal_problem
+        from plateocr.training.synthetic_data import rehearsal_problem
 
         problem = rehearsal_problem(charset, spec)
         if problem:
@@ -191,7 +190,7 @@ def train(
             listener.message(no_eval_split_note(records_dir, spec, eval_split, md))
     md.update(options=asdict(opts), records_dir=records_dir)
     if train_input is None:  # the formats of the user's labels, for format-aware reading
-        from plateocr.model.format_search import learn_formats
+        from plateocr.training.data import learn_formats
 
         learn_formats(md, records_dir, spec, listener.message)
     latest = md.resume_checkpoint()
@@ -261,7 +260,7 @@ def _loop(
             except tf.errors.InvalidArgumentError as e:
                 raise PlateOCRError(f"{records_dir}: bad training data ({tf_error_message(e)})") from None
             except tf.errors.DataLossError as e:  # a shard cut short or corrupted
-                from plateocr.model.data import damaged_split_error
+                from plateocr.training.data import damaged_split_error
 
                 raise damaged_split_error(records_dir, spec, "train", e) from None
             dt = time.monotonic() - t0

@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from plateocr.charset import Charset
-from plateocr.errors import PlateOCRError
-from plateocr.model.evaluate import tf_error_message
+from plateocr.errors import PlateOCRError, tf_error_message
 from plateocr.model.modeldir import ModelDir
 
 if TYPE_CHECKING:

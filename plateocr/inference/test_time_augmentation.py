@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 
 from plateocr.defaults import TTA_VIEWS as VIEWS  # the crop itself first, then zoomed and shifted
-from plateocr.model.decoding import Reading
+from plateocr.inference.decoding import Reading
 
 
 def _taps(n: int, scale: float, shift: float):

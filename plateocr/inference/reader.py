@@ -40,10 +40,10 @@ from plateocr.base_model import default_model_dir
 from plateocr.defaults import READ_BATCH_SIZE
 from plateocr.errors import PlateOCRError
 from plateocr.imaging import decode_image, fit, read_bgr
-from plateocr.model.decoding import Reading
-from plateocr.model.format_search import build_tables, decode_outputs
+from plateocr.inference.decoding import Reading
+from plateocr.inference.format_search import build_tables, decode_outputs
+from plateocr.inference.test_time_augmentation import read_views
 from plateocr.model.modeldir import ModelDir
-from plateocr.model.test_time_augmentation import read_views
 from plateocr.prefetch import prefetch_batches
 
 __all__ = ["PlateReader", "Reading", "DEFAULT_BATCH_SIZE"]
@@ -95,8 +95,8 @@ class PlateReader:
     ):
         from plateocr.formats import resolve_formats
         from plateocr.model.compat import session_config, tf, tf1
-        from plateocr.model.evaluate import tf_error_message
-        from plateocr.model.graph_cache import inference_graph
+        from plateocr.errors import tf_error_message
+        from plateocr.inference.graph_cache import inference_graph
 
         md = ModelDir(default_model_dir(model_dir))
         self.model_dir = md.path

@@ -1,8 +1,8 @@
 """Evaluation: every example of a split once, read with the inference decoding, scored.
 
 The graph is built once (is_training=False, greedy decoding) and can score several checkpoints
-(training's --eval-every reuses one Evaluator). Readings come from plateocr.model.decoding and,
-by default, the test-time views (plateocr.model.test_time_augmentation), the code prediction
+(training's --eval-every reuses one Evaluator). Readings come from plateocr.inference.decoding and,
+by default, the test-time views (plateocr.inference.test_time_augmentation), the code prediction
 uses, so `eval` scores exactly what `predict` would print.
 """
 
@@ -17,11 +17,11 @@ import numpy as np
 
 from plateocr.charset import Charset
 from plateocr.defaults import READ_BATCH_SIZE
-from plateocr.errors import PlateOCRError
-from plateocr.model.format_search import build_tables, char_probabilities, decode_outputs
+from plateocr.errors import PlateOCRError, tf_error_message
+from plateocr.inference.format_search import build_tables, char_probabilities, decode_outputs
+from plateocr.inference.test_time_augmentation import read_views
 from plateocr.model.metrics import AccuracyCounts, accuracy_counts, differs_only_in_o_and_0
 from plateocr.model.modeldir import ModelDir, checkpoint_step
-from plateocr.model.test_time_augmentation import read_views
 from plateocr.spec import DatasetSpec
 
 DEFAULT_BATCH_SIZE = READ_BATCH_SIZE
@@ -171,17 +171,6 @@ class EvalResult:
         write_text_atomic(path, buf.getvalue())
 
 
-def tf_error_message(error: Exception) -> str:
-    """The line of a TensorFlow error that says what went wrong (not where the graph was built)."""
-    text = getattr(error, "message", None) or str(error)
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith(("Graph execution error", "Detected at node", "File ", "Node:", "[[")):
-            continue
-        return line
-    return type(error).__name__
-
-
 class Evaluator:
     """The eval graph for one split, built once; `evaluate(checkpoint)` scores a checkpoint."""
 
@@ -198,7 +187,7 @@ class Evaluator:
     ):
         """formats: a plateocr.formats.Formats to read with (as PlateReader's), or None."""
         from plateocr.model.compat import session_config, tf, tf1
-        from plateocr.model.data import eval_dataset, split_files
+        from plateocr.training.data import eval_dataset, split_files
         from plateocr.model.network import build_model
 
         split_files(records_dir, spec, split)  # clear errors before building anything
@@ -257,7 +246,7 @@ class Evaluator:
             except tf.errors.OutOfRangeError:
                 break
             except tf.errors.DataLossError as e:  # a shard cut short or corrupted
-                from plateocr.model.data import damaged_split_error
+                from plateocr.training.data import damaged_split_error
 
                 raise damaged_split_error(self.records_dir, self.spec, self.split, e) from None
             readings = read_views(batch["images"], self._read, self.tta)

@@ -25,8 +25,15 @@ _COLLECTION = "plateocr_inference"
 _FETCHES = (
     "images", "predicted_chars", "predicted_scores", "sequence_confidence", "attention_masks", "char_probabilities"
 )
-# Modules whose code decides the inference graph.
-_GRAPH_MODULES = ("network.py", "decoder.py", "compat.py", "config.py", "graph_cache.py", "format_search.py")
+# Modules whose code decides the inference graph (paths in the plateocr package).
+_GRAPH_MODULES = (
+    "model/network.py",
+    "model/decoder.py",
+    "model/compat.py",
+    "model/config.py",
+    "inference/graph_cache.py",
+    "inference/format_search.py",
+)
 
 
 class InferenceGraph(NamedTuple):
@@ -46,16 +53,16 @@ def cache_key(config) -> str:
     h = hashlib.sha256()
     h.update(json.dumps(config.to_dict(), sort_keys=True).encode())
     h.update(tf.__version__.encode())
-    here = Path(__file__).parent
+    package = Path(__file__).parent.parent
     for name in _GRAPH_MODULES:
-        h.update((here / name).read_bytes())
+        h.update((package / name).read_bytes())
     return h.hexdigest()[:20]
 
 
 def build_inference_graph(config) -> InferenceGraph:
     """The graph from the network code: uint8 images placeholder -> greedy decoding."""
+    from plateocr.inference.format_search import char_probabilities
     from plateocr.model.compat import tf, tf1
-    from plateocr.model.format_search import char_probabilities
     from plateocr.model.network import build_model
 
     h, w, _ = config.image_shape

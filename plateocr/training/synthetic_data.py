@@ -82,7 +82,7 @@ def synthetic_examples(
 
     def prepare(image, labels, text):
         if augment:
-            from plateocr.model.data import augment_image
+            from plateocr.training.data import augment_image
 
             image = augment_image(image)
         return {"images": image, "labels": labels, "texts": text}
@@ -92,7 +92,7 @@ def synthetic_examples(
 
 def synthetic_train_dataset(charset: Charset, max_length: int, batch_size: int, **kwargs):
     """Full batches of synthetic_examples (same keyword arguments)."""
-    from plateocr.model.data import batches
+    from plateocr.training.data import batches
 
     return batches(synthetic_examples(charset, max_length, **kwargs), batch_size)
 

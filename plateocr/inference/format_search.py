@@ -17,7 +17,7 @@ greedy one), which a changed lookalike barely moves.
 
 search() is NumPy, for PlateReader and eval; search_in_graph() is the same as TensorFlow ops,
 for the exported SavedModel and TFLite model. Each view of the five-view reading is searched
-before the vote (plateocr.model.test_time_augmentation), so `predict`, `eval` and the exports
+before the vote (plateocr.inference.test_time_augmentation), so `predict`, `eval` and the exports
 vote over the same readings.
 """
 
@@ -146,26 +146,9 @@ def char_probabilities(endpoints):
 def decode_outputs(charset: Charset, out: dict, tables: FormatTables | None) -> list:
     """Readings of one batch of network outputs (chars, scores, confidence, optional attention,
     and probs when `tables`): the greedy readings, or with tables the format-aware ones."""
-    from plateocr.model.decoding import decode_readings
+    from plateocr.inference.decoding import decode_readings
 
     chars, scores, confidence = out["chars"], out["scores"], out["confidence"]
     if tables is not None:
         chars, scores, confidence = search(tables, out["probs"], chars)
     return decode_readings(charset, chars, scores, confidence, out.get("attention"))
-
-
-def learn_formats(md, records_dir, spec, message=None) -> Formats | None:
-    """At train time: the formats of the records' train split into the model folder's
-    formats.json, unless one is there (a resumed model keeps its file, which may be edited;
-    --force starts a new model and learns them again). Returns what was learned, if anything."""
-    from plateocr.formats import FORMATS_FILE
-    from plateocr.model.data import split_texts
-
-    path = md.path / FORMATS_FILE
-    if path.exists():
-        return None
-    formats = Formats.learn(split_texts(records_dir, spec, "train"), records=str(records_dir), split="train")
-    formats.write(path)
-    if message:
-        message(f"formats: {formats.describe()} learned from the train labels into {path}")
-    return formats

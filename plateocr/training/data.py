@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from plateocr.errors import PlateOCRError
+from plateocr.formats import FORMATS_FILE, Formats
 from plateocr.spec import DatasetSpec
 
 # FSNS keys (the reference's format); `plateocr tfrecords` writes them all.
@@ -69,7 +70,7 @@ def damaged_split_error(records_dir: str | os.PathLike, spec: DatasetSpec, split
         check_split_records(records_dir, spec, split)
     except PlateOCRError as named:
         return named
-    from plateocr.model.evaluate import tf_error_message
+    from plateocr.errors import tf_error_message
 
     return PlateOCRError(f"{records_dir}: damaged records in the {split} split ({tf_error_message(error)}); {_WRITE_AGAIN}")
 
@@ -253,3 +254,17 @@ def split_texts(records_dir: str | os.PathLike, spec: DatasetSpec, split: str = 
                     texts += [t.decode("utf-8") for t in session.run(batch)]
                 except tf.errors.OutOfRangeError:
                     return texts
+
+
+def learn_formats(md, records_dir, spec, message=None) -> Formats | None:
+    """At train time: the formats of the records' train split into the model folder's
+    formats.json, unless one is there (a resumed model keeps its file, which may be edited;
+    --force starts a new model and learns them again). Returns what was learned, if anything."""
+    path = md.path / FORMATS_FILE
+    if path.exists():
+        return None
+    formats = Formats.learn(split_texts(records_dir, spec, "train"), records=str(records_dir), split="train")
+    formats.write(path)
+    if message:
+        message(f"formats: {formats.describe()} learned from the train labels into {path}")
+    return formats

@@ -9,11 +9,11 @@ plain ``tf.saved_model.load(dir)`` (no plateocr code) runs it. Signatures:
 
 Both return ``text`` (string [B]), ``confidence`` [B], ``char_ids`` [B, L], ``char_probabilities``
 [B, L] and ``attention_masks`` [B, L, h, w]. By default the graph reads each image as predict
-does: as the five test-time views, voted in the graph (plateocr.model.test_time_augmentation's
+does: as the five test-time views, voted in the graph (plateocr.inference.test_time_augmentation's
 views_in_graph and vote_in_graph compute what PlateReader's NumPy code does); ``tta=False``
 exports a graph that reads each image once, five times less work. With formats (``formats``,
 as predict's ``--formats``: the model folder's formats.json by default) each view's reading is
-format-aware before the vote (plateocr.model.format_search.search_in_graph, the same search as
+format-aware before the vote (plateocr.inference.format_search.search_in_graph, the same search as
 PlateReader's); the formats are constants of the graph, copied beside it as formats.json.
 
 The in-graph fit follows plateocr.imaging.fit (stretch, or keep-aspect with replicated borders;
@@ -47,10 +47,10 @@ from pathlib import Path
 import numpy as np
 
 from plateocr.errors import OutputExistsError, PlateOCRError
-from plateocr.model.decoding import texts_tf
-from plateocr.model.format_search import FormatTables, build_tables, char_probabilities, search_in_graph
+from plateocr.inference.decoding import texts_tf
+from plateocr.inference.format_search import FormatTables, build_tables, char_probabilities, search_in_graph
+from plateocr.inference.test_time_augmentation import VIEWS, views_in_graph, vote_in_graph
 from plateocr.model.modeldir import ModelDir
-from plateocr.model.test_time_augmentation import VIEWS, views_in_graph, vote_in_graph
 
 EXPORT_DIR = "export"
 TFLITE_FILE = "plateocr.tflite"
@@ -128,7 +128,7 @@ def _numeric_outputs(images, config, null_code: int, tta: bool, tables: FormatTa
 
 def _restore(session, saver, checkpoint: str) -> None:
     from plateocr.model.compat import tf
-    from plateocr.model.evaluate import tf_error_message
+    from plateocr.errors import tf_error_message
 
     try:
         saver.restore(session, checkpoint)
