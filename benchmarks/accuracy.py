@@ -82,7 +82,9 @@ def parse_variant(text: str) -> tuple[str, dict]:
     return name, settings
 
 
-def prepare_data(work: Path, data: Path, seed: int, size: tuple[int, int], keep_aspect: bool, base: Path | None) -> Path:
+def prepare_data(
+    work: Path, data: Path, seed: int, size: tuple[int, int], keep_aspect: bool, base: Path | None
+) -> Path:
     """Crops and records of `data` at `size` under work/data-HxW-...; returns the records folder.
     With a base model the records use its charset (so it can be scored zero-shot)."""
     from plateocr.cropping import crop_annotations
@@ -94,13 +96,18 @@ def prepare_data(work: Path, data: Path, seed: int, size: tuple[int, int], keep_
         return records
     crop_annotations(data / "annot.csv", out_dir=folder / "crops", size=size, keep_aspect=keep_aspect, force=True)
     charset = base / defaults.CHARSET_FILE if base else None
-    write_records(folder / "crops", records, RecordsOptions(split=0.83, seed=seed, charset_file=charset,
-                                                            max_length=MAX_LENGTH), force=True)
+    write_records(
+        folder / "crops",
+        records,
+        RecordsOptions(split=0.83, seed=seed, charset_file=charset, max_length=MAX_LENGTH),
+        force=True,
+    )
     return records
 
 
-def run_one(name: str, settings: dict, work: Path, minutes: float, stops: list[float], seed: int, data: Path,
-            base: Path | None) -> list[dict]:
+def run_one(
+    name: str, settings: dict, work: Path, minutes: float, stops: list[float], seed: int, data: Path, base: Path | None
+) -> list[dict]:
     """Train one configuration for `minutes` (scored at each stop); one row per stop."""
     from plateocr.model.config import ModelConfig
     from plateocr.training.evaluate import evaluate
@@ -126,10 +133,13 @@ def run_one(name: str, settings: dict, work: Path, minutes: float, stops: list[f
         if result is None or not result.stopped_early:  # an early-stopped run is done
             t0 = time.monotonic()
             result = train(
-                records, folder / "model",
+                records,
+                folder / "model",
                 {"steps": 10**7, "seed": seed, "save_every_secs": 10**9, **options},
-                config_overrides=model, time_limit=(stop - trained) * 60,
-                checkpoint=None if from_scratch else base, from_scratch=from_scratch,
+                config_overrides=model,
+                time_limit=(stop - trained) * 60,
+                checkpoint=None if from_scratch else base,
+                from_scratch=from_scratch,
             )
             trained += (time.monotonic() - t0) / 60
             steps_s += result.seconds
@@ -137,25 +147,27 @@ def run_one(name: str, settings: dict, work: Path, minutes: float, stops: list[f
         test = evaluate(folder / "model", split="test")
         seen = evaluate(folder / "model", split="train")
         latest = evaluate(folder / "model", split="test", checkpoint="latest")
-        rows.append({
-            "name": name if stop == minutes else f"{name} @{stop:g}",
-            "start": "scratch" if from_scratch else "base",
-            "input": f"{size[0]}x{size[1]} {'keep aspect' if keep_aspect else 'stretch'}",
-            "training": f"{result.options.optimizer} {result.options.learning_rate:g} b{result.options.batch_size}",
-            "steps": result.last_step,
-            "scored_step": test.step,
-            "early_stop": result.stopped_early,
-            "train_minutes": round(trained, 2),
-            "s_per_step": round(steps_s / max(1, result.last_step), 3),
-            "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 2**30, 2),
-            "test_examples": test.num_examples,
-            "test_sequence_accuracy": test.sequence_accuracy,
-            "test_character_accuracy": test.character_accuracy,
-            "test_sequence_accuracy_o_is_0": test.sequence_accuracy_o_is_0,
-            "train_sequence_accuracy": seen.sequence_accuracy,
-            "train_character_accuracy": seen.character_accuracy,
-            "latest_test_sequence_accuracy": latest.sequence_accuracy,
-        })
+        rows.append(
+            {
+                "name": name if stop == minutes else f"{name} @{stop:g}",
+                "start": "scratch" if from_scratch else "base",
+                "input": f"{size[0]}x{size[1]} {'keep aspect' if keep_aspect else 'stretch'}",
+                "training": f"{result.options.optimizer} {result.options.learning_rate:g} b{result.options.batch_size}",
+                "steps": result.last_step,
+                "scored_step": test.step,
+                "early_stop": result.stopped_early,
+                "train_minutes": round(trained, 2),
+                "s_per_step": round(steps_s / max(1, result.last_step), 3),
+                "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 2**30, 2),
+                "test_examples": test.num_examples,
+                "test_sequence_accuracy": test.sequence_accuracy,
+                "test_character_accuracy": test.character_accuracy,
+                "test_sequence_accuracy_o_is_0": test.sequence_accuracy_o_is_0,
+                "train_sequence_accuracy": seen.sequence_accuracy,
+                "train_character_accuracy": seen.character_accuracy,
+                "latest_test_sequence_accuracy": latest.sequence_accuracy,
+            }
+        )
     return rows
 
 
@@ -166,11 +178,18 @@ def zero_shot(work: Path, data: Path, seed: int, base: Path) -> dict:
     spec = ModelDir(base).spec
     records = prepare_data(work, data, seed, (spec.height, spec.width), spec.keep_aspect, base)
     test = evaluate(base, records, split="test")
-    return {"name": "base model, zero-shot", "start": "base", "input": f"{spec.height}x{spec.width}",
-            "training": "none (synthetic plates only)", "steps": test.step, "train_minutes": 0.0,
-            "test_examples": test.num_examples, "test_sequence_accuracy": test.sequence_accuracy,
-            "test_character_accuracy": test.character_accuracy,
-            "test_sequence_accuracy_o_is_0": test.sequence_accuracy_o_is_0}
+    return {
+        "name": "base model, zero-shot",
+        "start": "base",
+        "input": f"{spec.height}x{spec.width}",
+        "training": "none (synthetic plates only)",
+        "steps": test.step,
+        "train_minutes": 0.0,
+        "test_examples": test.num_examples,
+        "test_sequence_accuracy": test.sequence_accuracy,
+        "test_character_accuracy": test.character_accuracy,
+        "test_sequence_accuracy_o_is_0": test.sequence_accuracy_o_is_0,
+    }
 
 
 def text_counts(truth: str, read: str):
@@ -209,9 +228,17 @@ def tesseract_row(work: Path, data: Path, seed: int, records: Path) -> dict | No
     with ThreadPoolExecutor(2) as pool:
         reads = list(pool.map(read, [p for p, _ in labelled]))
     counts = sum((text_counts(t, r) for (_, t), r in zip(labelled, reads)), AccuracyCounts())
-    return {"name": version, "start": "-", "input": f"{TESSERACT_SIZE[0]}x{TESSERACT_SIZE[1]} stretch",
-            "training": "none (--psm 7, A-Z0-9)", "steps": None, "train_minutes": 0.0, "test_examples": len(labelled),
-            "test_sequence_accuracy": counts.sequence_accuracy, "test_character_accuracy": counts.char_accuracy}
+    return {
+        "name": version,
+        "start": "-",
+        "input": f"{TESSERACT_SIZE[0]}x{TESSERACT_SIZE[1]} stretch",
+        "training": "none (--psm 7, A-Z0-9)",
+        "steps": None,
+        "train_minutes": 0.0,
+        "test_examples": len(labelled),
+        "test_sequence_accuracy": counts.sequence_accuracy,
+        "test_character_accuracy": counts.char_accuracy,
+    }
 
 
 def main() -> None:
@@ -222,7 +249,9 @@ def main() -> None:
     ap.add_argument("--stops", type=float, nargs="*", default=[5.0, 15.0], help="also score at these minutes")
     ap.add_argument("--compare", action="store_true", help="also run the upstream-like baseline")
     ap.add_argument("--variant", action="append", default=[], help="NAME:KEY=VALUE,... (repeatable)")
-    ap.add_argument("--no-default", action="store_true", help="only the variants (no zero-shot/fine-tune/scratch/Tesseract)")
+    ap.add_argument(
+        "--no-default", action="store_true", help="only the variants (no zero-shot/fine-tune/scratch/Tesseract)"
+    )
     ap.add_argument("--no-scratch", action="store_true", help="skip the from-scratch row")
     ap.add_argument("--base", type=Path, default=None, help="model dir to start from (default: the bundled base model)")
     ap.add_argument("--seed", type=int, default=0)
@@ -257,9 +286,22 @@ def main() -> None:
     for name, settings in configs:
         print(f"== {name}: {args.minutes:g} min of training", file=sys.stderr, flush=True)
         # Each configuration in its own process, so its peak memory is its own.
-        cmd = [sys.executable, __file__, "--child", json.dumps([name, settings]), "--minutes", str(args.minutes),
-               "--stops", *map(str, args.stops), "--seed", str(args.seed), "--data", str(args.data),
-               "--work", str(args.work)] + (["--base", str(base)] if base else [])
+        cmd = [
+            sys.executable,
+            __file__,
+            "--child",
+            json.dumps([name, settings]),
+            "--minutes",
+            str(args.minutes),
+            "--stops",
+            *map(str, args.stops),
+            "--seed",
+            str(args.seed),
+            "--data",
+            str(args.data),
+            "--work",
+            str(args.work),
+        ] + (["--base", str(base)] if base else [])
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
         found = [json.loads(line[4:]) for line in proc.stdout.splitlines() if line.startswith("ROW ")]
         if proc.returncode or not found:
@@ -278,8 +320,22 @@ def main() -> None:
     from rich.table import Table
 
     table = Table(title=f"Real EU plates ({args.data.name}), 83/17 split seed {args.seed}, 2 CPU cores")
-    cols = ["config", "start", "input", "training", "steps", "scored step", "train min", "test seq", "test char",
-            "test seq O=0", "train seq", "train char", "latest test seq", "peak GiB"]
+    cols = [
+        "config",
+        "start",
+        "input",
+        "training",
+        "steps",
+        "scored step",
+        "train min",
+        "test seq",
+        "test char",
+        "test seq O=0",
+        "train seq",
+        "train char",
+        "latest test seq",
+        "peak GiB",
+    ]
     for c in cols:
         table.add_column(c, justify="left" if c in ("config", "start", "input", "training") else "right")
 
@@ -288,11 +344,22 @@ def main() -> None:
 
     for r in rows:
         steps = f(r, "steps", "{}") + (" (early stop)" if r.get("early_stop") else "")
-        table.add_row(r["name"], r["start"], r["input"], r["training"], steps, f(r, "scored_step", "{}"),
-                      f(r, "train_minutes", "{:.1f}"), f(r, "test_sequence_accuracy"), f(r, "test_character_accuracy"),
-                      f(r, "test_sequence_accuracy_o_is_0"), f(r, "train_sequence_accuracy"),
-                      f(r, "train_character_accuracy"), f(r, "latest_test_sequence_accuracy"),
-                      f(r, "peak_rss_gib", "{:.2f}"))
+        table.add_row(
+            r["name"],
+            r["start"],
+            r["input"],
+            r["training"],
+            steps,
+            f(r, "scored_step", "{}"),
+            f(r, "train_minutes", "{:.1f}"),
+            f(r, "test_sequence_accuracy"),
+            f(r, "test_character_accuracy"),
+            f(r, "test_sequence_accuracy_o_is_0"),
+            f(r, "train_sequence_accuracy"),
+            f(r, "train_character_accuracy"),
+            f(r, "latest_test_sequence_accuracy"),
+            f(r, "peak_rss_gib", "{:.2f}"),
+        )
     Console(width=180).print(table)
     print(f"test plates: {rows[0]['test_examples'] if rows else 0}")
     if args.json:

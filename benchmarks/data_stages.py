@@ -232,7 +232,10 @@ def main() -> None:
 
         crop_cmd = [*cli, "crop", "annot.csv", "--force", *(["--size", args.size] if args.size else [])]
         # Start-up alone: the CLI answering --help, against Python importing OpenCV (the limit's).
-        for key, cmd in (("start-up", [*cli, "crop", "--help"]), ("start-up-limit", [sys.executable, "-c", "import cv2"])):
+        for key, cmd in (
+            ("start-up", [*cli, "crop", "--help"]),
+            ("start-up-limit", [sys.executable, "-c", "import cv2"]),
+        ):
             results[key] = min(measure(cmd, small) for _ in range(5))
         run_alternating([("decode", baseline("decode", small, "2"), small, n), ("crop", crop_cmd, small, n)])
         if not args.crop_only:
@@ -273,42 +276,80 @@ def report(console, results, n, args) -> None:
         return "[green]met[/green]" if ok else "[red]missed[/red]"
 
     size = args.size or "default"
-    table = Table(title=f"data stages on {n} distinct photos ({os.cpu_count()} CPUs, crop size {size}), start-up included")
+    table = Table(
+        title=f"data stages on {n} distinct photos ({os.cpu_count()} CPUs, crop size {size}), start-up included"
+    )
     for col in ("stage", "variant", "items", "seconds", "items/s", "CPU s", "peak RSS MiB", "compared", "target"):
         table.add_column(col, justify="left" if col in ("stage", "variant", "compared", "target") else "right")
 
     def row(stage, key, variant, compared="", target=""):
         items, seconds, cpu, peak = results[key]
         table.add_row(
-            stage, variant, str(items), f"{seconds:.2f}", f"{items / seconds:.0f}", f"{cpu:.2f}", f"{peak:.0f}",
-            compared, target,
+            stage,
+            variant,
+            str(items),
+            f"{seconds:.2f}",
+            f"{items / seconds:.0f}",
+            f"{cpu:.2f}",
+            f"{peak:.0f}",
+            compared,
+            target,
         )
 
-    for key, variant in (("start-up-limit", "start-up: python -c 'import cv2'"),
-                         ("start-up", "start-up: plateocr crop --help")):
+    for key, variant in (
+        ("start-up-limit", "start-up: python -c 'import cv2'"),
+        ("start-up", "start-up: plateocr crop --help"),
+    ):
         seconds, cpu, peak = results[key]
         table.add_row("crop", variant, "", f"{seconds:.2f}", "", f"{cpu:.2f}", f"{peak:.0f}", "", "")
     row("crop", "decode", "limit: decode only, 2 procs")
     if args.crop_only:
-        row("crop", "crop", "plateocr crop", f"{crop_vs_limit:.2f}x limit (CPU {crop_vs_limit_cpu:.2f}x)",
-            f">= {TARGET_CROP_VS_LIMIT}x limit: {verdict(crop_vs_limit >= TARGET_CROP_VS_LIMIT)}")
+        row(
+            "crop",
+            "crop",
+            "plateocr crop",
+            f"{crop_vs_limit:.2f}x limit (CPU {crop_vs_limit_cpu:.2f}x)",
+            f">= {TARGET_CROP_VS_LIMIT}x limit: {verdict(crop_vs_limit >= TARGET_CROP_VS_LIMIT)}",
+        )
         console.print(table)
         return
     records_vs_tutorial = rate("tfrecords") / rate("tutorial-records")
     crop_rss, records_rss = rss("crop-2x") / rss("crop"), rss("tfrecords-2x") / rss("tfrecords")
-    row("crop", "tutorial-crop", "tutorial (1 proc, pandas, 200x200)",
-        f"{rate('tutorial-crop') / rate('decode'):.2f}x limit")
-    row("crop", "crop", "plateocr crop",
+    row(
+        "crop",
+        "tutorial-crop",
+        "tutorial (1 proc, pandas, 200x200)",
+        f"{rate('tutorial-crop') / rate('decode'):.2f}x limit",
+    )
+    row(
+        "crop",
+        "crop",
+        "plateocr crop",
         f"{crop_vs_limit:.2f}x limit (CPU {crop_vs_limit_cpu:.2f}x), {rate('crop') / rate('tutorial-crop'):.1f}x tutorial",
-        f">= {TARGET_CROP_VS_LIMIT}x limit: {verdict(crop_vs_limit >= TARGET_CROP_VS_LIMIT)}")
-    row("crop", "crop-2x", "plateocr crop, 2x photos",
-        f"RSS {crop_rss:.2f}x of 1x", f"flat (<= {FLAT_RSS}x): {verdict(crop_rss <= FLAT_RSS)}")
+        f">= {TARGET_CROP_VS_LIMIT}x limit: {verdict(crop_vs_limit >= TARGET_CROP_VS_LIMIT)}",
+    )
+    row(
+        "crop",
+        "crop-2x",
+        "plateocr crop, 2x photos",
+        f"RSS {crop_rss:.2f}x of 1x",
+        f"flat (<= {FLAT_RSS}x): {verdict(crop_rss <= FLAT_RSS)}",
+    )
     row("records", "tutorial-records", "tutorial (TensorFlow, re-encode)")
-    row("records", "tfrecords", "plateocr tfrecords",
+    row(
+        "records",
+        "tfrecords",
+        "plateocr tfrecords",
         f"{records_vs_tutorial:.1f}x tutorial",
-        f">= {TARGET_RECORDS_VS_TUTORIAL}x: {verdict(records_vs_tutorial >= TARGET_RECORDS_VS_TUTORIAL)}")
-    row("records", "tfrecords-2x", "plateocr tfrecords, 2x records",
-        f"RSS {records_rss:.2f}x of 1x", f"flat (<= {FLAT_RSS}x): {verdict(records_rss <= FLAT_RSS)}")
+        f">= {TARGET_RECORDS_VS_TUTORIAL}x: {verdict(records_vs_tutorial >= TARGET_RECORDS_VS_TUTORIAL)}",
+    )
+    row(
+        "records",
+        "tfrecords-2x",
+        "plateocr tfrecords, 2x records",
+        f"RSS {records_rss:.2f}x of 1x",
+        f"flat (<= {FLAT_RSS}x): {verdict(records_rss <= FLAT_RSS)}",
+    )
     console.print(table)
     console.print(
         "seconds and items/s are wall time (what the targets use); CPU s sums all processes of a variant and "

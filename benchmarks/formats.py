@@ -68,7 +68,9 @@ def records(set_name: str, seed: int) -> Path:
 
     out = WORK / set_name / f"records-seed{seed}"
     if not (out / SPEC_FILE).is_file():
-        options = RecordsOptions(split=0.83, seed=seed, charset_file=BASE_MODEL_DIR / CHARSET_FILE, max_length=MAX_LENGTH)
+        options = RecordsOptions(
+            split=0.83, seed=seed, charset_file=BASE_MODEL_DIR / CHARSET_FILE, max_length=MAX_LENGTH
+        )
         write_records(labels_csv(set_name), out, options, force=True)
     return out
 
@@ -76,10 +78,16 @@ def records(set_name: str, seed: int) -> Path:
 def compare(off, on) -> dict:
     """Scores of two eval results on the same plates, and the plates whose reading changed."""
     truths = [e.truth for e in off.examples]
-    fixed = [(t, a.prediction, b.prediction) for t, a, b in zip(truths, off.examples, on.examples)
-             if not a.correct and b.correct]
-    broken = [(t, a.prediction, b.prediction) for t, a, b in zip(truths, off.examples, on.examples)
-              if a.correct and not b.correct]
+    fixed = [
+        (t, a.prediction, b.prediction)
+        for t, a, b in zip(truths, off.examples, on.examples)
+        if not a.correct and b.correct
+    ]
+    broken = [
+        (t, a.prediction, b.prediction)
+        for t, a, b in zip(truths, off.examples, on.examples)
+        if a.correct and not b.correct
+    ]
     # the confusions fixed: truth>misread character, where the misreading had the right length
     pairs = Counter(f"{c}>{r}" for t, r, _ in fixed if len(t) == len(r) for c, r in zip(t, r) if c != r)
     return {
@@ -104,8 +112,11 @@ def fine_tune(records_dir: Path, model_dir: Path, steps: int) -> Path:
     from plateocr.model.modeldir import ModelDir
     from plateocr.training.loop import train
 
-    if not (ModelDir.exists(model_dir) and ModelDir(model_dir).latest_checkpoint() and
-            ModelDir(model_dir).latest_checkpoint().endswith(f"-{steps}")):
+    if not (
+        ModelDir.exists(model_dir)
+        and ModelDir(model_dir).latest_checkpoint()
+        and ModelDir(model_dir).latest_checkpoint().endswith(f"-{steps}")
+    ):
         train(records_dir, model_dir, {"steps": steps, "eval_every": 0, "seed": 0}, force=True)
     return model_dir
 
@@ -132,13 +143,26 @@ def main(argv=None) -> int:
         for i, seed in enumerate(args.seeds):
             rec = records(set_name, seed)
             formats = Formats.learn(split_texts(rec, DatasetSpec.read(rec), "train"), source=f"{set_name} train part")
-            rows.append({"set": set_name, "seed": seed, "model": "zero-shot", "formats": str(len(formats.counts)),
-                         **read_both(BASE_MODEL_DIR, rec, formats)})
+            rows.append(
+                {
+                    "set": set_name,
+                    "seed": seed,
+                    "model": "zero-shot",
+                    "formats": str(len(formats.counts)),
+                    **read_both(BASE_MODEL_DIR, rec, formats),
+                }
+            )
             if i == 0 and not args.no_finetune:
                 model = fine_tune(rec, WORK / set_name / f"model-seed{seed}-{args.steps}", args.steps)
-                rows.append({"set": set_name, "seed": seed, "model": f"fine-tuned {args.steps} steps",
-                             "formats": str(len(Formats.read(model / FORMATS_FILE).counts)),
-                             **read_both(model, rec, "auto")})
+                rows.append(
+                    {
+                        "set": set_name,
+                        "seed": seed,
+                        "model": f"fine-tuned {args.steps} steps",
+                        "formats": str(len(Formats.read(model / FORMATS_FILE).counts)),
+                        **read_both(model, rec, "auto"),
+                    }
+                )
             Console(stderr=True).print(f"{set_name} seed {seed}: done")
 
     table = Table(title="format-aware reading: test part (17%), formats learned from the train part (83%)")
@@ -146,9 +170,15 @@ def main(argv=None) -> int:
         table.add_column(col, overflow="fold")
     for r in rows:
         table.add_row(
-            r["set"], str(r["seed"]), r["model"], r["formats"], str(r["plates"]),
-            f"{r['sequence'][0]:.3f} -> {r['sequence'][1]:.3f}", f"{r['character'][0]:.3f} -> {r['character'][1]:.3f}",
-            str(len(r["fixed"])), str(len(r["broken"])),
+            r["set"],
+            str(r["seed"]),
+            r["model"],
+            r["formats"],
+            str(r["plates"]),
+            f"{r['sequence'][0]:.3f} -> {r['sequence'][1]:.3f}",
+            f"{r['character'][0]:.3f} -> {r['character'][1]:.3f}",
+            str(len(r["fixed"])),
+            str(len(r["broken"])),
         )
     Console(width=130).print(table)
     for r in rows:
@@ -162,9 +192,11 @@ def main(argv=None) -> int:
         off = sum(r["sequence"][0] * r["plates"] for r in mine)
         on = sum(r["sequence"][1] * r["plates"] for r in mine)
         pairs = sum((Counter(dict(r["fixed_confusions"])) for r in mine), Counter())
-        print(f"{model}: {n} test readings, {round(off)} -> {round(on)} right; "
-              f"confusions fixed: {' '.join(f'{k}x{v}' for k, v in pairs.most_common()) or '-'}; "
-              f"broken: {sum(len(r['broken']) for r in mine)}")
+        print(
+            f"{model}: {n} test readings, {round(off)} -> {round(on)} right; "
+            f"confusions fixed: {' '.join(f'{k}x{v}' for k, v in pairs.most_common()) or '-'}; "
+            f"broken: {sum(len(r['broken']) for r in mine)}"
+        )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
     return 0

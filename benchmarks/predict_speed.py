@@ -54,7 +54,9 @@ def default_data() -> Path:
 def tesseract_read(path: Path) -> str:
     out = subprocess.run(
         ["tesseract", str(path), "stdout", "--psm", "7", "-c", f"tessedit_char_whitelist={WHITELIST}"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     return "".join(out.stdout.split()).upper()
 
@@ -118,8 +120,11 @@ def prepare(args, work: Path) -> tuple[Path, list[tuple[Path, str]], list[str]]:
     notes = []
     data = args.data or default_data()
     if not ModelDir.exists(args.model_dir):
-        print(f"no model in {args.model_dir}: training one for {args.train_minutes:g} min on {data} ...",
-              file=sys.stderr, flush=True)
+        print(
+            f"no model in {args.model_dir}: training one for {args.train_minutes:g} min on {data} ...",
+            file=sys.stderr,
+            flush=True,
+        )
         demo = run_demo(data, work / "demo", minutes=args.train_minutes)
         notes.append(f"model trained here for {args.train_minutes:g} min ({demo.steps} steps) on {data}")
         model = work / "demo" / "model"
@@ -129,8 +134,11 @@ def prepare(args, work: Path) -> tuple[Path, list[tuple[Path, str]], list[str]]:
         md = ModelDir(model)
         spec = md.spec
         crops = crop_annotations(
-            (data / "annot.csv") if data.is_dir() else data, None, work / "crops",
-            size=(spec.height, spec.width), keep_aspect=spec.keep_aspect,
+            (data / "annot.csv") if data.is_dir() else data,
+            None,
+            work / "crops",
+            size=(spec.height, spec.width),
+            keep_aspect=spec.keep_aspect,
         )
         manifest = crops.manifest
     texts = None
@@ -153,15 +161,23 @@ def prepare(args, work: Path) -> tuple[Path, list[tuple[Path, str]], list[str]]:
         from plateocr.base_model import BASE_MODEL_DIR
 
         bundled = model.resolve() == BASE_MODEL_DIR.resolve()
-        notes.append("accuracy over all crops: " + ("the bundled base model saw synthetic plates only" if bundled
-                                                     else "some may be plates the model trained on"))
+        notes.append(
+            "accuracy over all crops: "
+            + (
+                "the bundled base model saw synthetic plates only"
+                if bundled
+                else "some may be plates the model trained on"
+            )
+        )
     return model, labelled, notes
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model-dir", type=Path, default=REPO / "model")
-    ap.add_argument("--data", type=Path, default=None, help="annot.csv or its folder [data/sample, else ../shared/realplates/eu]")
+    ap.add_argument(
+        "--data", type=Path, default=None, help="annot.csv or its folder [data/sample, else ../shared/realplates/eu]"
+    )
     ap.add_argument("--plates", type=int, default=1000, help="crops read in the batched rows")
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--cold-repeats", type=int, default=3)
@@ -194,18 +210,43 @@ def main() -> None:
                 cpu_ms = 1000 * (cpu_seconds() - c0) / len(readings)
                 texts = [r.text for r in reader.read_batch(paths, args.batch_size)]
             cold, cold_cpu = timed_cold(
-                [str(PLATEOCR), "predict", str(paths[0]), "--model-dir", str(model), "--format", "csv",
-                 "--tta" if tta else "--no-tta"],
+                [
+                    str(PLATEOCR),
+                    "predict",
+                    str(paths[0]),
+                    "--model-dir",
+                    str(model),
+                    "--format",
+                    "csv",
+                    "--tta" if tta else "--no-tta",
+                ],
                 args.cold_repeats,
             )
-            rows.append(("plateocr" if tta else "plateocr --no-tta", batched, cpu_ms, cold, cold_cpu,
-                         accuracy(texts, labelled), f"PlateReader, batch {args.batch_size}, "
-                         + ("5 views voted (the default)" if tta else "one view")))
+            rows.append(
+                (
+                    "plateocr" if tta else "plateocr --no-tta",
+                    batched,
+                    cpu_ms,
+                    cold,
+                    cold_cpu,
+                    accuracy(texts, labelled),
+                    f"PlateReader, batch {args.batch_size}, " + ("5 views voted (the default)" if tta else "one view"),
+                )
+            )
         for tta in (True, False):
             batched, cpu_ms, texts = read_exported(model, work / f"export-{tta}", tta, paths, repeated, args.batch_size)
-            rows.append(("exported SavedModel" + ("" if tta else " --no-tta"), batched, cpu_ms, None, None,
-                         accuracy(texts, labelled), f"serving_default on file bytes, batch {args.batch_size}, "
-                         + ("5 views voted in the graph" if tta else "one view")))
+            rows.append(
+                (
+                    "exported SavedModel" + ("" if tta else " --no-tta"),
+                    batched,
+                    cpu_ms,
+                    None,
+                    None,
+                    accuracy(texts, labelled),
+                    f"serving_default on file bytes, batch {args.batch_size}, "
+                    + ("5 views voted in the graph" if tta else "one view"),
+                )
+            )
 
         # Tesseract, side by side
         if shutil.which("tesseract"):
@@ -225,8 +266,17 @@ def main() -> None:
                 ["tesseract", str(paths[0]), "stdout", "--psm", "7", "-c", f"tessedit_char_whitelist={WHITELIST}"],
                 args.cold_repeats,
             )
-            rows.append((version, t_batched, t_cpu_ms, t_cold, t_cold_cpu, t_acc,
-                         f"one process per crop, {workers} at once, {n} crops"))
+            rows.append(
+                (
+                    version,
+                    t_batched,
+                    t_cpu_ms,
+                    t_cold,
+                    t_cold_cpu,
+                    t_acc,
+                    f"one process per crop, {workers} at once, {n} crops",
+                )
+            )
         else:
             notes.append("Tesseract not installed, its row skipped: apt-get install -y tesseract-ocr")
 
@@ -237,21 +287,46 @@ def main() -> None:
             f"{cores} cores, load average {load_start:.1f} -> {load:.1f}",
             title_justify="left",
         )
-        cols = ("system", "plates/s batched", "CPU ms/plate", f"plates/s on {cores} idle cores",
-                "cold single image s", "cold CPU s", "sequence accuracy", "how")
+        cols = (
+            "system",
+            "plates/s batched",
+            "CPU ms/plate",
+            f"plates/s on {cores} idle cores",
+            "cold single image s",
+            "cold CPU s",
+            "sequence accuracy",
+            "how",
+        )
         for col in cols:
             table.add_column(col, justify="left" if col in ("system", "how") else "right")
         for name, rate, cpu_ms, cold_s, cold_cpu, acc, how in rows:
-            table.add_row(name, f"{rate:.1f}", f"{cpu_ms:.1f}", f"{1000 * cores / cpu_ms:.0f}",
-                          "-" if cold_s is None else f"{cold_s:.2f}", "-" if cold_cpu is None else f"{cold_cpu:.2f}",
-                          f"{acc:.3f}", how)
+            table.add_row(
+                name,
+                f"{rate:.1f}",
+                f"{cpu_ms:.1f}",
+                f"{1000 * cores / cpu_ms:.0f}",
+                "-" if cold_s is None else f"{cold_s:.2f}",
+                "-" if cold_cpu is None else f"{cold_cpu:.2f}",
+                f"{acc:.3f}",
+                how,
+            )
         table.add_row("target (plateocr)", ">= 100", "", ">= 100", "< 5", "", "", f"{cores} cores")
         if rows[-1][0].startswith("tesseract"):
             a, b = rows[0], rows[-1]
-            table.add_row("plateocr / Tesseract", f"{a[1] / b[1]:.1f}x", "", f"{b[2] / a[2]:.1f}x", f"{a[3] / b[3]:.1f}x",
-                          "", f"{a[5] - b[5]:+.3f}", "")
-        notes.append("the machine is shared: wall figures fall as the load rises; CPU figures (and the idle-core "
-                     "estimate, cores / CPU per plate) move much less")
+            table.add_row(
+                "plateocr / Tesseract",
+                f"{a[1] / b[1]:.1f}x",
+                "",
+                f"{b[2] / a[2]:.1f}x",
+                f"{a[3] / b[3]:.1f}x",
+                "",
+                f"{a[5] - b[5]:+.3f}",
+                "",
+            )
+        notes.append(
+            "the machine is shared: wall figures fall as the load rises; CPU figures (and the idle-core "
+            "estimate, cores / CPU per plate) move much less"
+        )
         table.caption = "; ".join(notes)
         Console(width=max(Console().width, 150)).print(table)
     finally:

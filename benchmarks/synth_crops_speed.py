@@ -78,8 +78,9 @@ def main() -> None:
         table.add_column(name, justify="right" if name != "variant" else "left")
     base = rows[0][1]
     for name, cpu, wall in rows:
-        table.add_row(name, "-" if np.isnan(cpu) else f"{cpu:.0f}", f"{wall:.0f}",
-                      "-" if np.isnan(cpu) else f"{cpu / base:.2f}x")
+        table.add_row(
+            name, "-" if np.isnan(cpu) else f"{cpu:.0f}", f"{wall:.0f}", "-" if np.isnan(cpu) else f"{cpu / base:.2f}x"
+        )
     console = Console()
     console.print(table)
     crop_cpu = rows[1][1]

@@ -48,12 +48,20 @@ import time
 
 # The reference graph (upstream_variables.txt) and plateocr's default input (64x256 crops).
 REFERENCE = dict(
-    image_shape=[200, 200, 3], num_of_views=1, max_sequence_length=10, num_classes=37,
-    null_code=36, use_coordinates=False,
+    image_shape=[200, 200, 3],
+    num_of_views=1,
+    max_sequence_length=10,
+    num_classes=37,
+    null_code=36,
+    use_coordinates=False,
 )
 DEFAULT = dict(
-    image_shape=[64, 256, 3], num_of_views=1, max_sequence_length=10, num_classes=37,
-    null_code=0, use_coordinates=True,
+    image_shape=[64, 256, 3],
+    num_of_views=1,
+    max_sequence_length=10,
+    num_classes=37,
+    null_code=0,
+    use_coordinates=True,
 )
 # Upstream figures from ../shared/reference/attention-ocr.md (same machine, earlier).
 # (s/step, peak RSS bytes): batch 8 "3.3-3.6 GB", batch 32 "5.4 GiB".
@@ -112,7 +120,11 @@ def measure(job: dict) -> dict:
             ds = tf.data.Dataset.from_tensors((images_np, labels_np)).repeat().prefetch(2)
             images, labels = tf1.data.make_one_shot_iterator(ds).get_next()
         step = build_train_step(
-            images, labels, config, tf1.train.MomentumOptimizer(0.004, 0.9), clip_norm=2.0,
+            images,
+            labels,
+            config,
+            tf1.train.MomentumOptimizer(0.004, 0.9),
+            clip_norm=2.0,
             micro_batches=job["micro_batches"],
         )
         train_op, loss = step.train_op, step.losses.total
@@ -192,8 +204,14 @@ def run_child(job: dict, timeout: float) -> dict:
 # -- parent: the table ----------------------------------------------------------------------
 def jobs(args) -> list[tuple[str, dict]]:
     base = dict(
-        steps=args.steps, warmup=args.warmup, threads=2, inter_op=1, xla=False, feed=False,
-        onednn=True, micro_batches=1,
+        steps=args.steps,
+        warmup=args.warmup,
+        threads=2,
+        inter_op=1,
+        xla=False,
+        feed=False,
+        onednn=True,
+        micro_batches=1,
     )
     naive = dict(base, feed=True, threads=0, onednn=False)
     plan = []
@@ -205,10 +223,12 @@ def jobs(args) -> list[tuple[str, dict]]:
             plan.append((f"{label}plateocr 200x200", dict(base, config=REFERENCE, batch=batch, code=code)))
             for parts in args.micro_batches:
                 if parts > 1 and batch >= 16 and batch % parts == 0:
-                    plan.append((
-                        f"{label}plateocr 200x200, {parts} micro-batches",
-                        dict(base, config=REFERENCE, batch=batch, micro_batches=parts, code=code),
-                    ))
+                    plan.append(
+                        (
+                            f"{label}plateocr 200x200, {parts} micro-batches",
+                            dict(base, config=REFERENCE, batch=batch, micro_batches=parts, code=code),
+                        )
+                    )
         if args.variants:
             plan.append(("plateocr 200x200, inter-op 2", dict(base, config=REFERENCE, batch=batch, inter_op=2)))
             plan.append(("plateocr 200x200, oneDNN off", dict(base, config=REFERENCE, batch=batch, onednn=False)))
@@ -230,14 +250,18 @@ def main(argv=None) -> int:
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps after the first")
     parser.add_argument("--variants", action="store_true", help="also inter-op 2, oneDNN off, XLA")
     parser.add_argument("--no-naive", action="store_true", help="skip the naive rows")
-    parser.add_argument("--micro-batches", type=int, nargs="*", default=[2, 4],
-                        help="micro-batch rows for batches >= 16")
+    parser.add_argument(
+        "--micro-batches", type=int, nargs="*", default=[2, 4], help="micro-batch rows for batches >= 16"
+    )
     parser.add_argument("--rounds", type=int, default=1, help="run every row this many times, in turn")
     parser.add_argument("--quick", action="store_true", help="3 timed steps, 1 warm-up")
     parser.add_argument("--json", help="also write the results to this JSON file")
-    parser.add_argument("--compare-with", metavar="DIR",
-                        help="also run the 200x200 rows with the plateocr package found in DIR (e.g. "
-                        "`git archive <commit> plateocr | tar -x -C DIR`): a before/after in one run")
+    parser.add_argument(
+        "--compare-with",
+        metavar="DIR",
+        help="also run the 200x200 rows with the plateocr package found in DIR (e.g. "
+        "`git archive <commit> plateocr | tar -x -C DIR`): a before/after in one run",
+    )
     parser.add_argument("--compare-label", default="before", help="row label for --compare-with")
     args = parser.parse_args(argv)
 
@@ -270,25 +294,56 @@ def main(argv=None) -> int:
         "upstream figure at the same batch, on best steps (images/s: higher is better; RSS: lower "
         "is better). CPU s/step: CPU time of all threads per step. load: 1-min load average.",
     )
-    for col in ("configuration", "batch", "s/step", "best s/step", "images/s", "best images/s",
-                "x up", "CPU s/step", "peak RSS", "x up RSS", "1st step", "load"):
+    for col in (
+        "configuration",
+        "batch",
+        "s/step",
+        "best s/step",
+        "images/s",
+        "best images/s",
+        "x up",
+        "CPU s/step",
+        "peak RSS",
+        "x up RSS",
+        "1st step",
+        "load",
+    ):
         table.add_column(col, justify="left" if col == "configuration" else "right")
     for batch in args.batches:
         if batch in UPSTREAM:
             s, rss = UPSTREAM[batch]
-            table.add_row("upstream 200x200 (reference doc)", str(batch), f"{s:.2f}", "",
-                          f"{batch / s:.1f}", "", "1.00", "", gb(rss), "1.00", "", "")
+            table.add_row(
+                "upstream 200x200 (reference doc)",
+                str(batch),
+                f"{s:.2f}",
+                "",
+                f"{batch / s:.1f}",
+                "",
+                "1.00",
+                "",
+                gb(rss),
+                "1.00",
+                "",
+                "",
+            )
     for name, job, r in results:
         if "error" in r:
             table.add_row(name, str(job["batch"]), "error", *[""] * 9)
             continue
         up = UPSTREAM.get(job["batch"])
         table.add_row(
-            name, str(job["batch"]), f"{r['step_s']:.3f}", f"{r['step_best_s']:.3f}",
-            f"{r['images_per_s']:.1f}", f"{r['images_per_s_best']:.1f}",
+            name,
+            str(job["batch"]),
+            f"{r['step_s']:.3f}",
+            f"{r['step_best_s']:.3f}",
+            f"{r['images_per_s']:.1f}",
+            f"{r['images_per_s_best']:.1f}",
             f"{r['images_per_s_best'] / (job['batch'] / up[0]):.2f}" if up else "",
-            f"{r['cpu_s']:.2f}", gb(r["peak_rss"]), f"{r['peak_rss'] / up[1]:.2f}" if up else "",
-            f"{r['first_step_s']:.1f} s", f"{r['load']:.1f}",
+            f"{r['cpu_s']:.2f}",
+            gb(r["peak_rss"]),
+            f"{r['peak_rss'] / up[1]:.2f}" if up else "",
+            f"{r['first_step_s']:.1f} s",
+            f"{r['load']:.1f}",
         )
     console.print(table)
     peak = run_child({"kind": "matmul", "onednn": True}, timeout=300)
@@ -298,8 +353,10 @@ def main(argv=None) -> int:
             f"200x200 image per training step that allows at most {peak['gflops'] / REFERENCE_GFLOP_PER_IMAGE:.1f} "
             f"images/s (the 1.5x-upstream target is {1.5 * 8 / UPSTREAM[8][0]:.1f})"
         )
-    console.print(f"load average now: {' '.join(f'{x:.1f}' for x in os.getloadavg())} "
-                  "(other processes share the cores; timings are noisy above ~2)")
+    console.print(
+        f"load average now: {' '.join(f'{x:.1f}' for x in os.getloadavg())} "
+        "(other processes share the cores; timings are noisy above ~2)"
+    )
     if args.json:
         with open(args.json, "w") as f:
             json.dump([{"name": n, **j, **r} for n, j, r in results], f, indent=2)

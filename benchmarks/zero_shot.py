@@ -58,17 +58,26 @@ def score(texts: list[str], truths: list[str]) -> dict:
     o0 = sum(t == r or differs_only_in_o_and_0(t, r) for t, r in zip(truths, texts)) / len(truths)
     chars = sum(max(len(t), len(r)) for t, r in zip(truths, texts))
     right = sum(a == b for t, r in zip(truths, texts) for a, b in zip(t, r))
-    confusions = Counter(f"{a}>{b}" for t, r in zip(truths, texts) if len(t) == len(r) for a, b in zip(t, r)
-                         if a != b)
-    return {"plates": len(truths), "sequence_accuracy": round(seq, 4), "character_accuracy": round(right / chars, 4),
-            "o_equals_0": round(o0, 4), "confusions": confusions.most_common(6),
-            "wrong": [(t, r) for t, r in zip(truths, texts) if t != r]}
+    confusions = Counter(f"{a}>{b}" for t, r in zip(truths, texts) if len(t) == len(r) for a, b in zip(t, r) if a != b)
+    return {
+        "plates": len(truths),
+        "sequence_accuracy": round(seq, 4),
+        "character_accuracy": round(right / chars, 4),
+        "o_equals_0": round(o0, 4),
+        "confusions": confusions.most_common(6),
+        "wrong": [(t, r) for t, r in zip(truths, texts) if t != r],
+    }
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", action="append", default=[], metavar="NAME=DIR",
-                   help="a model dir to score beside the bundled base model (repeatable)")
+    p.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="a model dir to score beside the bundled base model (repeatable)",
+    )
     p.add_argument("--no-bundled", action="store_true", help="leave the bundled base model out")
     p.add_argument("--no-tta", action="store_true", help="read one view (predict --no-tta)")
     p.add_argument("--json", type=Path, help="also write the figures (and every wrong reading) here")
@@ -94,9 +103,15 @@ def main(argv=None) -> int:
         table.add_column(col, justify="left" if col in ("model", "set", "top confusions (truth>read)") else "right")
     for name, per_set in results.items():
         for set_name, r in per_set.items():
-            table.add_row(name, set_name, str(r["plates"]), f"{r['sequence_accuracy']:.3f}",
-                          f"{r['character_accuracy']:.3f}", f"{r['o_equals_0']:.3f}",
-                          " ".join(f"{c}x{n}" for c, n in r["confusions"]))
+            table.add_row(
+                name,
+                set_name,
+                str(r["plates"]),
+                f"{r['sequence_accuracy']:.3f}",
+                f"{r['character_accuracy']:.3f}",
+                f"{r['o_equals_0']:.3f}",
+                " ".join(f"{c}x{n}" for c, n in r["confusions"]),
+            )
     Console().print(table)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")

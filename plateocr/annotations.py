@@ -44,14 +44,11 @@ def _check_columns(path: Path, found: list[str], required: tuple[str, ...]) -> N
     missing = [c for c in required if c not in found]
     if missing:
         raise PlateOCRError(
-            f"{path}: missing column(s) {', '.join(missing)} "
-            f"(expected {','.join(required)}; found {','.join(found)})"
+            f"{path}: missing column(s) {', '.join(missing)} (expected {','.join(required)}; found {','.join(found)})"
         )
     twice = [c for c in required if found.count(c) > 1]
     if twice:
-        raise PlateOCRError(
-            f"{path}: column {twice[0]} appears {found.count(twice[0])} times in the header; keep one"
-        )
+        raise PlateOCRError(f"{path}: column {twice[0]} appears {found.count(twice[0])} times in the header; keep one")
 
 
 def read_csv_records(
@@ -85,7 +82,9 @@ def read_csv_records(
                     continue
                 if len(fields) != len(header):
                     problems.append(
-                        Problem(str(path), line, fields[0].strip(), f"{len(fields)} fields, the header has {len(header)}")
+                        Problem(
+                            str(path), line, fields[0].strip(), f"{len(fields)} fields, the header has {len(header)}"
+                        )
                     )
                     continue
                 records.append((line, dict(zip(header, fields))))
@@ -133,9 +132,7 @@ def read_annotations(path: str | os.PathLike) -> tuple[list[Annotation], list[Pr
             continue
         xmin, xmax, ymin, ymax = box
         if xmax <= xmin or ymax <= ymin:
-            problems.append(
-                Problem(source, line, file, f"degenerate box: x {xmin:g}..{xmax:g}, y {ymin:g}..{ymax:g}")
-            )
+            problems.append(Problem(source, line, file, f"degenerate box: x {xmin:g}..{xmax:g}, y {ymin:g}..{ymax:g}"))
             continue
         good.append(Annotation(line, file, text, (xmin, xmax, ymin, ymax)))
     fractional = [_in_fractions(a.box) for a in good]
@@ -145,11 +142,15 @@ def read_annotations(path: str | os.PathLike) -> tuple[list[Annotation], list[Pr
         for a, frac in zip(good, fractional):
             if frac:
                 xmin, xmax, ymin, ymax = a.box
-                problems.append(Problem(
-                    source, a.line, a.file,
-                    f"box x {xmin:g}..{xmax:g}, y {ymin:g}..{ymax:g} looks like 0-1 fractions of the photo's "
-                    "size, but other rows give pixels",
-                ))
+                problems.append(
+                    Problem(
+                        source,
+                        a.line,
+                        a.file,
+                        f"box x {xmin:g}..{xmax:g}, y {ymin:g}..{ymax:g} looks like 0-1 fractions of the photo's "
+                        "size, but other rows give pixels",
+                    )
+                )
         good = [a for a, frac in zip(good, fractional) if not frac]
     problems.sort(key=lambda p: p.line)
     return good, problems

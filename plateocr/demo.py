@@ -104,8 +104,15 @@ def render_sample(out_dir: Path, force: bool = False, progress=None) -> Path:
     from plateocr.workers import cpu_count
 
     # built-in faces only, as data/sample was made: the same photos whatever fonts this machine has
-    made = write_dataset(out_dir, SAMPLE_PHOTOS, SAMPLE_SEED, workers=cpu_count(), force=force,
-                         progress=progress, fonts=FontChoice(system=False))
+    made = write_dataset(
+        out_dir,
+        SAMPLE_PHOTOS,
+        SAMPLE_SEED,
+        workers=cpu_count(),
+        force=force,
+        progress=progress,
+        fonts=FontChoice(system=False),
+    )
     return made.annot
 
 
@@ -183,13 +190,18 @@ def run_demo(
 
     # 2. tfrecords
     t0 = stage("tfrecords", f"writing FSNS records, {SPLIT:.0%} for training")
-    records = write_records(crops.out_dir, work / "records", RecordsOptions(split=SPLIT), force=force,
-                            progress=listener.progress)
+    records = write_records(
+        crops.out_dir, work / "records", RecordsOptions(split=SPLIT), force=force, progress=listener.progress
+    )
     sizes = {s.name: s.size for s in records.splits}
     if not sizes.get("test"):
         raise PlateOCRError(f"{annot_csv}: too few distinct plates for a test split; the demo needs more")
-    done("tfrecords", records.out,
-         f"{sizes['train']} train / {sizes.get('val', 0)} val / {sizes['test']} test examples", t0)
+    done(
+        "tfrecords",
+        records.out,
+        f"{sizes['train']} train / {sizes.get('val', 0)} val / {sizes['test']} test examples",
+        t0,
+    )
 
     # 3. more training plates: the sample's train split plus synthetic crops
     train_records = records.out
@@ -224,25 +236,36 @@ def run_demo(
     result.sequence_accuracy = ev.sequence_accuracy
     result.character_accuracy = ev.character_accuracy
     ev.write_errors_csv(work / "eval_errors.csv")
-    done("eval", work / "eval_errors.csv",
-         f"sequence accuracy {ev.sequence_accuracy:.3f}, character accuracy {ev.character_accuracy:.3f} "
-         f"on {ev.num_examples} test plates", t0)
+    done(
+        "eval",
+        work / "eval_errors.csv",
+        f"sequence accuracy {ev.sequence_accuracy:.3f}, character accuracy {ev.character_accuracy:.3f} "
+        f"on {ev.num_examples} test plates",
+        t0,
+    )
 
     # 6. predict the test plates (never seen in training: a text is in one split only)
     t0 = stage("predict", "reading the test plates, with attention pictures")
     test_texts = {e.truth for e in ev.examples}
     labelled = crops_with_texts(crops.manifest, test_texts)
-    sources = [dataclasses.replace(s, truth=t) for s, t in zip(sources_from_paths(p for p, _ in labelled),
-                                                               (t for _, t in labelled))]
+    sources = [
+        dataclasses.replace(s, truth=t)
+        for s, t in zip(sources_from_paths(p for p, _ in labelled), (t for _, t in labelled))
+    ]
     from plateocr.inference.reader import PlateReader
 
     with PlateReader(trained.model_dir) as reader:
         pred = predict_sources(reader, sources, attention_dir=work / "attention", progress=listener.progress)
     write_result(pred, work / "predictions.csv", "csv", force=True)
     acc = pred.sequence_accuracy
-    done("predict", work / "predictions.csv",
-         f"{len(pred.read)} plates read, sequence accuracy {acc:.3f}; attention pictures in {work / 'attention'}"
-         if acc is not None else f"{len(pred.read)} plates read", t0)
+    done(
+        "predict",
+        work / "predictions.csv",
+        f"{len(pred.read)} plates read, sequence accuracy {acc:.3f}; attention pictures in {work / 'attention'}"
+        if acc is not None
+        else f"{len(pred.read)} plates read",
+        t0,
+    )
     result.seconds = time.monotonic() - started
     return result
 
@@ -257,8 +280,15 @@ def _training_records(crops_dir: Path, records, work: Path, synthetic: int, forc
     spec = records.spec
     from plateocr.workers import cpu_count
 
-    synth = write_crops(work / "synth_crops", synthetic, seed=0, workers=cpu_count(), force=force,
-                        size=(spec.height, spec.width), keep_aspect=spec.keep_aspect)
+    synth = write_crops(
+        work / "synth_crops",
+        synthetic,
+        seed=0,
+        workers=cpu_count(),
+        force=force,
+        size=(spec.height, spec.width),
+        keep_aspect=spec.keep_aspect,
+    )
     rows, _ = read_rows(locate_crops(crops_dir))
     train_rows = plan_splits(rows, RecordsOptions(split=SPLIT))["train"]  # as write_records split them
     labels = work / "train_labels.csv"

@@ -51,7 +51,7 @@ DEFAULT_WEIGHT = 1.0
 FORMATS_HELP = (
     "auto: the model folder's formats.json (learned by `train` from your labels), when there; off: none; "
     "or a formats.json of your own. Prefers readings that follow your plates' formats "
-    "(L letter, N digit, ? any, e.g. {\"formats\": {\"LLNNNLL\": 40, \"LLLNNN\": 35}}). \\[default: auto]"
+    '(L letter, N digit, ? any, e.g. {"formats": {"LLNNNLL": 40, "LLLNNN": 35}}). \\[default: auto]'
 )
 
 
@@ -165,7 +165,7 @@ class Formats:
     @classmethod
     def from_dict(cls, doc, source: str = "formats") -> "Formats":
         if not isinstance(doc, dict) or not isinstance(doc.get("formats"), dict):
-            raise PlateOCRError(f"{source}: not a formats file (expected {{\"formats\": {{\"LLNNN\": 3, ...}}}})")
+            raise PlateOCRError(f'{source}: not a formats file (expected {{"formats": {{"LLNNN": 3, ...}}}})')
         counts: dict[str, int] = {}
         for fmt, n in doc["formats"].items():
             key = "".join(str(fmt).split()).upper()

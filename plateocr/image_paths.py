@@ -27,9 +27,7 @@ class Unmatched(NamedTuple):
     before: int  # how many image paths the arguments before it gave
 
 
-def expand_image_args(
-    args: Iterable[str], stdin: TextIO | None = None
-) -> tuple[list[Path], list[Unmatched]]:
+def expand_image_args(args: Iterable[str], stdin: TextIO | None = None) -> tuple[list[Path], list[Unmatched]]:
     """The image paths named by `args`, in order, each once, and the names that gave none.
 
     - a file is taken as given (even without an image extension: the user named it, so a

@@ -96,7 +96,9 @@ def decode_image(data: bytes, name: str = "image") -> np.ndarray:
     try:
         img = cv2.imdecode(arr, cv2.IMREAD_COLOR) if arr.size else None
     except cv2.error as e:  # e.g. OpenCV's own size limit, for a format read here without a header
-        raise PlateOCRError(f"{name}: not a readable image (OpenCV: {getattr(e, 'err', '') or 'decoding failed'})") from None
+        raise PlateOCRError(
+            f"{name}: not a readable image (OpenCV: {getattr(e, 'err', '') or 'decoding failed'})"
+        ) from None
     if img is None:
         raise PlateOCRError(f"{name}: not a readable image (corrupt or unsupported format)")
     return img
@@ -154,9 +156,7 @@ def fit(img: np.ndarray, size: tuple[int, int], keep_aspect: bool = False) -> np
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
     resized = cv2.resize(img, (nw, nh), interpolation=interp)
     top, left = (h - nh) // 2, (w - nw) // 2
-    return cv2.copyMakeBorder(
-        resized, top, h - nh - top, left, w - nw - left, cv2.BORDER_REPLICATE
-    )
+    return cv2.copyMakeBorder(resized, top, h - nh - top, left, w - nw - left, cv2.BORDER_REPLICATE)
 
 
 def encode_png(img: np.ndarray, compression: int = 1) -> bytes:

@@ -91,9 +91,7 @@ def check_output_path(path: str | os.PathLike, what: str = "output", folder: boo
         return
 
 
-def check_can_write(
-    path: str | os.PathLike, force: bool, what: str = "output", folder: bool | None = None
-) -> None:
+def check_can_write(path: str | os.PathLike, force: bool, what: str = "output", folder: bool | None = None) -> None:
     """Refuse an output path that cannot be written (check_output_path), and to overwrite an
     existing file, or a non-empty directory, unless force is set."""
     check_output_path(path, what, folder)

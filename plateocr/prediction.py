@@ -265,7 +265,9 @@ def predict(
             paths, missing = expand_image_args(images, stdin)
             sources = sources_from_paths(paths)
             early = [(u.before, PredictionRow(u.name, error=u.reason)) for u in missing]
-        result = predict_sources(reader, sources, batch_size, attention_dir, progress, annotated=annotations is not None)
+        result = predict_sources(
+            reader, sources, batch_size, attention_dir, progress, annotated=annotations is not None
+        )
     finally:
         if own_reader:
             reader.close()

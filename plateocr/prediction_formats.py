@@ -104,8 +104,11 @@ def to_table(result: PredictResult, max_rows: int | None = None) -> Table:
             cells.append(row.truth or "")
         if row.ok:
             mark = {True: "[green]", False: "[red]"}.get(row.correct, "")
-            cells += [f"{mark}{row.text}" if mark else row.text, f"{row.confidence:.3f}",
-                      " ".join(f"{c:.2f}" for c in row.char_confidences)]
+            cells += [
+                f"{mark}{row.text}" if mark else row.text,
+                f"{row.confidence:.3f}",
+                " ".join(f"{c:.2f}" for c in row.char_confidences),
+            ]
         else:
             cells += ["[red]error[/red]", "", row.error]
         table.add_row(*cells)

@@ -18,7 +18,6 @@ from plateocr.errors import PlateOCRError
 from plateocr.workers import cpu_count
 
 
-
 def _load(load: Callable[[], np.ndarray]) -> np.ndarray | PlateOCRError:
     try:
         return load()

@@ -234,6 +234,7 @@ def shard_pattern(split: str) -> str:
 
 # --- per-crop work (runs in worker processes) -------------------------------------------
 
+
 def crop_png(data: bytes, size: tuple[int, int], keep_aspect: bool, name: str = "crop") -> bytes:
     """PNG bytes of a crop at `size`: the file's own bytes when it is a plain RGB PNG of that
     size, else fitted and re-encoded. Decoded either way: a crop that would not decode raises
@@ -248,8 +249,11 @@ def _plain_rgb_png(data: bytes) -> bool:
     """An 8-bit RGB PNG, not interlaced (its IHDR says), with no EXIF chunk (an orientation
     OpenCV would apply and TensorFlow not): training's decoder reads the pixels OpenCV did."""
     return (
-        data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR" and data[24:26] == b"\x08\x02"
-        and data[28:29] == b"\x00" and b"eXIf" not in data
+        data.startswith(b"\x89PNG\r\n\x1a\n")
+        and data[12:16] == b"IHDR"
+        and data[24:26] == b"\x08\x02"
+        and data[28:29] == b"\x00"
+        and b"eXIf" not in data
     )
 
 
@@ -408,9 +412,7 @@ def write_records(
     rows, problems = read_rows(crops, given_charset, opts.max_length, charset_name)
     n_read = len(rows) + len(problems)
     if not rows:
-        raise NoUsableRowsError(
-            f"{crops.csv}: no usable rows ({len(problems)} of {n_read} skipped)", problems
-        )
+        raise NoUsableRowsError(f"{crops.csv}: no usable rows ({len(problems)} of {n_read} skipped)", problems)
     if opts.strict and problems:
         raise NoUsableRowsError(
             f"{crops.csv}: {len(problems)} row(s) skipped and --strict is set; first: {problems[0]}", problems

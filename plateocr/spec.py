@@ -77,9 +77,7 @@ class DatasetSpec:
         try:
             d = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise PlateOCRError(
-                f"{path}: dataset spec not found (run `plateocr tfrecords` first)"
-            ) from None
+            raise PlateOCRError(f"{path}: dataset spec not found (run `plateocr tfrecords` first)") from None
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
             raise PlateOCRError(f"{path}: cannot read dataset spec ({e})") from None
         return cls.from_dict(d, source=str(path))

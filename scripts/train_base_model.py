@@ -71,8 +71,9 @@ def base_charset() -> Charset:
     return Charset.from_texts([])
 
 
-def make_synthetic_records(work: Path, name: str, count: int, seed: int, size: tuple[int, int], workers: int,
-                           split: float, fonts=None) -> Path:
+def make_synthetic_records(
+    work: Path, name: str, count: int, seed: int, size: tuple[int, int], workers: int, split: float, fonts=None
+) -> Path:
     """WORK/<name>_records: `count` synthetic crops of stream `seed` as records (split 0.0: all
     test, 1.0: all train), made once per WORK; the crops folder goes once the records exist."""
     from plateocr.records import RecordsOptions, write_records
@@ -85,11 +86,24 @@ def make_synthetic_records(work: Path, name: str, count: int, seed: int, size: t
     charset_file = work / CHARSET_FILE
     base_charset().write(charset_file)
     print(f"rendering {count} synthetic crops for {records.name}", flush=True)
-    crops = write_crops(work / f"{name}_crops", count, seed, workers=workers, force=True, size=size,
-                        keep_aspect=KEEP_ASPECT, fonts=fonts)
-    write_records(crops.out_dir, records, RecordsOptions(split=split, val=0.0, max_length=MAX_LENGTH,
-                                                         charset_file=charset_file, group_by_text=False,
-                                                         workers=workers), force=True)
+    crops = write_crops(
+        work / f"{name}_crops",
+        count,
+        seed,
+        workers=workers,
+        force=True,
+        size=size,
+        keep_aspect=KEEP_ASPECT,
+        fonts=fonts,
+    )
+    write_records(
+        crops.out_dir,
+        records,
+        RecordsOptions(
+            split=split, val=0.0, max_length=MAX_LENGTH, charset_file=charset_file, group_by_text=False, workers=workers
+        ),
+        force=True,
+    )
     if split > 0:  # the training pool is big; its records are all training needs
         shutil.rmtree(crops.out_dir)
     return records
@@ -107,9 +121,12 @@ def make_real_records(work: Path, real: Path, size: tuple[int, int], workers: in
     if (records / SPEC_FILE).is_file():
         return records
     crop_annotations(real / "annot.csv", real / "images", work / "real_crops", size=size, force=True)
-    write_records(work / "real_crops", records, RecordsOptions(split=0.0, max_length=MAX_LENGTH,
-                                                               charset_file=work / CHARSET_FILE, workers=workers),
-                  force=True)
+    write_records(
+        work / "real_crops",
+        records,
+        RecordsOptions(split=0.0, max_length=MAX_LENGTH, charset_file=work / CHARSET_FILE, workers=workers),
+        force=True,
+    )
     return records
 
 
@@ -135,15 +152,21 @@ class PrintListener:
 
     def step(self, step, loss, images_per_sec):
         if step % self.every == 0:
-            print(f"step {step:7d}  loss {loss:8.3f}  {images_per_sec:6.1f} img/s  "
-                  f"{(time.monotonic() - self.t0) / 60:6.1f} min", flush=True)
+            print(
+                f"step {step:7d}  loss {loss:8.3f}  {images_per_sec:6.1f} img/s  "
+                f"{(time.monotonic() - self.t0) / 60:6.1f} min",
+                flush=True,
+            )
 
     def message(self, text):
         print(text, flush=True)
 
     def evaluated(self, step, metrics, is_best):
-        print(f"eval at {step}: char {metrics['character_accuracy']:.3f} seq {metrics['sequence_accuracy']:.3f}"
-              f"{' (best)' if is_best else ''}", flush=True)
+        print(
+            f"eval at {step}: char {metrics['character_accuracy']:.3f} seq {metrics['sequence_accuracy']:.3f}"
+            f"{' (best)' if is_best else ''}",
+            flush=True,
+        )
 
     def finish(self):
         pass
@@ -164,8 +187,13 @@ def export_base(model_dir: Path, target: Path = BASE_MODEL_DIR, max_bytes: int =
     g = build_inference_graph(md.config)
     with g.graph.as_default(), tf1.Session(graph=g.graph) as session:
         g.saver.restore(session, ckpt)
-        prefix = g.saver.save(session, str(tmp / "ckpt"), global_step=checkpoint_step(ckpt) or 0,
-                              write_meta_graph=False, write_state=False)
+        prefix = g.saver.save(
+            session,
+            str(tmp / "ckpt"),
+            global_step=checkpoint_step(ckpt) or 0,
+            write_meta_graph=False,
+            write_state=False,
+        )
     write_checkpoint_state(tmp, prefix)
     for name in (CONFIG_FILE, CHARSET_FILE, SPEC_FILE):
         shutil.copyfile(md.path / name, tmp / name)
@@ -192,25 +220,45 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--schedule", choices=("constant", "cosine"), default="cosine")
     p.add_argument("--endpoint", default=None, help="InceptionV3 final endpoint (default: plateocr's)")
     p.add_argument("--size", type=parse_size, default=CROP_SIZE, help="crop size HxW (default: plateocr crop's)")
-    p.add_argument("--pool", type=int, default=150_000,
-                   help="train on a fixed pool of this many pre-rendered crops with plateocr's augmentation, "
-                        "instead of the live stream (rendering is the bottleneck on few cores)")
+    p.add_argument(
+        "--pool",
+        type=int,
+        default=150_000,
+        help="train on a fixed pool of this many pre-rendered crops with plateocr's augmentation, "
+        "instead of the live stream (rendering is the bottleneck on few cores)",
+    )
     p.add_argument("--test-count", type=int, default=1000, help="synthetic test crops")
     p.add_argument("--eval-every", type=int, default=2000, help="score the synthetic test set every N steps")
     p.add_argument("--shards", type=int, default=None, help="parallel crop generators (default: 4)")
     p.add_argument("--workers", type=int, default=2, help="processes for writing the test sets")
     p.add_argument("--log-every", type=int, default=200)
     p.add_argument("--real", type=Path, default=REAL_PLATES, help="real photos + annot.csv for a zero-shot test")
-    p.add_argument("--init", type=Path, default=None,
-                   help="start a new model from this checkpoint or model dir (an earlier base run) instead of "
-                        "from scratch: continued pretraining on a new pool")
+    p.add_argument(
+        "--init",
+        type=Path,
+        default=None,
+        help="start a new model from this checkpoint or model dir (an earlier base run) instead of "
+        "from scratch: continued pretraining on a new pool",
+    )
     p.add_argument("--force", action="store_true", help="start a new model in WORK/model")
-    p.add_argument("--fonts", type=Path, action="append", default=[],
-                   help="a folder of extra fonts to render plates with (repeatable), beside the system's")
-    p.add_argument("--install-fonts", action="store_true",
-                   help="apt-get install the openly licensed font packages the renderer knows first")
-    p.add_argument("--bf16", choices=("auto", "on", "off"), default="auto",
-                   help="bfloat16 mixed precision (oneDNN graph rewrite); auto: where the CPU has AVX512-BF16 or AMX")
+    p.add_argument(
+        "--fonts",
+        type=Path,
+        action="append",
+        default=[],
+        help="a folder of extra fonts to render plates with (repeatable), beside the system's",
+    )
+    p.add_argument(
+        "--install-fonts",
+        action="store_true",
+        help="apt-get install the openly licensed font packages the renderer knows first",
+    )
+    p.add_argument(
+        "--bf16",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="bfloat16 mixed precision (oneDNN graph rewrite); auto: where the CPU has AVX512-BF16 or AMX",
+    )
     p.add_argument("--export-base", action="store_true", help=f"copy the model into {BASE_MODEL_DIR}")
     p.add_argument("--export-dir", type=Path, default=BASE_MODEL_DIR, help="where --export-base writes")
     args = p.parse_args(argv)
@@ -229,18 +277,25 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["PLATEOCR_BF16"] = {"auto": "auto", "on": "1", "off": "0"}[args.bf16]
     fonts = outline_fonts.FontChoice(True, tuple(str(d) for d in args.fonts))
     font_set = outline_fonts.use_fonts(fonts)
-    print(f"rendering with {len(font_set.paths)} outline fonts: "
-          f"{', '.join(Path(p).name for p in font_set.paths) or 'none (built-in faces only)'}", flush=True)
+    print(
+        f"rendering with {len(font_set.paths)} outline fonts: "
+        f"{', '.join(Path(p).name for p in font_set.paths) or 'none (built-in faces only)'}",
+        flush=True,
+    )
     work = args.work.resolve()
     if work == REPO or REPO in work.parents:
         raise PlateOCRError(f"{work}: keep the work folder outside the repository")
     # Both test sets are written before TensorFlow starts: forking worker processes from a
     # process with TensorFlow's threads running can deadlock.
     size = tuple(args.size)
-    records = make_synthetic_records(work, "test", args.test_count, args.seed + TEST_SEED_OFFSET, size, args.workers,
-                                     split=0.0, fonts=fonts)
-    pool = (make_synthetic_records(work, "pool", args.pool, args.seed, size, args.workers, 1.0, fonts=fonts)
-            if args.pool else None)
+    records = make_synthetic_records(
+        work, "test", args.test_count, args.seed + TEST_SEED_OFFSET, size, args.workers, split=0.0, fonts=fonts
+    )
+    pool = (
+        make_synthetic_records(work, "pool", args.pool, args.seed, size, args.workers, 1.0, fonts=fonts)
+        if args.pool
+        else None
+    )
     real_records = make_real_records(work, args.real, size, args.workers) if args.real else None
     model_dir = work / "model"
     charset = base_charset()
@@ -253,34 +308,64 @@ def main(argv: list[str] | None = None) -> int:
         if pool is not None:
             return train_dataset(pool, DatasetSpec.read(pool), opts.batch_size, augment=True, seed=args.seed)
         return synthetic_train_dataset(
-            charset, MAX_LENGTH, opts.batch_size, seed=args.seed, size=size, keep_aspect=KEEP_ASPECT,
-            augment=False, shards=args.shards or DEFAULT_SHARDS, start=start,
+            charset,
+            MAX_LENGTH,
+            opts.batch_size,
+            seed=args.seed,
+            size=size,
+            keep_aspect=KEEP_ASPECT,
+            augment=False,
+            shards=args.shards or DEFAULT_SHARDS,
+            start=start,
         )
 
-    options = {"steps": args.steps, "batch_size": args.batch_size, "seed": args.seed,
-               "learning_rate": args.learning_rate, "schedule": args.schedule, "eval_every": args.eval_every,
-               "summary_every": 200}
+    options = {
+        "steps": args.steps,
+        "batch_size": args.batch_size,
+        "seed": args.seed,
+        "learning_rate": args.learning_rate,
+        "schedule": args.schedule,
+        "eval_every": args.eval_every,
+        "summary_every": 200,
+    }
     result = train(
-        records, model_dir, options, config_overrides={"final_endpoint": args.endpoint}, force=args.force,
-        checkpoint=args.init, from_scratch=args.init is None,
-        listener=PrintListener(args.log_every), time_limit=args.minutes * 60 if args.minutes else None,
+        records,
+        model_dir,
+        options,
+        config_overrides={"final_endpoint": args.endpoint},
+        force=args.force,
+        checkpoint=args.init,
+        from_scratch=args.init is None,
+        listener=PrintListener(args.log_every),
+        time_limit=args.minutes * 60 if args.minutes else None,
         train_input=train_input,
         eval_split="test",  # the synthetic test set chooses best/ (no user plates here to keep apart)
     )
-    report = {"seed": args.seed, "steps": result.last_step, "train_seconds": round(result.seconds, 1),
-              "final_loss": result.final_loss, "checkpoint": result.checkpoint}
+    report = {
+        "seed": args.seed,
+        "steps": result.last_step,
+        "train_seconds": round(result.seconds, 1),
+        "final_loss": result.final_loss,
+        "checkpoint": result.checkpoint,
+    }
     # best/, exported below, was chosen on this very set: a selected figure (chosen_on_scored_split in
     # the report); the real plates' zero-shot figure is free of that choice
     best = "best" if ModelDir(model_dir).best_checkpoint() else None
     synth = evaluate(model_dir, records, checkpoint=best).report()
     report["synthetic_test"] = synth
-    print(f"synthetic test ({args.test_count}): char {synth['character_accuracy']:.3f} "
-          f"seq {synth['sequence_accuracy']:.3f}", flush=True)
+    print(
+        f"synthetic test ({args.test_count}): char {synth['character_accuracy']:.3f} "
+        f"seq {synth['sequence_accuracy']:.3f}",
+        flush=True,
+    )
     if real_records is not None:
         real = evaluate(model_dir, real_records).metrics()
         report["real_zero_shot"] = real
-        print(f"real plates zero-shot ({args.real}): char {real['character_accuracy']:.3f} "
-              f"seq {real['sequence_accuracy']:.3f}", flush=True)
+        print(
+            f"real plates zero-shot ({args.real}): char {real['character_accuracy']:.3f} "
+            f"seq {real['sequence_accuracy']:.3f}",
+            flush=True,
+        )
     if args.export_base:
         size = export_base(model_dir, args.export_dir)
         report["exported"] = {"path": str(args.export_dir), "bytes": size}

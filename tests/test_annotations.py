@@ -6,10 +6,13 @@ from plateocr.errors import PlateOCRError
 
 
 def test_good_rows_become_annotations_with_their_csv_line(tmp_path):
-    csv_path = write_csv(tmp_path / "a.csv", [
-        ("a.jpg", " AB123 ", "10", "50.5", "20", "40"),
-        ("b.jpg", "007", 1, 2, 3, 4),
-    ])
+    csv_path = write_csv(
+        tmp_path / "a.csv",
+        [
+            ("a.jpg", " AB123 ", "10", "50.5", "20", "40"),
+            ("b.jpg", "007", 1, 2, 3, 4),
+        ],
+    )
     good, problems = read_annotations(csv_path)
     assert problems == []
     assert [(a.line, a.file, a.text, a.box) for a in good] == [
@@ -19,16 +22,19 @@ def test_good_rows_become_annotations_with_their_csv_line(tmp_path):
 
 
 def test_bad_rows_are_reported_with_line_image_and_reason(tmp_path):
-    csv_path = write_csv(tmp_path / "a.csv", [
-        ("ok.jpg", "OK1", 1, 9, 1, 9),
-        ("", "NOFILE", 1, 9, 1, 9),
-        ("e.jpg", "  ", 1, 9, 1, 9),
-        ("n.jpg", "NUM", "ten", 9, 1, 9),
-        ("m.jpg", "NAN", 1, 9, "nan", 9),
-        ("d.jpg", "DEG", 9, 9, 1, 9),
-        ("i.jpg", "INV", 1, 9, 9, 1),
-        ("ok2.jpg", "OK2", 1, 9, 1, 9),
-    ])
+    csv_path = write_csv(
+        tmp_path / "a.csv",
+        [
+            ("ok.jpg", "OK1", 1, 9, 1, 9),
+            ("", "NOFILE", 1, 9, 1, 9),
+            ("e.jpg", "  ", 1, 9, 1, 9),
+            ("n.jpg", "NUM", "ten", 9, 1, 9),
+            ("m.jpg", "NAN", 1, 9, "nan", 9),
+            ("d.jpg", "DEG", 9, 9, 1, 9),
+            ("i.jpg", "INV", 1, 9, 9, 1),
+            ("ok2.jpg", "OK2", 1, 9, 1, 9),
+        ],
+    )
     good, problems = read_annotations(csv_path)
     assert [a.text for a in good] == ["OK1", "OK2"]
     got = {p.line: (p.image, p.reason) for p in problems}
@@ -42,7 +48,9 @@ def test_bad_rows_are_reported_with_line_image_and_reason(tmp_path):
 
 
 def test_missing_column_is_a_one_line_error_naming_it(tmp_path):
-    csv_path = write_csv(tmp_path / "a.csv", [("a.jpg", "AB1", 1, 2, 3)], header=("files", "text", "xmin", "xmax", "ymin"))
+    csv_path = write_csv(
+        tmp_path / "a.csv", [("a.jpg", "AB1", 1, 2, 3)], header=("files", "text", "xmin", "xmax", "ymin")
+    )
     with pytest.raises(PlateOCRError) as e:
         read_annotations(csv_path)
     msg = str(e.value)
@@ -82,11 +90,14 @@ def test_line_numbers_stay_exact_across_blank_lines_and_multiline_fields(tmp_pat
 
 
 def test_rows_with_the_wrong_number_of_fields_are_skipped_not_shifted(tmp_path):
-    csv_path = write_csv(tmp_path / "a.csv", [
-        ("a.jpg", "AB1", 1, 2, 3, 4, "extra", "more"),
-        ("b.jpg", "AB2", 1, 2),
-        ("c.jpg", "AB3", 1, 2, 3, 4),
-    ])
+    csv_path = write_csv(
+        tmp_path / "a.csv",
+        [
+            ("a.jpg", "AB1", 1, 2, 3, 4, "extra", "more"),
+            ("b.jpg", "AB2", 1, 2),
+            ("c.jpg", "AB3", 1, 2, 3, 4),
+        ],
+    )
     good, problems = read_annotations(csv_path)
     assert [(a.line, a.file, a.text) for a in good] == [(4, "c.jpg", "AB3")]
     assert [(p.line, p.image, p.reason) for p in problems] == [
@@ -116,8 +127,11 @@ def test_annotations_that_are_not_text_are_one_line_errors(tmp_path):
 
 
 def test_a_header_naming_a_column_twice_is_refused(tmp_path):
-    path = write_csv(tmp_path / "a.csv", [("a.jpg", "AB1", 1, 2, 3, 4, "b.jpg")],
-                     header=("files", "text", "xmin", "xmax", "ymin", "ymax", "files"))
+    path = write_csv(
+        tmp_path / "a.csv",
+        [("a.jpg", "AB1", 1, 2, 3, 4, "b.jpg")],
+        header=("files", "text", "xmin", "xmax", "ymin", "ymax", "files"),
+    )
     with pytest.raises(PlateOCRError, match="a.csv: column files appears 2 times in the header; keep one"):
         read_annotations(path)
 
@@ -137,8 +151,15 @@ def test_a_csv_that_is_a_symbolic_link_loop_says_so(tmp_path):
 
 
 def test_texts_with_line_breaks_or_control_characters_are_skipped_at_their_row(tmp_path):
-    path = write_csv(tmp_path / "a.csv", [("a.jpg", "AB\fCD", 1, 20, 3, 14), ("a.jpg", "AB\u2028CD", 1, 20, 3, 14),
-                                          ("a.jpg", "AB\nCD", 1, 20, 3, 14), ("a.jpg", "GOOD", 1, 20, 3, 14)])
+    path = write_csv(
+        tmp_path / "a.csv",
+        [
+            ("a.jpg", "AB\fCD", 1, 20, 3, 14),
+            ("a.jpg", "AB\u2028CD", 1, 20, 3, 14),
+            ("a.jpg", "AB\nCD", 1, 20, 3, 14),
+            ("a.jpg", "GOOD", 1, 20, 3, 14),
+        ],
+    )
     good, problems = read_annotations(path)
     assert [a.text for a in good] == ["GOOD"]
     assert [(p.line, p.reason) for p in problems] == [

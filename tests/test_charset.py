@@ -100,7 +100,10 @@ def test_a_charset_never_writes_a_file_it_cannot_read_back(tmp_path, char):
     with pytest.raises(PlateOCRError, match="cannot write the character"):
         cs.write(tmp_path / "cs.txt")
     assert not (tmp_path / "cs.txt").exists()
-    assert text_problem("AB" + char + "CD") == f"text {'AB' + char + 'CD'!r} holds U+{ord(char):04X}, a line break or control character"
+    assert (
+        text_problem("AB" + char + "CD")
+        == f"text {'AB' + char + 'CD'!r} holds U+{ord(char):04X}, a line break or control character"
+    )
 
 
 def test_unusual_but_printable_characters_round_trip(tmp_path):

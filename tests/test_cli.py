@@ -51,8 +51,13 @@ def _loaded_after(argv: list[str], env: dict | None = None) -> tuple[set[str], s
             pass
         print("MODULES", " ".join(sorted(sys.modules)))
         """
-    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120,
-                         env={**os.environ, **(env or {})})
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
     printed, _, modules = out.stdout.rpartition("MODULES ")
     assert modules, out.stderr[-2000:]
     return set(modules.split()), printed + out.stderr
@@ -78,11 +83,26 @@ def test_importing_the_cli_loads_no_command():
 def test_crop_help_and_option_parsing_load_only_the_crop_command():
     modules, printed = _loaded_after(["crop", "--help"])
     assert "Usage: plateocr crop" in printed
-    assert {m for m in modules if m.startswith("plateocr.commands.")} <= {"plateocr.commands.crop", "plateocr.commands.progress"}
+    assert {m for m in modules if m.startswith("plateocr.commands.")} <= {
+        "plateocr.commands.crop",
+        "plateocr.commands.progress",
+    }
     assert not _heavy(modules)
     # Every option parsed (the run then stops at the missing CSV, before cropping anything).
     modules, printed = _loaded_after(
-        ["crop", "/nonexistent/annot.csv", "--workers", "2", "--margin", "0.1", "--size", "32x128", "--out", "o", "--force"]
+        [
+            "crop",
+            "/nonexistent/annot.csv",
+            "--workers",
+            "2",
+            "--margin",
+            "0.1",
+            "--size",
+            "32x128",
+            "--out",
+            "o",
+            "--force",
+        ]
     )
     assert "/nonexistent/annot.csv" in printed
     assert not _heavy(modules - {"cv2"} - {m for m in modules if m.startswith("cv2.")})

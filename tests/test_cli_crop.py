@@ -15,7 +15,11 @@ from plateocr.defaults import CROP_SIZE
 def plateocr(*args, cwd):
     """Run the real CLI in a fresh process, as a user would."""
     return subprocess.run(
-        [sys.executable, "-m", "plateocr", *args], cwd=cwd, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "plateocr", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "COLUMNS": "120"},
     )
 
@@ -55,8 +59,21 @@ def test_missing_column_is_a_one_line_error(tmp_path):
 def test_tutorial_size_stretched_and_settings_recorded(photo_set, monkeypatch, capsys):
     out = photo_set.root / "tut"
     code, stdout, _ = cli(
-        ["crop", str(photo_set.csv), "--out", str(out), "--size", "200x200", "--stretch", "--margin", "0",
-         "--workers", "1"], monkeypatch, capsys,
+        [
+            "crop",
+            str(photo_set.csv),
+            "--out",
+            str(out),
+            "--size",
+            "200x200",
+            "--stretch",
+            "--margin",
+            "0",
+            "--workers",
+            "1",
+        ],
+        monkeypatch,
+        capsys,
     )
     assert code == 0
     assert cv2.imread(str(out / "car1_L2.png")).shape == (200, 200, 3)
@@ -96,12 +113,19 @@ def test_bad_size_is_a_one_line_error(photo_set, monkeypatch, capsys):
 def test_boxes_in_fractions_from_the_issue_are_cropped_where_the_plate_is(tmp_path, monkeypatch, capsys):
     # the sample photo whose plate O505666S lies at x 109..284, y 347..398 (data/sample/annot.csv)
     (tmp_path / "images").mkdir()
-    (tmp_path / "images" / "synth_000000.jpg").write_bytes((REPO_ROOT / "data/sample/images/synth_000000.jpg").read_bytes())
+    (tmp_path / "images" / "synth_000000.jpg").write_bytes(
+        (REPO_ROOT / "data/sample/images/synth_000000.jpg").read_bytes()
+    )
     (tmp_path / "a.csv").write_text("files,text,xmin,xmax,ymin,ymax\nsynth_000000.jpg,O505666S,0.17,0.44,0.72,0.83\n")
-    code, _, err = cli(["crop", str(tmp_path / "a.csv"), "-o", str(tmp_path / "crops"), "--margin", "0",
-                        "--workers", "1"], monkeypatch, capsys)
+    code, _, err = cli(
+        ["crop", str(tmp_path / "a.csv"), "-o", str(tmp_path / "crops"), "--margin", "0", "--workers", "1"],
+        monkeypatch,
+        capsys,
+    )
     assert code == 0
-    assert "a.csv: the boxes are given as 0-1 fractions of the photo's size; converted to pixels" in " ".join(err.split())
+    assert "a.csv: the boxes are given as 0-1 fractions of the photo's size; converted to pixels" in " ".join(
+        err.split()
+    )
     with open(tmp_path / "crops" / "labels.csv", newline="") as fh:
         (row,) = list(csv.DictReader(fh))
     assert [int(row[k]) for k in ("xmin", "xmax", "ymin", "ymax")] == [108, 282, 345, 399]

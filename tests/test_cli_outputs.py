@@ -40,7 +40,13 @@ def test_predict_without_images_says_so_before_loading_the_model(tmp_path):
         "try:\n    main()\n"
         "except SystemExit as e:\n    print(e.code, 'tensorflow' in sys.modules)\n"
     )
-    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120,
-                         env={"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin"})
+    run = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin"},
+    )
     assert run.stdout.split() == ["1", "False"], run.stderr
     assert run.stderr.strip() == "error: no images given (name files, globs, folders, or - to read paths from stdin)"

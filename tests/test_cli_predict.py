@@ -57,10 +57,13 @@ def test_glob_folder_and_stdin_give_one_row_per_image_with_error_rows(model, cro
 
     # the same images by folder and by stdin read the same
     by_dir = json.loads(invoke("crops", "--model-dir", model, "--format", "json").stdout)
-    by_stdin = json.loads(invoke("-", "--model-dir", model, "--format", "json",
-                                 input="crops/plate0000.png\ncrops/plate0001.png\n").stdout)
+    by_stdin = json.loads(
+        invoke("-", "--model-dir", model, "--format", "json", input="crops/plate0000.png\ncrops/plate0001.png\n").stdout
+    )
     assert [d["path"] for d in by_dir] == ["crops/broken.png"] + [f"crops/plate{i:04d}.png" for i in range(4)]
-    assert by_dir[1]["text"] == rows[0]["text"] and by_dir[1]["confidence"] == pytest.approx(float(rows[0]["confidence"]), rel=1e-5)
+    assert by_dir[1]["text"] == rows[0]["text"] and by_dir[1]["confidence"] == pytest.approx(
+        float(rows[0]["confidence"]), rel=1e-5
+    )
     assert [d["path"] for d in by_stdin] == [d["path"] for d in by_dir[1:3]]
     assert [d["text"] for d in by_stdin] == [d["text"] for d in by_dir[1:3]]
     # batch composition moves floats by ~1e-6 only
@@ -123,14 +126,28 @@ def test_annotations_cut_plates_in_memory_like_crop(model, tmp_path, monkeypatch
     monkeypatch.chdir(tmp_path)
     photos = make_photos(
         tmp_path,
-        [("car1.png", "AB12", (40, 200, 60, 100)), ("car1.png", "K9", (220, 300, 150, 180)),
-         ("car2.png", "EF6", (30, 170, 120, 160))],
-        extra_rows=[("car2.png", "", 1, 2, 3, 4), ("car2.png", "XY1", 500, 600, 10, 20), ("gone.png", "AB12", 1, 50, 1, 20)],
+        [
+            ("car1.png", "AB12", (40, 200, 60, 100)),
+            ("car1.png", "K9", (220, 300, 150, 180)),
+            ("car2.png", "EF6", (30, 170, 120, 160)),
+        ],
+        extra_rows=[
+            ("car2.png", "", 1, 2, 3, 4),
+            ("car2.png", "XY1", 500, 600, 10, 20),
+            ("gone.png", "AB12", 1, 50, 1, 20),
+        ],
     )
     res = invoke("--annotations", photos.csv, "--model-dir", model, "--format", "json")
     assert res.exit_code == 0, res.output
     rows = json.loads(res.stdout)
-    assert [(r["line"], r["truth"]) for r in rows] == [(2, "AB12"), (3, "K9"), (4, "EF6"), (5, None), (6, "XY1"), (7, "AB12")]
+    assert [(r["line"], r["truth"]) for r in rows] == [
+        (2, "AB12"),
+        (3, "K9"),
+        (4, "EF6"),
+        (5, None),
+        (6, "XY1"),
+        (7, "AB12"),
+    ]
     assert rows[3]["error"] == "empty text"
     assert "box lies outside the 320x240 photo" in rows[4]["error"] and "image not found" in rows[5]["error"]
     assert all(r["error"] is None for r in rows[:3])
@@ -163,9 +180,12 @@ def test_predict_on_the_crops_reproduces_eval(tmp_path, monkeypatch):
     texts = ["AB12", "CD345", "EF6", "K9", "XY77", "PL5"]
     make_crops(tmp_path / "crops", texts, size=SIZE)
     write_records(tmp_path / "crops", tmp_path / "records", RecordsOptions(split=1.0, val=0, size=SIZE))
-    train(tmp_path / "records", tmp_path / "model",
-          {"steps": 60, "batch_size": 6, "optimizer": "adam", "learning_rate": 0.003, "augment": False, "seed": 1},
-          config_overrides=TINY)
+    train(
+        tmp_path / "records",
+        tmp_path / "model",
+        {"steps": 60, "batch_size": 6, "optimizer": "adam", "learning_rate": 0.003, "augment": False, "seed": 1},
+        config_overrides=TINY,
+    )
     ev = evaluate(tmp_path / "model", tmp_path / "records", split="train")
     res = invoke("crops/*.png", "--format", "json")  # as written: model/ is the default
     assert res.exit_code == 0, res.output

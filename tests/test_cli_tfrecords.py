@@ -30,8 +30,23 @@ def test_cli_writes_records_and_prints_the_table(tmp_path):
     (tmp_path / "crops" / "plate0009.png").write_bytes(b"broken")
     result = CliRunner().invoke(
         app,
-        ["tfrecords", str(tmp_path / "crops"), "--out", str(tmp_path / "rec"), "--split", "0.8", "--seed", "5",
-         "--shards", "2", "--size", "64x256", "--stretch", "--val", "0.25"],
+        [
+            "tfrecords",
+            str(tmp_path / "crops"),
+            "--out",
+            str(tmp_path / "rec"),
+            "--split",
+            "0.8",
+            "--seed",
+            "5",
+            "--shards",
+            "2",
+            "--size",
+            "64x256",
+            "--stretch",
+            "--val",
+            "0.25",
+        ],
     )
     assert result.exit_code == 0, result.output
     for word in ("split", "examples", "shards", "max length", "charset size", "train", "val", "test"):
@@ -85,8 +100,10 @@ def test_importing_the_command_is_light():
 
 def test_crop_then_tfrecords_in_one_working_directory(tmp_path):
     plates = [f"K{i:02d}LM" for i in range(12)]
-    make_photos(tmp_path, [(f"car{i}.jpg", text, (40 + 7 * i, 200 + 7 * i, 100 + 3 * i, 140 + 3 * i))
-                           for i, text in enumerate(plates)])
+    make_photos(
+        tmp_path,
+        [(f"car{i}.jpg", text, (40 + 7 * i, 200 + 7 * i, 100 + 3 * i, 140 + 3 * i)) for i, text in enumerate(plates)],
+    )
     r = plateocr("crop", "annot.csv", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     r = plateocr("tfrecords", "--split", "0.83", cwd=tmp_path)
@@ -162,7 +179,11 @@ def test_a_full_disk_is_a_one_line_error_naming_the_file_and_leaves_no_temp_file
     # as `ulimit -f`: a limit half the crops' bytes, so the train shard cannot be written
     limit = sum(p.stat().st_size for p in (tmp_path / "crops").glob("*.png")) // 2
     r = subprocess.run(
-        [sys.executable, "-m", "plateocr", "tfrecords"], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "plateocr", "tfrecords"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
         preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY)),
     )
     assert r.returncode == 1
@@ -174,12 +195,16 @@ def test_a_full_disk_is_a_one_line_error_naming_the_file_and_leaves_no_temp_file
 
 
 def test_ctrl_c_with_worker_processes_prints_no_worker_tracebacks(tmp_path):
-    # As a terminal's Ctrl-C does: SIGINT to the whole process group, here sent by a worker on
-    # its first crop (deterministic, no timing).
+    # As a terminal's Ctrl-C does: one SIGINT to the whole process group, here sent by the first
+    # worker to reach a crop (deterministic, no timing).
     script = (
         "import os, signal, sys\n"
         "from plateocr import records\n"
         "def ctrl_c(job):\n"
+        "    try:\n"  # once, from whichever worker comes first: a terminal sends one SIGINT
+        "        os.close(os.open('sent', os.O_CREAT | os.O_EXCL))\n"
+        "    except FileExistsError:\n"
+        "        return job\n"
         "    os.killpg(os.getpgid(0), signal.SIGINT)\n"
         "    return job\n"
         "records._worker_init()\n"  # the main process too: the pool's initializer is what is tested
@@ -189,8 +214,14 @@ def test_ctrl_c_with_worker_processes_prints_no_worker_tracebacks(tmp_path):
         "except KeyboardInterrupt:\n"
         "    print('interrupted')\n"
     )
-    r = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120,
-                       start_new_session=True)
+    r = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        start_new_session=True,
+    )
     assert r.stdout.strip() == "interrupted"
     assert "ForkPoolWorker" not in r.stderr and "Traceback" not in r.stderr, r.stderr
 
@@ -199,8 +230,9 @@ def test_a_labels_csv_whose_crops_are_in_images_beside_it_reads_as_is(tmp_path, 
     # ../shared/realplates/ar: labels.csv names files that lie in images/ beside it, the layout
     # `crop` reads photos from; tfrecords reads it directly, with no row skipped.
     out = tmp_path / "records"
-    res = CliRunner().invoke(app, ["tfrecords", str(real_ar_plates / "labels.csv"), "--out", str(out),
-                                   "--split", "0.83", "--workers", "1"])
+    res = CliRunner().invoke(
+        app, ["tfrecords", str(real_ar_plates / "labels.csv"), "--out", str(out), "--split", "0.83", "--workers", "1"]
+    )
     assert res.exit_code == 0, res.output
     spec = DatasetSpec.read(out)
     assert sum(s.size for s in spec.splits.values()) == 147

@@ -78,10 +78,14 @@ def _after_import(env_changes: dict) -> dict:
         "('TF_CPP_MIN_LOG_LEVEL', 'TF_ENABLE_ONEDNN_OPTS', 'TF_USE_LEGACY_KERAS')}, "
         "'onednn': _pywrap_util_port.IsMklEnabled(), 'keras': tf.keras.Sequential.__module__}))\n"
     )
-    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS",
-                                                             "TF_USE_LEGACY_KERAS")}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**env, **env_changes},
-                         timeout=120)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS", "TF_USE_LEGACY_KERAS")
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**env, **env_changes}, timeout=120
+    )
     assert out.returncode == 0, out.stderr[-1000:]
     return json.loads(out.stdout.splitlines()[-1])
 

@@ -52,8 +52,11 @@ def test_crops_equal_a_manual_slice_and_resize_of_the_photo(tmp_path):
     assert box_of(rows[1]) == (6, 54, 24, 96)
     for row, file in zip(rows, ["a.png", "b.png"]):
         x0, x1, y0, y1 = box_of(row)
-        expected = cv2.resize(photos.read(file)[y0:y1, x0:x1], (128, 32), interpolation=cv2.INTER_AREA
-                              if (y1 - y0) * (x1 - x0) > 32 * 128 else cv2.INTER_CUBIC)
+        expected = cv2.resize(
+            photos.read(file)[y0:y1, x0:x1],
+            (128, 32),
+            interpolation=cv2.INTER_AREA if (y1 - y0) * (x1 - x0) > 32 * 128 else cv2.INTER_CUBIC,
+        )
         assert np.array_equal(read_png(out / row["files"]), expected)
 
 
@@ -143,7 +146,9 @@ def test_each_bad_row_is_skipped_with_its_reason_and_good_rows_kept(tmp_path):
 
 
 def test_missing_column_is_an_error_before_any_output(tmp_path):
-    csv_path = write_csv(tmp_path / "a.csv", [("a.jpg", "AB1", 1, 2, 3)], header=("files", "text", "xmin", "xmax", "ymin"))
+    csv_path = write_csv(
+        tmp_path / "a.csv", [("a.jpg", "AB1", 1, 2, 3)], header=("files", "text", "xmin", "xmax", "ymin")
+    )
     with pytest.raises(PlateOCRError, match="missing column"):
         crop_annotations(csv_path, out_dir=tmp_path / "crops", workers=1)
     assert not (tmp_path / "crops").exists()
@@ -248,20 +253,25 @@ def test_a_header_only_csv_is_an_error_before_any_output(tmp_path):
 
 def test_boxes_in_fractions_are_converted_to_pixels_with_a_note(tmp_path):
     photos = make_photos(
-        tmp_path, [("a.png", "", (64, 192, 120, 180)), ("b.png", "", (32, 160, 24, 72))],  # plain plates
-        photo_size=(240, 320), colors={0: MAGENTA, 1: MAGENTA},
+        tmp_path,
+        [("a.png", "", (64, 192, 120, 180)), ("b.png", "", (32, 160, 24, 72))],  # plain plates
+        photo_size=(240, 320),
+        colors={0: MAGENTA, 1: MAGENTA},
     )
     write_csv(photos.csv, [("a.png", "FRAC1", 0.2, 0.6, 0.5, 0.75), ("b.png", "FRAC2", 0.1, 0.5, 0.1, 0.3)])
     result = crop_annotations(photos.csv, out_dir=tmp_path / "crops", margin=0.0, workers=1)
     rows = read_manifest(result.manifest)
     assert [box_of(r) for r in rows] == [(64, 192, 120, 180), (32, 160, 24, 72)]
     assert all((read_png(tmp_path / "crops" / r["files"]) == MAGENTA).all() for r in rows)
-    assert result.notes == [f"{photos.csv}: the boxes are given as 0-1 fractions of the photo's size; converted to pixels"]
+    assert result.notes == [
+        f"{photos.csv}: the boxes are given as 0-1 fractions of the photo's size; converted to pixels"
+    ]
 
 
 def test_a_fraction_box_among_pixel_boxes_is_skipped_with_its_reason(tmp_path):
-    photos = make_photos(tmp_path, [("a.png", "PIX1", (64, 192, 120, 180))],
-                         extra_rows=[("a.png", "FRAC2", 0.17, 0.44, 0.72, 0.83)])
+    photos = make_photos(
+        tmp_path, [("a.png", "PIX1", (64, 192, 120, 180))], extra_rows=[("a.png", "FRAC2", 0.17, 0.44, 0.72, 0.83)]
+    )
     result = crop_annotations(photos.csv, out_dir=tmp_path / "crops", workers=1)
     assert [r["text"] for r in read_manifest(result.manifest)] == ["PIX1"]
     assert skipped(result) == {
@@ -272,7 +282,8 @@ def test_a_fraction_box_among_pixel_boxes_is_skipped_with_its_reason(tmp_path):
 
 def test_tiny_and_far_outside_boxes_are_skipped_not_cropped(tmp_path):
     photos = make_photos(
-        tmp_path, [("a.png", "GOOD1", (64, 192, 120, 180))],
+        tmp_path,
+        [("a.png", "GOOD1", (64, 192, 120, 180))],
         extra_rows=[("a.png", "TINY", 10, 12.5, 10, 40), ("a.png", "HUGE", 10, 1e12, 10, 40)],
     )
     result = crop_annotations(photos.csv, out_dir=tmp_path / "crops", workers=1)
@@ -343,8 +354,13 @@ def test_settings_are_checked(tmp_path):
 
 @pytest.mark.parametrize(
     "content",
-    ['{"size": [0, 128], "keep_aspect": false, "margin": 0.05}', '{"size": [32, 128], "keep_aspect": false, "margin": 7}',
-     '{"size": [32, 128], "keep_aspect": "no", "margin": 0.05}', '[1, 2]', '"text"'],
+    [
+        '{"size": [0, 128], "keep_aspect": false, "margin": 0.05}',
+        '{"size": [32, 128], "keep_aspect": false, "margin": 7}',
+        '{"size": [32, 128], "keep_aspect": "no", "margin": 0.05}',
+        "[1, 2]",
+        '"text"',
+    ],
 )
 def test_bad_crop_json_errors_name_the_file(tmp_path, content):
     (tmp_path / "crop.json").write_text(content)

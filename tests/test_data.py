@@ -72,7 +72,6 @@ TEXTS = ["AB12", "CD345", "EF6", "GH78Z", "K9", "LMN0P", "Q1R"]
 
 
 def _eval_batches(folder, spec, batch_size, split="train"):
-    from plateocr.model.compat import tf
     from plateocr.training.data import eval_dataset
 
     ds = eval_dataset(folder, spec, batch_size, split=split)

@@ -31,11 +31,20 @@ def test_demo_runs_every_stage_and_leaves_the_outputs(tmp_path):
     work = tmp_path / "work"
     # a few seconds of training: this checks the plumbing, not the accuracy
     res = CliRunner().invoke(
-        app, ["demo", "--annotations", str(photos.root), "--workdir", str(work), "--minutes", "0.1", "--synthetic", "20"]
+        app,
+        ["demo", "--annotations", str(photos.root), "--workdir", str(work), "--minutes", "0.1", "--synthetic", "20"],
     )
     assert res.exit_code == 0, res.output
-    for name in ("crops/labels.csv", "records/dataset.json", "records_train/dataset.json", "synth_crops/labels.csv",
-                 "model/config.json", "model/checkpoint", "eval_errors.csv", "predictions.csv"):
+    for name in (
+        "crops/labels.csv",
+        "records/dataset.json",
+        "records_train/dataset.json",
+        "synth_crops/labels.csv",
+        "model/config.json",
+        "model/checkpoint",
+        "eval_errors.csv",
+        "predictions.csv",
+    ):
         assert (work / name).is_file(), name
     # training saw the sample's train split and the synthetic crops, never a test plate
     trained_on = list(csv.DictReader(open(work / "train_labels.csv", encoding="utf-8")))

@@ -37,7 +37,10 @@ def _example(i, truth, prediction, confidence=0.5):
     from plateocr.charset import Charset
 
     cs = Charset.from_texts([truth, prediction])
-    pad = lambda t: [cs.pad(cs.encode(t), 8)]
+
+    def pad(t):
+        return [cs.pad(cs.encode(t), 8)]
+
     return ExampleResult(i, truth, prediction, confidence, accuracy_counts(pad(prediction), pad(truth), cs.null_code))
 
 
@@ -56,7 +59,9 @@ def test_result_metrics_and_worst_errors(tmp_path):
     r.write_errors_csv(tmp_path / "errors.csv")
     rows = list(csv.DictReader(open(tmp_path / "errors.csv", encoding="utf-8")))
     assert [(row["index"], row["truth"], row["prediction"]) for row in rows] == [
-        ("1", "CD34", "CD3"), ("2", "EF56", "XY56"), ("3", "GH78", "ZZZZ"),
+        ("1", "CD34", "CD3"),
+        ("2", "EF56", "XY56"),
+        ("3", "GH78", "ZZZZ"),
     ]
     assert r.metrics()["errors_o_vs_0_only"] == 0 and r.sequence_accuracy_o_is_0 == r.sequence_accuracy
     assert r.better_than({"sequence_accuracy": 0.25, "character_accuracy": 0.5})
@@ -123,8 +128,9 @@ def test_eval_command_tables_json_and_errors_csv(memorised, monkeypatch):
     # records without a val split: training kept the latest checkpoint, and eval says so
     assert metrics["checkpoint_choice"] == "latest" and metrics["chosen_on"] is None
     assert metrics["choice"] == "latest = step 60, chosen on no split"
-    assert metrics["notes"] == [f"{memorised / 'records'} has no val split: training kept the latest checkpoint, "
-                                "chosen on no split"]
+    assert metrics["notes"] == [
+        f"{memorised / 'records'} has no val split: training kept the latest checkpoint, chosen on no split"
+    ]
     assert "note: " in out.stderr and "has no val split" in out.stderr
     out = runner.invoke(app, ["eval", "--split", "train", "--errors", "mistakes.csv"])
     assert out.exit_code == 0, out.output
@@ -142,7 +148,9 @@ def test_missing_model_and_bad_split_are_clear_errors(tmp_path):
     from plateocr.model.modeldir import ModelDir
 
     spec, charset = write_records(tmp_path / "records", {"train": PLATES})
-    ModelDir.create(tmp_path / "model", spec, charset, ModelConfig.from_spec(spec), {}, records_dir=tmp_path / "records")
+    ModelDir.create(
+        tmp_path / "model", spec, charset, ModelConfig.from_spec(spec), {}, records_dir=tmp_path / "records"
+    )
     with pytest.raises(PlateOCRError, match="no checkpoint yet"):
         evaluate(tmp_path / "model")
     (tmp_path / "model" / "ckpt-1.index").write_bytes(b"")

@@ -97,7 +97,8 @@ def test_bytes_of_other_sizes_are_fitted_in_the_graph(exported):
     img = cv2.imread(str(sorted((root / "crops").glob("*.png"))[0]))
     bigger = cv2.resize(img, (SIZE[1] * 2, SIZE[0] * 2), interpolation=cv2.INTER_NEAREST)
     out = _saved_model_outputs(
-        result.out, "serving_default",
+        result.out,
+        "serving_default",
         image_bytes=[cv2.imencode(".png", img)[1].tobytes(), cv2.imencode(".jpg", bigger)[1].tobytes()],
     )
     assert out["char_ids"].shape == (2, 6)  # a JPEG twice the size goes through the same graph
@@ -147,7 +148,18 @@ def test_cli_refuses_to_overwrite_and_replaces_with_force(exported, tmp_path):
     assert res.exit_code != 0 and "--force" in str(res.exception) + res.output
     stamp = (tmp_path / "exp" / "saved_model.pb").stat().st_mtime_ns
     res = runner.invoke(
-        app, ["export", "--model-dir", str(model), "--out", str(tmp_path / "exp"), "--force", "--no-tta", "--formats", "off"]
+        app,
+        [
+            "export",
+            "--model-dir",
+            str(model),
+            "--out",
+            str(tmp_path / "exp"),
+            "--force",
+            "--no-tta",
+            "--formats",
+            "off",
+        ],
     )
     assert res.exit_code == 0, res.output
     info = json.loads((tmp_path / "exp" / "export.json").read_text())

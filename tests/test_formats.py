@@ -94,7 +94,7 @@ def test_lookalikes_turn_the_way_the_learned_format_says():
     assert read(probs, None)[0] == "AB0I23"  # greedy
     text, confidence = read(probs, LLLNNN)
     assert text == "ABO123"
-    assert confidence == pytest.approx(0.97 ** 5 * 0.45 * 0.4, rel=1e-5)  # the chosen characters' product
+    assert confidence == pytest.approx(0.97**5 * 0.45 * 0.4, rel=1e-5)  # the chosen characters' product
     # a digit read as O, a letter read as 8: the other way round
     probs = distributions(sure("XY")[:2] + [{"8": 0.48, "B": 0.42}, {"O": 0.5, "0": 0.44}] + sure("57"))
     assert read(probs, None)[0] == "XY8O57" and read(probs, LLLNNN)[0] == "XYB057"
@@ -187,8 +187,9 @@ def test_readers_eval_and_predict_use_the_model_folders_formats(model_and_crops,
 
     (tmp_path / "mine.json").write_text('{"formats": {"LLN": 1}}')
     for choice, shown in (("off", None), (str(tmp_path / "mine.json"), str(tmp_path / "mine.json"))):
-        res = CliRunner().invoke(app, ["eval", "--model-dir", str(model), "--data", str(tmp_path / "records"),
-                                       "--formats", choice, "--json"])
+        res = CliRunner().invoke(
+            app, ["eval", "--model-dir", str(model), "--data", str(tmp_path / "records"), "--formats", choice, "--json"]
+        )
         assert res.exit_code == 0, res.output
         assert json.loads(res.stdout)["formats"] == shown
 
@@ -213,7 +214,9 @@ def test_predict_states_formats_for_any_model(model_and_crops, tmp_path):
 
     plain, stated = texts(), texts("--formats", str(tmp_path / "mine.json"))
     assert plain != stated and sum(format_of(t) == "LLNN" for t in stated) > sum(format_of(t) == "LLNN" for t in plain)
-    res = runner.invoke(app, ["predict", str(crops[0]), "--model-dir", str(bare), "--formats", str(tmp_path / "no.json")])
+    res = runner.invoke(
+        app, ["predict", str(crops[0]), "--model-dir", str(bare), "--formats", str(tmp_path / "no.json")]
+    )
     assert res.exit_code != 0 and "formats file not found" in str(res.exception) + res.output
 
 
@@ -232,7 +235,9 @@ def test_train_learns_the_formats_of_the_train_split_and_keeps_an_edited_file(tm
 
     options = {"steps": 1, "batch_size": 2, "eval_every": 0, "augment": False}
     tiny = {"final_endpoint": "MaxPool_5a_3x3"}
-    train(tmp_path / "records", tmp_path / "model", options, config_overrides=tiny, from_scratch=True, listener=Listener())
+    train(
+        tmp_path / "records", tmp_path / "model", options, config_overrides=tiny, from_scratch=True, listener=Listener()
+    )
     path = tmp_path / "model" / FORMATS_FILE
     assert Formats.read(path).counts == {"LLNN": 3, "LLLN": 1}  # the train split only (not ZZ22 nor ZZ11)
     assert any("2 format(s): LL NN, LLL N learned" in m for m in messages)

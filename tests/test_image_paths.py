@@ -14,8 +14,16 @@ from plateocr.image_paths import expand_image_args
 @pytest.fixture
 def tree(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    for name in ("crops/b.png", "crops/a.PNG", "crops/c.jpg", "crops/labels.csv", "crops/crop.json",
-                 "crops/sub/d.png", "other/e.jpeg", "notes.txt"):
+    for name in (
+        "crops/b.png",
+        "crops/a.PNG",
+        "crops/c.jpg",
+        "crops/labels.csv",
+        "crops/crop.json",
+        "crops/sub/d.png",
+        "other/e.jpeg",
+        "notes.txt",
+    ):
         Path(name).parent.mkdir(parents=True, exist_ok=True)
         Path(name).write_bytes(b"x")
     return tmp_path
@@ -43,7 +51,10 @@ def test_named_files_are_kept_in_order_once_even_without_an_image_extension(tree
 def test_names_that_give_nothing_are_reported_not_fatal(tree):
     paths, missing = expand_image_args(["nope.png", "crops/*.gif", "crops/sub/../../other", "crops/b.png"])
     assert names(paths) == ["crops/sub/../../other/e.jpeg", "crops/b.png"]
-    assert missing == [("nope.png", "no such file or directory", 0), ("crops/*.gif", "no image files match this pattern", 0)]
+    assert missing == [
+        ("nope.png", "no such file or directory", 0),
+        ("crops/*.gif", "no image files match this pattern", 0),
+    ]
     (tree / "empty").mkdir()
     assert expand_image_args(["empty"]) == ([], [("empty", "no image files in this directory", 0)])
 

@@ -107,8 +107,11 @@ def test_encode_png_round_trips_losslessly():
 def test_a_pixel_bomb_is_refused_from_its_header_before_decoding():
     bomb = pixel_bomb_png(60000, 60000)
     assert len(bomb) < 80
-    with pytest.raises(PlateOCRError, match=r"^bomb.png: image too large to decode \(60000x60000 pixels; the limit "
-                                            r"is 120 megapixels\)$"):
+    with pytest.raises(
+        PlateOCRError,
+        match=r"^bomb.png: image too large to decode \(60000x60000 pixels; the limit "
+        r"is 120 megapixels\)$",
+    ):
         decode_image(bomb, "bomb.png")
     # a JPEG and a BMP (read through Pillow) that announce 20000x20000 pixels
     jpeg = bytearray(cv2.imencode(".jpg", np.zeros((8, 8, 3), np.uint8))[1].tobytes())
@@ -117,8 +120,11 @@ def test_a_pixel_bomb_is_refused_from_its_header_before_decoding():
     bmp = bytearray(cv2.imencode(".bmp", np.zeros((8, 8, 3), np.uint8))[1].tobytes())
     bmp[18:26] = (12000).to_bytes(4, "little") * 2
     huge_bmp = bmp[:18] + (20000).to_bytes(4, "little") * 2 + bmp[26:]
-    for name, data, shown in (("big.jpg", jpeg, "20000x20000 pixels"), ("big.bmp", bmp, "12000x12000 pixels"),
-                              ("huge.bmp", huge_bmp, "more than 179 million pixels")):
+    for name, data, shown in (
+        ("big.jpg", jpeg, "20000x20000 pixels"),
+        ("big.bmp", bmp, "12000x12000 pixels"),
+        ("huge.bmp", huge_bmp, "more than 179 million pixels"),
+    ):
         with pytest.raises(PlateOCRError, match=f"{name}: image too large to decode \\({shown};"):
             decode_image(bytes(data), name)
 

@@ -52,7 +52,9 @@ def test_a_path_an_rgb_array_and_png_bytes_read_the_same(reader, crops):
     same(reader.read(crops[0].read_bytes()), by_path)
     same(reader.read(str(crops[0])), by_path)
     # BGR by mistake is a different image: the reader really takes RGB
-    assert reader.read(cv2.imread(str(crops[1]))).confidence != pytest.approx(reader.read(crops[1]).confidence, rel=1e-4)
+    assert reader.read(cv2.imread(str(crops[1]))).confidence != pytest.approx(
+        reader.read(crops[1]).confidence, rel=1e-4
+    )
 
 
 def test_read_batch_keeps_order_and_equals_single_reads(reader, crops):

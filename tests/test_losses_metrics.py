@@ -43,9 +43,7 @@ def test_sequence_loss_plain_cross_entropy_by_hand():
 
 def test_regularization_loss_sums_the_collection():
     def make():
-        w = tf1.get_variable(
-            "w", initializer=tf.constant([1.0, 2.0]), regularizer=lambda v: 0.5 * tf.reduce_sum(v * v)
-        )
+        w = tf1.get_variable("w", initializer=tf.constant([1.0, 2.0]), regularizer=lambda v: 0.5 * tf.reduce_sum(v * v))
         tf1.get_variable("u", initializer=tf.constant([3.0]), regularizer=lambda v: tf.reduce_sum(v))
         with tf.control_dependencies([w.initializer]):
             return regularization_loss()
@@ -110,7 +108,7 @@ def test_tensorflow_metrics_equal_numpy(null_code):
     random_labels = metrics.truncate_at_null(rng.integers(0, 6, (20, 4)), null_code)
     for p, t in [(predicted, labels), (random_pred, random_labels)]:
         char_tf, seq_tf = run(
-            lambda: (
+            lambda p=p, t=t: (
                 metrics.char_accuracy_tf(tf.constant(p), tf.constant(t), null_code),
                 metrics.sequence_accuracy_tf(tf.constant(p), tf.constant(t), null_code),
             )
@@ -121,9 +119,7 @@ def test_tensorflow_metrics_equal_numpy(null_code):
 
 def test_truncate_at_null():
     ids = np.array([[1, 0, 2, 3], [4, 4, 4, 4], [0, 1, 1, 1]])
-    np.testing.assert_array_equal(
-        metrics.truncate_at_null(ids, 0), [[1, 0, 0, 0], [4, 4, 4, 4], [0, 0, 0, 0]]
-    )
+    np.testing.assert_array_equal(metrics.truncate_at_null(ids, 0), [[1, 0, 0, 0], [4, 4, 4, 4], [0, 0, 0, 0]])
     got = run(lambda: metrics.truncate_at_null_tf(tf.constant(ids), 0))
     np.testing.assert_array_equal(got, metrics.truncate_at_null(ids, 0))
 

@@ -38,7 +38,11 @@ def charset():
 @pytest.fixture
 def model(tmp_path, charset):
     return ModelDir.create(
-        tmp_path / "model", make_spec(charset), charset, {"endpoint": "Mixed_5b"}, {"steps": 10},
+        tmp_path / "model",
+        make_spec(charset),
+        charset,
+        {"endpoint": "Mixed_5b"},
+        {"steps": 10},
         records_dir=tmp_path / "records",
     )
 
@@ -156,7 +160,10 @@ def test_a_failed_copy_into_best_keeps_the_earlier_best_and_leaves_no_partial_fi
     with pytest.raises(PlateOCRError, match=r"best/ckpt-9\.\S+: cannot write it \(File too large\)"):
         model.save_best(c9, {"step": 9})
     assert sorted(p.name for p in model.best_dir.iterdir()) == [
-        "checkpoint", "ckpt-5.data-00000-of-00001", "ckpt-5.index", "metrics.json"
+        "checkpoint",
+        "ckpt-5.data-00000-of-00001",
+        "ckpt-5.index",
+        "metrics.json",
     ]
     assert model.best_checkpoint() == str(model.best_dir / "ckpt-5")
 

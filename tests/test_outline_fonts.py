@@ -96,9 +96,23 @@ def test_every_layout_family_renders_at_the_crop_size(family):
 
 
 def test_synth_takes_a_user_font_and_writes_a_contact_sheet(tmp_path, font_dir):
-    res = CliRunner().invoke(app, ["synth", str(tmp_path / "out"), "--crops", "--count", "10", "--workers", "1",
-                                   "--no-system-fonts", "--fonts", str(font_dir), "--sheet",
-                                   str(tmp_path / "sheet.png")])
+    res = CliRunner().invoke(
+        app,
+        [
+            "synth",
+            str(tmp_path / "out"),
+            "--crops",
+            "--count",
+            "10",
+            "--workers",
+            "1",
+            "--no-system-fonts",
+            "--fonts",
+            str(font_dir),
+            "--sheet",
+            str(tmp_path / "sheet.png"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "1 outline fonts" in res.output
     sheet = cv2.imread(str(tmp_path / "sheet.png"))
@@ -109,8 +123,11 @@ def test_synth_takes_a_user_font_and_writes_a_contact_sheet(tmp_path, font_dir):
 
 
 def test_synth_with_a_bad_font_folder_says_so_in_one_line(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(sys, "argv", ["plateocr", "synth", str(tmp_path / "out"), "--crops", "--count", "2",
-                                      "--fonts", str(tmp_path / "nofonts")])
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        ["plateocr", "synth", str(tmp_path / "out"), "--crops", "--count", "2", "--fonts", str(tmp_path / "nofonts")],
+    )
     with pytest.raises(SystemExit) as done:
         main()
     assert done.value.code != 0

@@ -51,7 +51,9 @@ def test_atomic_files_get_the_umask_mode_not_private(tmp_path):
 def test_outputs_under_a_file_or_of_the_wrong_kind_are_refused_before_any_work(tmp_path):
     (tmp_path / "afile").write_text("x")
     for path in (tmp_path / "afile" / "sub", tmp_path / "afile" / "sub" / "deeper.csv"):
-        with pytest.raises(PlateOCRError, match=f"{path}: cannot create it: {tmp_path / 'afile'} is a file, not a folder"):
+        with pytest.raises(
+            PlateOCRError, match=f"{path}: cannot create it: {tmp_path / 'afile'} is a file, not a folder"
+        ):
             check_can_write(path, force=True)
     with pytest.raises(PlateOCRError, match="afile: exists and is not a folder"):
         check_output_path(tmp_path / "afile", "records folder", folder=True)

@@ -19,6 +19,7 @@ def test_batches_keep_order_and_errors_stay_in_place():
             if i % 4 == 3:
                 raise PlateOCRError(f"img{i}: broken")
             return np.full((2, 2), i)
+
         return load
 
     batches = list(prefetch_batches((loader(i) for i in range(10)), batch_size=4, workers=3))
@@ -40,6 +41,7 @@ def test_reads_ahead_a_bounded_number_of_batches():
             with lock:
                 started.append(i)
             return i
+
         return load
 
     gen = prefetch_batches((loader(i) for i in range(100)), batch_size=5, depth=2)

@@ -160,7 +160,10 @@ def test_plates_are_grouped_by_normalised_text_and_by_photo_across_train_val_and
     spellings = ["AB 12-CD", "ab12cd", "AB·12·CD", "A.B12 CD"]
     rows = [(f"s{i}.png", t, f"images/car{i}.jpg") for i, t in enumerate(spellings)]
     for p in range(30):  # photos with two plates each (text P<p>X and P<p>Y)
-        rows += [(f"p{p}x.png", f"P{p:02d}X", f"images/photo{p}.jpg"), (f"p{p}y.png", f"P{p:02d}Y", f"images/photo{p}.jpg")]
+        rows += [
+            (f"p{p}x.png", f"P{p:02d}X", f"images/photo{p}.jpg"),
+            (f"p{p}y.png", f"P{p:02d}Y", f"images/photo{p}.jpg"),
+        ]
     rows += [(f"u{i}.png", f"U{i:03d}", f"images/single{i}.jpg") for i in range(20)]
     crops = tmp_path / "crops"
     make_crops(crops, [r[:2] for r in rows])

@@ -174,7 +174,11 @@ def test_stroke_font_draws_every_character_differently():
 
 def _plateocr(*args, cwd):
     return subprocess.run(
-        [sys.executable, "-m", "plateocr", *args], cwd=cwd, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "plateocr", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "COLUMNS": "120"},
     )
 

@@ -91,20 +91,29 @@ def test_write_crops_is_a_crops_folder_for_any_workers(tmp_path):
         assert a.shape == (*CROP_SIZE, 3)
         assert np.array_equal(a, cv2.imread(str(two.out_dir / r["files"])))
     assert json.loads((one.out_dir / "crop.json").read_text()) == {
-        "size": list(CROP_SIZE), "keep_aspect": False, "margin": MARGIN}
+        "size": list(CROP_SIZE),
+        "keep_aspect": False,
+        "margin": MARGIN,
+    }
 
 
 @pytest.mark.slow
 def test_synth_crops_cli_feeds_tfrecords(tmp_path):
     out, records = tmp_path / "crops", tmp_path / "records"
     run = [sys.executable, "-m", "plateocr"]
-    done = subprocess.run([*run, "synth", str(out), "--crops", "--count", "12", "--seed", "4", "--workers", "1"],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [*run, "synth", str(out), "--crops", "--count", "12", "--seed", "4", "--workers", "1"],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     again = subprocess.run([*run, "synth", str(out), "--crops", "--count", "3"], capture_output=True, text=True)
     assert again.returncode != 0 and "--force" in again.stdout + again.stderr
-    done = subprocess.run([*run, "tfrecords", str(out), "-o", str(records), "--split", "0.5", "--max-length", "10"],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [*run, "tfrecords", str(out), "-o", str(records), "--split", "0.5", "--max-length", "10"],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     spec = json.loads((records / "dataset.json").read_text())
     assert spec["image_shape"] == [*CROP_SIZE, 3] and spec["max_sequence_length"] == 10

@@ -34,7 +34,7 @@ def test_batches_match_the_records_input_and_the_crop_stream():
     assert texts == [t for _, t in expected]
     assert [charset.decode(row) for row in labels] == texts
     for row, text in zip(labels, texts):  # padded with the null code after the text
-        assert list(row[len(text):]) == [charset.null_code] * (10 - len(text))
+        assert list(row[len(text) :]) == [charset.null_code] * (10 - len(text))
     assert all(np.array_equal(a, e) for a, (e, _) in zip(images, expected))
 
 

@@ -111,7 +111,10 @@ def test_vote_in_graph_chooses_what_combine_chooses():
     ]
     chars, scores, conf, attention = _group_outputs(groups, null)
     chars[1, 4] = charset.encode("7")[0]  # a stray id after the null: still the text AB7
-    out = {k: v.numpy() for k, v in vote_in_graph(*(tf.constant(x) for x in (chars, scores, conf, attention)), null).items()}
+    out = {
+        k: v.numpy()
+        for k, v in vote_in_graph(*(tf.constant(x) for x in (chars, scores, conf, attention)), null).items()
+    }
     expected = combine(decode_readings(charset, chars, scores, conf))
     assert [charset.decode(ids) for ids in out["char_ids"]] == [r.text for r in expected] == ["AB7", "AB1", "", "C"]
     assert out["confidence"] == pytest.approx([r.confidence for r in expected], rel=1e-6)

@@ -110,9 +110,13 @@ def test_memorises_a_handful_of_plates_and_keeps_the_best_on_val_never_on_test(t
     # What choosing on val and on test would keep, from each kept checkpoint's scores: they differ,
     # and best/ is val's choice.
     assert [c.rsplit("-", 1)[1] for c in md.checkpoints()] == ["15", "30", "45", "60"]
-    scores = {split: [(ev.step, ev.sequence_accuracy, ev.character_accuracy) for ev in
-                      (evaluate(md.path, split=split, checkpoint=c, batch_size=5) for c in md.checkpoints())]
-              for split in ("val", "test")}
+    scores = {
+        split: [
+            (ev.step, ev.sequence_accuracy, ev.character_accuracy)
+            for ev in (evaluate(md.path, split=split, checkpoint=c, batch_size=5) for c in md.checkpoints())
+        ]
+        for split in ("val", "test")
+    }
     on_val, on_test = first_best(scores["val"]), first_best(scores["test"])
     assert on_val != on_test, scores  # else this test could not tell which split chose
     assert best["step"] == on_val, scores
@@ -235,7 +239,9 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, records):
 @pytest.mark.slow
 def test_ctrl_c_saves_a_checkpoint_to_resume_from(tmp_path, records):
     with pytest.raises(TrainingInterrupted) as info:
-        train(records, tmp_path / "model", {**FAST, "steps": 50}, config_overrides=TINY, listener=Recorder(interrupt_at=3))
+        train(
+            records, tmp_path / "model", {**FAST, "steps": 50}, config_overrides=TINY, listener=Recorder(interrupt_at=3)
+        )
     assert info.value.checkpoint.endswith("ckpt-3")
     assert ModelDir(tmp_path / "model").latest_checkpoint() == info.value.checkpoint
     assert read_checkpoint(info.value.checkpoint)["global_step"] == 3
@@ -250,8 +256,11 @@ def test_fine_tune_restores_what_fits_and_reports_the_rest(tmp_path, records):
     write_records(tmp_path / "other", {"train": TEXTS[:5] + ["AÖ1"]}, charset=other)
     rec = Recorder()
     result = train(
-        tmp_path / "other", tmp_path / "tuned", {**FAST, "steps": 1, "learning_rate": 1e-9},
-        checkpoint=tmp_path / "base", listener=rec,
+        tmp_path / "other",
+        tmp_path / "tuned",
+        {**FAST, "steps": 1, "learning_rate": 1e-9},
+        checkpoint=tmp_path / "base",
+        listener=rec,
     )
     # the new model has the base model's architecture, the new records' charset
     assert ModelDir(tmp_path / "tuned").config.final_endpoint == TINY["final_endpoint"]
@@ -286,8 +295,14 @@ def test_a_new_model_starts_from_the_bundled_base_model(tmp_path, records, monke
     assert any(n.startswith(INCEPTION_SCOPE) for n in result.restored)
     # --from-scratch: random weights, plateocr's default architecture
     rec = Recorder()
-    result = train(records, tmp_path / "scratch", {**FAST, "steps": 1, "learning_rate": None}, config_overrides=TINY,
-                   from_scratch=True, listener=rec)
+    result = train(
+        records,
+        tmp_path / "scratch",
+        {**FAST, "steps": 1, "learning_rate": None},
+        config_overrides=TINY,
+        from_scratch=True,
+        listener=rec,
+    )
     assert not result.restored and not any("bundled" in m for m in rec.messages)
     assert result.options.learning_rate == TrainOptions().learning_rate
     # resuming a model dir does not start again from the base model
@@ -310,15 +325,18 @@ def test_inception_checkpoint_fills_the_conv_tower(tmp_path, records):
             prefix = tf1.train.Saver().save(sess, str(tmp_path / "inception" / "inception_v3.ckpt"))
     imagenet = read_checkpoint(prefix)
     result = train(
-        records, tmp_path / "model", {**FAST, "steps": 1, "learning_rate": 1e-9},
-        config_overrides=TINY, checkpoint_inception=prefix,
+        records,
+        tmp_path / "model",
+        {**FAST, "steps": 1, "learning_rate": 1e-9},
+        config_overrides=TINY,
+        checkpoint_inception=prefix,
     )
     assert result.restored and all(n.startswith(INCEPTION_SCOPE + "InceptionV3/") for n in result.restored)
     assert not result.skipped  # every tower variable up to MaxPool_5a is in the checkpoint
     tuned = read_checkpoint(ModelDir(tmp_path / "model").latest_checkpoint())
     assert any("moving_mean" in n for n in result.restored)  # batch-norm statistics too
     for name in (n for n in result.restored if "moving_" not in n):  # one step moves the averages
-        np.testing.assert_allclose(tuned[name], imagenet[name[len(INCEPTION_SCOPE):]], atol=1e-6)
+        np.testing.assert_allclose(tuned[name], imagenet[name[len(INCEPTION_SCOPE) :]], atol=1e-6)
 
 
 def test_records_with_another_charset_are_refused(tmp_path, records):
@@ -397,7 +415,9 @@ def test_synthetic_share_mixes_rendered_plates_into_the_batches(tmp_path):
 
 
 def test_options_resolve_defaults_then_stored_then_given():
-    opts = TrainOptions.resolve({"batch_size": 8, "learning_rate": 0.1, "unknown_old": 1}, {"learning_rate": 0.2, "steps": None})
+    opts = TrainOptions.resolve(
+        {"batch_size": 8, "learning_rate": 0.1, "unknown_old": 1}, {"learning_rate": 0.2, "steps": None}
+    )
     assert opts.batch_size == 8 and opts.learning_rate == 0.2 and opts.steps == TrainOptions().steps
     with pytest.raises(PlateOCRError, match="unknown training option"):
         TrainOptions.resolve(None, {"bogus": 1})
@@ -471,13 +491,17 @@ def test_a_run_stopped_before_its_first_checkpoint_starts_again_from_the_given_c
     train(records, tmp_path / "base", {**FAST, "steps": 2}, config_overrides=TINY)
     base = tmp_path / "base"
     with pytest.raises(KeyboardInterrupt):  # after restoring the base, before any checkpoint
-        train(records, tmp_path / "model", {**FAST, "steps": 3}, checkpoint=base, listener=InterruptOn("model: restored"))
+        train(
+            records, tmp_path / "model", {**FAST, "steps": 3}, checkpoint=base, listener=InterruptOn("model: restored")
+        )
     md = ModelDir(tmp_path / "model")
     assert md.latest_checkpoint() is None and (tmp_path / "model" / "config.json").is_file()
     rec = Recorder()
     result = train(records, tmp_path / "model", {**FAST, "steps": 3}, checkpoint=base, listener=rec)
-    assert any(m.endswith("no checkpoint yet (an earlier run stopped before its first one); starting it as a new model")
-               for m in rec.messages)
+    assert any(
+        m.endswith("no checkpoint yet (an earlier run stopped before its first one); starting it as a new model")
+        for m in rec.messages
+    )
     assert result.first_step == 0 and any(n.startswith(INCEPTION_SCOPE) for n in result.restored)  # not random
 
 
@@ -496,7 +520,9 @@ def test_a_full_disk_at_a_checkpoint_is_one_line_and_leaves_no_temporary_state(t
 def test_a_resumed_run_rotates_the_checkpoints_of_the_earlier_run_too(tmp_path, records):
     opts = {**FAST, "save_every_steps": 1, "keep_checkpoints": 3}
     with pytest.raises(TrainingInterrupted):
-        train(records, tmp_path / "model", {**opts, "steps": 9}, config_overrides=TINY, listener=Recorder(interrupt_at=4))
+        train(
+            records, tmp_path / "model", {**opts, "steps": 9}, config_overrides=TINY, listener=Recorder(interrupt_at=4)
+        )
     train(records, tmp_path / "model", {"steps": 7})
     md = ModelDir(tmp_path / "model")
     assert [p.rsplit("/", 1)[-1] for p in md.checkpoints()] == ["ckpt-5", "ckpt-6", "ckpt-7"]
@@ -525,13 +551,20 @@ def test_records_without_a_val_split_keep_the_latest_checkpoint_and_eval_says_so
     options = {k: v for k, v in FAST.items() if k != "eval_every"}  # evaluating by default
     result = train(old, tmp_path / "model", {**options, "steps": 2}, config_overrides=TINY, listener=rec)
     assert result.best is None and rec.evals == [] and not (tmp_path / "model" / "best").exists()
-    assert any(m.startswith(f"note: {old} has no val split (written with --val 0, from too few plates, or before "
-                            "val splits): no evaluation, no early stopping; training runs to the end and keeps the "
-                            "latest checkpoint") for m in rec.messages)
+    assert any(
+        m.startswith(
+            f"note: {old} has no val split (written with --val 0, from too few plates, or before "
+            "val splits): no evaluation, no early stopping; training runs to the end and keeps the "
+            "latest checkpoint"
+        )
+        for m in rec.messages
+    )
     ev = evaluate(tmp_path / "model", batch_size=5)
     assert ev.split == "test" and ev.step == 2 and ev.choice.kind == "latest" and ev.choice.chosen_on is None
     assert ev.choice.describe() == "latest = step 2, chosen on no split"
-    assert ev.choice.notes == (f"{old.resolve()} has no val split: training kept the latest checkpoint, chosen on no split",)
+    assert ev.choice.notes == (
+        f"{old.resolve()} has no val split: training kept the latest checkpoint, chosen on no split",
+    )
 
     # a model dir from before val splits: its best/ was chosen on test
     train(old, tmp_path / "was", {**options, "steps": 2, "eval_every": 1}, config_overrides=TINY, eval_split="test")
@@ -548,8 +581,9 @@ def test_records_without_a_val_split_keep_the_latest_checkpoint_and_eval_says_so
     write_records(new, {"train": TEXTS[:5], "val": TEXTS[:3], "test": TEXTS[3:5]})
     rec = Recorder()
     train(new, tmp_path / "was", {"steps": 3}, listener=rec)
-    assert any(m == f"best/ (step {chosen['step']}) was chosen on the test split; choosing again on val"
-               for m in rec.messages)
+    assert any(
+        m == f"best/ (step {chosen['step']}) was chosen on the test split; choosing again on val" for m in rec.messages
+    )
     assert rec.evals and rec.splits == {"val"} and ModelDir(tmp_path / "was").best_metrics()["split"] == "val"
     assert evaluate(tmp_path / "was", batch_size=5).choice.chosen_on == "val"
 

@@ -20,9 +20,28 @@ SCRIPT = REPO_ROOT / "scripts" / "train_base_model.py"
 @pytest.mark.slow
 def test_pretrain_a_few_steps_evaluate_and_export(tmp_path):
     work, export = tmp_path / "work", tmp_path / "export"
-    cmd = [sys.executable, str(SCRIPT), str(work), "--steps", "2", "--batch-size", "2", "--endpoint", "Mixed_5b",
-           "--pool", "12", "--test-count", "4", "--workers", "1", "--real", str(tmp_path / "no_real_plates"),
-           "--export-base", "--export-dir", str(export)]
+    cmd = [
+        sys.executable,
+        str(SCRIPT),
+        str(work),
+        "--steps",
+        "2",
+        "--batch-size",
+        "2",
+        "--endpoint",
+        "Mixed_5b",
+        "--pool",
+        "12",
+        "--test-count",
+        "4",
+        "--workers",
+        "1",
+        "--real",
+        str(tmp_path / "no_real_plates"),
+        "--export-base",
+        "--export-dir",
+        str(export),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "synthetic test (4)" in done.stdout
@@ -57,9 +76,27 @@ def test_pretrain_a_few_steps_evaluate_and_export(tmp_path):
     # --init: continued pretraining in a new work folder starts from that model's weights and
     # architecture at step 0 (its own schedule), on its own pool
     work2 = tmp_path / "work2"
-    cont = [sys.executable, str(SCRIPT), str(work2), "--init", str(work / "model"), "--steps", "1",
-            "--batch-size", "2", "--pool", "8", "--test-count", "4", "--workers", "1", "--seed", "1",
-            "--real", str(tmp_path / "no_real_plates")]
+    cont = [
+        sys.executable,
+        str(SCRIPT),
+        str(work2),
+        "--init",
+        str(work / "model"),
+        "--steps",
+        "1",
+        "--batch-size",
+        "2",
+        "--pool",
+        "8",
+        "--test-count",
+        "4",
+        "--workers",
+        "1",
+        "--seed",
+        "1",
+        "--real",
+        str(tmp_path / "no_real_plates"),
+    ]
     done = subprocess.run(cont, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "training from step 0 to 1" in done.stdout
@@ -69,7 +106,11 @@ def test_pretrain_a_few_steps_evaluate_and_export(tmp_path):
 
 
 def test_refuses_a_work_folder_inside_the_repository():
-    done = subprocess.run([sys.executable, str(SCRIPT), str(REPO_ROOT / "base_work"), "--steps", "1"],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), str(REPO_ROOT / "base_work"), "--steps", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 1 and "outside the repository" in done.stderr
     assert not (REPO_ROOT / "base_work").exists()

@@ -8,8 +8,13 @@ from plateocr.model.config import ModelConfig
 from plateocr.training.train_step import build_train_step
 
 TINY = ModelConfig(
-    image_shape=(48, 64, 3), num_of_views=1, max_sequence_length=4, num_classes=6, null_code=0,
-    final_endpoint="Mixed_5b", lstm_units=32,
+    image_shape=(48, 64, 3),
+    num_of_views=1,
+    max_sequence_length=4,
+    num_classes=6,
+    null_code=0,
+    final_endpoint="Mixed_5b",
+    lstm_units=32,
 )
 
 
@@ -31,8 +36,13 @@ def test_micro_batches_sum_to_the_full_batch_gradient():
     with tf1.Session(graph=graph, config=session_config()) as sess:
         sess.run(init)
         g1, g2, l1, l2, e2 = sess.run(
-            [[g for g, _ in whole.grads_and_vars], [g for g, _ in parts.grads_and_vars],
-             whole.losses, parts.losses, parts.endpoints.chars_logit]
+            [
+                [g for g, _ in whole.grads_and_vars],
+                [g for g, _ in parts.grads_and_vars],
+                whole.losses,
+                parts.losses,
+                parts.endpoints.chars_logit,
+            ]
         )
     assert e2.shape == (4, 4, 6)
     np.testing.assert_allclose(l1.total, l2.total, rtol=1e-4)
@@ -63,8 +73,12 @@ def test_micro_batched_step_learns_and_updates_moving_averages_once():
     with tf.Graph().as_default() as graph:
         tf1.set_random_seed(0)
         step = build_train_step(
-            tf.constant(images_np), tf.constant(labels_np), config,
-            tf1.train.AdamOptimizer(3e-3), clip_norm=2.0, micro_batches=2,
+            tf.constant(images_np),
+            tf.constant(labels_np),
+            config,
+            tf1.train.AdamOptimizer(3e-3),
+            clip_norm=2.0,
+            micro_batches=2,
         )
         moving = [v for v in tf1.global_variables() if v.op.name.endswith("Conv2d_1a_3x3/BatchNorm/moving_mean")]
         init = tf1.global_variables_initializer()
@@ -89,8 +103,14 @@ def test_train_layers_and_frozen_batch_norm_leave_the_rest_alone():
     config = TINY.replace(batch_norm_decay=0.5)
     with tf.Graph().as_default() as graph:
         tf1.set_random_seed(0)
-        step = build_train_step(tf.constant(images_np), tf.constant(labels_np), config,
-                                tf1.train.GradientDescentOptimizer(0.5), train_layers="top", freeze_batch_norm=True)
+        step = build_train_step(
+            tf.constant(images_np),
+            tf.constant(labels_np),
+            config,
+            tf1.train.GradientDescentOptimizer(0.5),
+            train_layers="top",
+            freeze_batch_norm=True,
+        )
         trained = {v.op.name for _, v in step.grads_and_vars}
         everything = {v.op.name: v for v in tf1.global_variables()}
         init = tf1.global_variables_initializer()

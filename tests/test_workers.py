@@ -42,8 +42,9 @@ def _add_offset(i: int) -> int:
 
 
 def test_ordered_map_yields_in_input_order_after_the_initializer():
-    results = list(ordered_map(_add_offset, range(50), 2, initializer=_set_offset, initargs=(1000,), chunksize=3,
-                               window=4))
+    results = list(
+        ordered_map(_add_offset, range(50), 2, initializer=_set_offset, initargs=(1000,), chunksize=3, window=4)
+    )
     assert results == [1000 + i for i in range(50)]
     assert list(ordered_map(_add_offset, range(3), 1, initializer=_set_offset, initargs=(7,))) == [0, 1, 2]
 
@@ -102,9 +103,7 @@ def test_crop_and_records_with_workers_after_tensorflow_started(tmp_path):
         print("records done")
         """
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=240, cwd=tmp_path
-    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "records done" in out.stdout
     assert (tmp_path / "records" / "dataset.json").is_file()

@@ -23,7 +23,9 @@ _DEFAULT_SIZE = f"{defaults.CROP_SIZE[0]}x{defaults.CROP_SIZE[1]}"
 
 
 def run(
-    annotations: Annotated[Path, typer.Argument(metavar="ANNOT.csv", help="Annotation CSV: files,text,xmin,xmax,ymin,ymax.")],
+    annotations: Annotated[
+        Path, typer.Argument(metavar="ANNOT.csv", help="Annotation CSV: files,text,xmin,xmax,ymin,ymax.")
+    ],
     images: Annotated[
         Optional[Path],
         typer.Option(
@@ -49,9 +51,7 @@ def run(
     resume: Annotated[
         bool, typer.Option("--resume", help="Keep crops an interrupted run with the same settings already made.")
     ] = False,
-    strict: Annotated[
-        bool, typer.Option("--strict", help="Fail (no manifest) if any row has to be skipped.")
-    ] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail (no manifest) if any row has to be skipped.")] = False,
 ) -> None:
     # Imported here: OpenCV would otherwise load for every plateocr command.
     from plateocr.cropping import CropError, crop_annotations
@@ -61,8 +61,12 @@ def run(
     crop_size = parse_size(size)
     # No auto-refresh thread: the worker processes are forked while the bar is shown.
     with progress_bar(
-        TextColumn("cropping"), BarColumn(), MofNCompleteColumn(), TextColumn("photos"),
-        TimeRemainingColumn(), auto_refresh=False,
+        TextColumn("cropping"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("photos"),
+        TimeRemainingColumn(),
+        auto_refresh=False,
     ) as bar:
         task = bar.add_task("crop", total=None)
         last = [0.0]
@@ -76,8 +80,17 @@ def run(
 
         try:
             result = crop_annotations(
-                annotations, images_dir=images, out_dir=out, size=crop_size, keep_aspect=keep_aspect,
-                margin=margin, workers=workers, force=force, resume=resume, strict=strict, progress=show,
+                annotations,
+                images_dir=images,
+                out_dir=out,
+                size=crop_size,
+                keep_aspect=keep_aspect,
+                margin=margin,
+                workers=workers,
+                force=force,
+                resume=resume,
+                strict=strict,
+                progress=show,
             )
         except CropError as e:
             bar.stop()
@@ -114,4 +127,3 @@ def _summary(console: Console, err: Console, result) -> None:
         str(result.rows), written, str(len(result.problems)), f"{result.elapsed:.1f} s", f"{result.crops_per_s:.0f}"
     )
     console.print(table)
-

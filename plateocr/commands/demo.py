@@ -22,14 +22,18 @@ from plateocr.demo import DEFAULT_MINUTES, DEFAULT_SYNTHETIC, DemoListener
 
 def run(
     annotations: Optional[Path] = typer.Option(
-        None, "--annotations",
+        None,
+        "--annotations",
         help="Annotation CSV, or a folder with annot.csv and images/. \\[default: data/sample]",
     ),
     old_data: Optional[Path] = typer.Option(None, "--data", hidden=True),  # renamed --annotations, as in predict
-    workdir: Optional[Path] = typer.Option(None, "--workdir", help="Folder for all outputs. \\[default: a new temporary folder]"),
+    workdir: Optional[Path] = typer.Option(
+        None, "--workdir", help="Folder for all outputs. \\[default: a new temporary folder]"
+    ),
     minutes: float = typer.Option(DEFAULT_MINUTES, "--minutes", help="Training time budget in minutes."),
     synthetic: Optional[int] = typer.Option(
-        None, "--synthetic",
+        None,
+        "--synthetic",
         help=f"Synthetic plate crops added to the training split. \\[default: 0 with the base model, else {DEFAULT_SYNTHETIC}]",
     ),
     from_scratch: bool = typer.Option(
@@ -45,8 +49,15 @@ def run(
 
     err = Console(stderr=True)
     annotations = renamed(annotations, old_data, "--data", "--annotations", err)
-    result = run_demo(annotations, workdir, minutes, force=force, listener=_RichDemoListener(err), synthetic=synthetic,
-                      from_scratch=from_scratch)
+    result = run_demo(
+        annotations,
+        workdir,
+        minutes,
+        force=force,
+        listener=_RichDemoListener(err),
+        synthetic=synthetic,
+        from_scratch=from_scratch,
+    )
     table = Table(title=f"plateocr demo in {result.workdir} ({result.seconds / 60:.1f} min)", title_justify="left")
     table.add_column("stage")
     table.add_column("output", overflow="fold")

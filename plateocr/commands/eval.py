@@ -17,7 +17,8 @@ from plateocr.formats import FORMATS_HELP
 
 def run(
     model_dir: Optional[Path] = typer.Option(
-        None, "--model-dir",
+        None,
+        "--model-dir",
         help="Model folder `plateocr train` wrote. \\[default: model/, else the bundled base model]",
     ),
     data: Optional[Path] = typer.Option(

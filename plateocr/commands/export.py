@@ -23,7 +23,8 @@ from plateocr.formats import FORMATS_HELP
 
 def run(
     model_dir: Optional[Path] = typer.Option(
-        None, "--model-dir",
+        None,
+        "--model-dir",
         help="Model folder `plateocr train` wrote. \\[default: model/, else the bundled base model]",
     ),
     out: Optional[Path] = typer.Option(
@@ -57,7 +58,9 @@ def run(
     table.add_row("input size", f"{result.input_size[0]}x{result.input_size[1]} (height x width)")
     table.add_row("reads", f"each image as {result.views} views, voted" if result.views > 1 else "each image once")
     table.add_row("charset", str(result.out / "charset.txt"))
-    table.add_row("formats", f"{len(result.formats)}, preferred in the graph (formats.json)" if result.formats else "off")
+    table.add_row(
+        "formats", f"{len(result.formats)}, preferred in the graph (formats.json)" if result.formats else "off"
+    )
     if result.tflite is not None:
         table.add_row("TFLite", f"{result.tflite} ({result.tflite_bytes / 1e6:.1f} MB, checked)")
     Console().print(table)

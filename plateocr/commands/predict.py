@@ -34,11 +34,14 @@ def run(
         None, help="Image files, globs, folders, or - for a list of paths on stdin.", show_default=False
     ),
     model_dir: Optional[Path] = typer.Option(
-        None, "--model-dir",
+        None,
+        "--model-dir",
         help="Model folder `plateocr train` wrote. \\[default: model/ if it exists, else the bundled base model]",
     ),
     annotations: Optional[Path] = typer.Option(
-        None, "--annotations", help="Annotation CSV (files,text,xmin,xmax,ymin,ymax): read the boxed plates of its photos."
+        None,
+        "--annotations",
+        help="Annotation CSV (files,text,xmin,xmax,ymin,ymax): read the boxed plates of its photos.",
     ),
     images_dir: Optional[Path] = typer.Option(
         None, "--images", help="Folder of the annotated photos. \\[default: images/ beside the CSV, else its folder]"
@@ -79,8 +82,10 @@ def run(
 
     model_dir = default_model_dir(model_dir)
     if model_dir == bundled_base_model():
-        err.print(f"no {defaults.MODEL_DIR}/ here: reading with the bundled base model (synthetic plates only; "
-                  "fine-tune it on your plates with `plateocr train`)")
+        err.print(
+            f"no {defaults.MODEL_DIR}/ here: reading with the bundled base model (synthetic plates only; "
+            "fine-tune it on your plates with `plateocr train`)"
+        )
     with err.status("loading the model"):
         from plateocr.inference.reader import PlateReader
 
@@ -110,7 +115,9 @@ def run(
         typer.echo(render(result, chosen), nl=False)
     failed = result.failed
     if failed and (output is not None or chosen != "table"):
-        err.print(f"[yellow]{len(failed)} of {len(result.rows)} could not be read[/yellow]; first: {failed[0].path}: {failed[0].error}")
+        err.print(
+            f"[yellow]{len(failed)} of {len(result.rows)} could not be read[/yellow]; first: {failed[0].path}: {failed[0].error}"
+        )
     if result.sequence_accuracy is not None:
         err.print(f"sequence accuracy on the annotated plates: {result.sequence_accuracy:.4f}")
     if attention is not None and result.read:

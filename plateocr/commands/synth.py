@@ -46,21 +46,32 @@ def run(
         bool, typer.Option("--crops", help="Write plate crops (labels.csv, crop.json) instead of photos.")
     ] = False,
     size: Annotated[
-        Optional[str], typer.Option("--size", help="Crop size HEIGHTxWIDTH (with --crops).", show_default=defaults.CROP_SIZE_TEXT)
+        Optional[str],
+        typer.Option("--size", help="Crop size HEIGHTxWIDTH (with --crops).", show_default=defaults.CROP_SIZE_TEXT),
     ] = None,
     fonts: Annotated[
         Optional[list[Path]],
-        typer.Option("--fonts", help="A folder (or file) of .ttf/.otf fonts to draw plates with too, e.g. your "
-                                     "country's plate font; repeatable."),
+        typer.Option(
+            "--fonts",
+            help="A folder (or file) of .ttf/.otf fonts to draw plates with too, e.g. your "
+            "country's plate font; repeatable.",
+        ),
     ] = None,
     system_fonts: Annotated[
-        bool, typer.Option("--system-fonts/--no-system-fonts",
-                           help="Draw with the openly licensed plate-like fonts installed on this machine "
-                                "(off: the same output on any machine).")
+        bool,
+        typer.Option(
+            "--system-fonts/--no-system-fonts",
+            help="Draw with the openly licensed plate-like fonts installed on this machine "
+            "(off: the same output on any machine).",
+        ),
     ] = True,
     sheet: Annotated[
-        Optional[Path], typer.Option("--sheet", help="With --crops: also write a contact sheet (PNG) of up to "
-                                                     f"{SHEET_MAX} of the crops, to review them by eye.")
+        Optional[Path],
+        typer.Option(
+            "--sheet",
+            help="With --crops: also write a contact sheet (PNG) of up to "
+            f"{SHEET_MAX} of the crops, to review them by eye.",
+        ),
     ] = None,
 ) -> None:
     from plateocr.workers import cpu_count
@@ -69,8 +80,9 @@ def run(
     console, err = Console(), Console(stderr=True)  # the result on stdout, notes on stderr
     choice = FontChoice(system_fonts, tuple(str(f) for f in fonts or ()))
     font_set = use_fonts(choice)  # a bad --fonts folder fails here, before any output
-    fonts_note = f"fonts: {len(font_set.paths)} outline fonts" + (" + built-in faces" if font_set else
-                                                                  " (built-in faces only)")
+    fonts_note = f"fonts: {len(font_set.paths)} outline fonts" + (
+        " + built-in faces" if font_set else " (built-in faces only)"
+    )
     if crops:
         _run_crops(console, err, out, count, seed, workers or cpu_count(), force, size, choice, sheet)
         err.print(fonts_note)
@@ -80,20 +92,39 @@ def run(
         raise typer.BadParameter(f"{option} applies to --crops only", param_hint=option)
     from plateocr.synth import write_dataset
 
-    result = _with_progress("photos", count, lambda progress: write_dataset(
-        out, count, seed, workers=workers or cpu_count(), force=force, progress=progress, fonts=choice))
+    result = _with_progress(
+        "photos",
+        count,
+        lambda progress: write_dataset(
+            out, count, seed, workers=workers or cpu_count(), force=force, progress=progress, fonts=choice
+        ),
+    )
     table = Table(title=f"synth -> {result.out_dir}")
     for name in ("photos", "plates", "time", "photos/s"):
         table.add_column(name, justify="right")
-    table.add_row(str(result.photos), str(result.plates), f"{result.elapsed:.1f} s",
-                  f"{result.photos / max(result.elapsed, 1e-9):.1f}")
+    table.add_row(
+        str(result.photos),
+        str(result.plates),
+        f"{result.elapsed:.1f} s",
+        f"{result.photos / max(result.elapsed, 1e-9):.1f}",
+    )
     console.print(table)
     err.print(fonts_note)
     err.print(f"wrote {result.annot}")
 
 
-def _run_crops(console: Console, err: Console, out: Path, count: int, seed: int, workers: int, force: bool,
-               size: str | None, fonts, sheet: Path | None):
+def _run_crops(
+    console: Console,
+    err: Console,
+    out: Path,
+    count: int,
+    seed: int,
+    workers: int,
+    force: bool,
+    size: str | None,
+    fonts,
+    sheet: Path | None,
+):
     from plateocr.defaults import CROP_SIZE
     from plateocr.imaging import parse_size
     from plateocr.outputs import check_can_write
@@ -101,9 +132,20 @@ def _run_crops(console: Console, err: Console, out: Path, count: int, seed: int,
 
     if sheet is not None:
         check_can_write(sheet, force, "contact sheet")
-    result = _with_progress("crops", count, lambda progress: write_crops(
-        out, count, seed, workers=workers, force=force, size=parse_size(size) if size else CROP_SIZE,
-        progress=progress, fonts=fonts))
+    result = _with_progress(
+        "crops",
+        count,
+        lambda progress: write_crops(
+            out,
+            count,
+            seed,
+            workers=workers,
+            force=force,
+            size=parse_size(size) if size else CROP_SIZE,
+            progress=progress,
+            fonts=fonts,
+        ),
+    )
     table = Table(title=f"synth --crops -> {result.out_dir}")
     for name in ("crops", "time", "crops/s"):
         table.add_column(name, justify="right")

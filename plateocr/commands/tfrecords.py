@@ -25,7 +25,8 @@ def run(
         0.83, "--split", help="Fraction of the rows for training, val included (0..1); the rest is the test split."
     ),
     val: float = typer.Option(
-        0.1, "--val",
+        0.1,
+        "--val",
         help="Fraction of the training part held out as the val split, on which training chooses its best "
         "checkpoint and stops early (at least a few plates when there are enough; 0: none).",
     ),
@@ -49,12 +50,17 @@ def run(
         show_default="crop.json's, else stretch",
     ),
     group_by_text: bool = typer.Option(
-        True, "--group-by-text/--no-group-by-text",
+        True,
+        "--group-by-text/--no-group-by-text",
         help="Keep rows with the same plate text (ignoring case, spaces and separators) in one split; "
         "the crops of one photo always are.",
     ),
     workers: Optional[int] = typer.Option(
-        None, "--workers", min=1, help="Processes that verify and encode crops.", show_default="CPUs, 1 for small inputs"
+        None,
+        "--workers",
+        min=1,
+        help="Processes that verify and encode crops.",
+        show_default="CPUs, 1 for small inputs",
     ),
     strict: bool = typer.Option(False, "--strict", help="Fail (no dataset spec) if any row is skipped."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing records folder."),

@@ -30,14 +30,18 @@ TrainLayers = Enum("TrainLayers", {name: name for name in TRAIN_LAYERS}, type=st
 def run(
     data: Path = typer.Option(Path(defaults.RECORDS_DIR), "--data", help="Records folder (dataset.json, shards)."),
     model_dir: Path = typer.Option(Path(defaults.MODEL_DIR), "--model-dir", help="Model folder to create or resume."),
-    steps: Optional[int] = typer.Option(None, "--steps", help=f"Total training steps to reach. \\[default: {_D.steps}]"),
+    steps: Optional[int] = typer.Option(
+        None, "--steps", help=f"Total training steps to reach. \\[default: {_D.steps}]"
+    ),
     batch_size: Optional[int] = typer.Option(
-        None, "--batch-size",
+        None,
+        "--batch-size",
         help=f"Images per training step (eval and predict read in batches of their own --batch-size). "
-             f"\\[default: {_D.batch_size}]",
+        f"\\[default: {_D.batch_size}]",
     ),
     learning_rate: Optional[float] = typer.Option(
-        None, "--learning-rate",
+        None,
+        "--learning-rate",
         help=f"Learning rate. \\[default: {FINE_TUNE_LEARNING_RATE:g} from the base model or --init-from, "
         f"{_D.learning_rate:g} --from-scratch]",
     ),
@@ -45,18 +49,22 @@ def run(
         None, "--optimizer", help=f"Optimizer (momentum 0.9: the reference's). \\[default: {_D.optimizer}]"
     ),
     schedule: Optional[Schedule] = typer.Option(
-        None, "--schedule", help=f"Learning rate schedule: constant, or cosine (to 0 at --steps). \\[default: {_D.schedule}]"
+        None,
+        "--schedule",
+        help=f"Learning rate schedule: constant, or cosine (to 0 at --steps). \\[default: {_D.schedule}]",
     ),
     augment: Optional[bool] = typer.Option(
         None, "--augment/--no-augment", help="Random crop, resize method and colour changes. \\[default: on]"
     ),
     synthetic_share: Optional[float] = typer.Option(
-        None, "--synthetic-share",
+        None,
+        "--synthetic-share",
         help="Share of each batch that is freshly rendered synthetic plates (rehearsal, against forgetting "
-             f"what the base model knew). 0: real plates only. \\[default: {_D.synthetic_share:g}]",
+        f"what the base model knew). 0: real plates only. \\[default: {_D.synthetic_share:g}]",
     ),
     init_from: Optional[Path] = typer.Option(
-        None, "--init-from",
+        None,
+        "--init-from",
         help="Start from this attention OCR checkpoint (or model dir): variables that fit by name and shape. "
         "\\[default: the bundled base model]",
     ),
@@ -68,26 +76,30 @@ def run(
         None, "--checkpoint-inception", help="Start the conv tower from an ImageNet InceptionV3 slim checkpoint."
     ),
     eval_every: Optional[int] = typer.Option(
-        None, "--eval-every",
+        None,
+        "--eval-every",
         help="Evaluate on the val split every N steps; keep the best checkpoint in MODEL_DIR/best/ (what "
-             "predict, eval and export use). Records without a val split keep the latest checkpoint. 0: never. "
-             f"\\[default: {_D.eval_every}]",
+        "predict, eval and export use). Records without a val split keep the latest checkpoint. 0: never. "
+        f"\\[default: {_D.eval_every}]",
     ),
     patience: Optional[int] = typer.Option(
-        None, "--patience",
+        None,
+        "--patience",
         help="Stop when N evaluations in a row did not beat the best val score. 0: train to --steps. "
-             f"\\[default: {_D.patience}]",
+        f"\\[default: {_D.patience}]",
     ),
     micro_batches: Optional[int] = typer.Option(
         None, "--micro-batches", help="Run each batch in N parts (same update, less memory). \\[default: 1]"
     ),
     train_layers: Optional[TrainLayers] = typer.Option(
-        None, "--train-layers",
+        None,
+        "--train-layers",
         help=f"Which layers learn: all, top (decoder + Inception blocks; the stem keeps its weights) or decoder. "
-             f"\\[default: {_D.train_layers}]",
+        f"\\[default: {_D.train_layers}]",
     ),
     freeze_batch_norm: Optional[bool] = typer.Option(
-        None, "--freeze-batch-norm/--train-batch-norm",
+        None,
+        "--freeze-batch-norm/--train-batch-norm",
         help="Normalise with the starting model's moving averages and keep them. \\[default: train]",
     ),
     save_minutes: Optional[float] = typer.Option(
@@ -102,10 +114,13 @@ def run(
         None, "--endpoint", help="Last InceptionV3 block of the conv tower, for a new model (e.g. Mixed_5b)."
     ),
     coordinates: Optional[bool] = typer.Option(
-        None, "--coordinates/--no-coordinates",
+        None,
+        "--coordinates/--no-coordinates",
         help="Give attention one-hot positions, for a new model (upstream checkpoints have none). \\[default: on]",
     ),
-    force: bool = typer.Option(False, "--force", help="Start a new model even if MODEL_DIR holds one (its checkpoints are deleted)."),
+    force: bool = typer.Option(
+        False, "--force", help="Start a new model even if MODEL_DIR holds one (its checkpoints are deleted)."
+    ),
 ) -> None:
     from rich.console import Console
 
@@ -165,7 +180,14 @@ class _RichListener:
         self.task = None
 
     def start(self, first_step: int, total_steps: int) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         if first_step >= total_steps:
             self.console.print(f"already at step {first_step} of {total_steps}; pass a larger --steps to continue")
@@ -210,7 +232,9 @@ def _print_result(result) -> None:
     from rich.table import Table
 
     table = Table(title=f"Training in {result.model_dir}", show_header=False)
-    table.add_row("steps", f"{result.first_step} -> {result.last_step}" + (" (early stop)" if result.stopped_early else ""))
+    table.add_row(
+        "steps", f"{result.first_step} -> {result.last_step}" + (" (early stop)" if result.stopped_early else "")
+    )
     if result.final_loss is not None:
         table.add_row("final loss", f"{result.final_loss:.4f}")
     table.add_row("time", f"{result.seconds / 60:.1f} min")

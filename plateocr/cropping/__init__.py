@@ -34,6 +34,17 @@ from plateocr.cropping.stage import (
 )
 
 __all__ = [
-    "Box", "box_problem", "crop_name", "crop_one", "crop_region", "SETTINGS_FILE", "CropSettings",
-    "MANIFEST_COLUMNS", "REPORT_FILE", "CropError", "CropResult", "crop_annotations", "default_images_dir",
+    "Box",
+    "box_problem",
+    "crop_name",
+    "crop_one",
+    "crop_region",
+    "SETTINGS_FILE",
+    "CropSettings",
+    "MANIFEST_COLUMNS",
+    "REPORT_FILE",
+    "CropError",
+    "CropResult",
+    "crop_annotations",
+    "default_images_dir",
 ]

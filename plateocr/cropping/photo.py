@@ -91,7 +91,7 @@ def write_crop(path: str, data: bytes) -> None:
         try:
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             if old_size > len(data):  # an earlier, larger crop (other settings)
                 os.ftruncate(fd, len(data))
         finally:
@@ -146,9 +146,7 @@ def _opencv_threads(n: int) -> Iterator[None]:
         cv2.setNumThreads(before)
 
 
-def run_jobs(
-    jobs: list[PhotoJob], settings: CropSettings, out_dir: Path, workers: int
-) -> Iterator[list[PhotoDone]]:
+def run_jobs(jobs: list[PhotoJob], settings: CropSettings, out_dir: Path, workers: int) -> Iterator[list[PhotoDone]]:
     """Crop every job, yielding batches of finished photos as they come (in any order)."""
     workers = max(1, min(workers, len(jobs)))
     if workers == 1:

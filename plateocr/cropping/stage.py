@@ -162,10 +162,16 @@ def crop_annotations(
     report = out_dir / REPORT_FILE
     write_report(problems, report)
     result = CropResult(
-        rows=rows_read, photos=len(jobs), written=len(made),
+        rows=rows_read,
+        photos=len(jobs),
+        written=len(made),
         reused=sum(len(previous[j.path]["crops"]) for j in reused),
-        problems=problems, out_dir=out_dir, manifest=None, report=report,
-        settings=settings, elapsed=time.perf_counter() - start,
+        problems=problems,
+        out_dir=out_dir,
+        manifest=None,
+        report=report,
+        settings=settings,
+        elapsed=time.perf_counter() - start,
     )
     if any(a.fractions for a in annotations):
         result.notes.append(

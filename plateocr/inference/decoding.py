@@ -66,11 +66,7 @@ def decode_readings(
         ids = [int(i) for i in predicted_chars[b]]
         scores = predicted_scores[b]
         n = text_length(ids, charset.null_code)
-        conf = (
-            float(confidences[b])
-            if confidences is not None
-            else sequence_confidence(scores, ids, charset.null_code)
-        )
+        conf = float(confidences[b]) if confidences is not None else sequence_confidence(scores, ids, charset.null_code)
         readings.append(
             Reading(
                 text=charset.decode(ids),

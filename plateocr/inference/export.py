@@ -133,7 +133,9 @@ def _restore(session, saver, checkpoint: str) -> None:
     try:
         saver.restore(session, checkpoint)
     except (tf.errors.OpError, ValueError) as e:
-        raise PlateOCRError(f"{checkpoint}: cannot restore the model from this checkpoint ({tf_error_message(e)})") from None
+        raise PlateOCRError(
+            f"{checkpoint}: cannot restore the model from this checkpoint ({tf_error_message(e)})"
+        ) from None
 
 
 def _write_saved_model(target: Path, md: ModelDir, checkpoint: str, tta: bool, tables: FormatTables | None) -> None:
@@ -306,7 +308,9 @@ def export_model(
     if out.is_dir() and any(out.iterdir()):
         if not ((out / INFO_FILE).is_file() or (out / "saved_model.pb").is_file()):
             # --force replaces an earlier export, never an unrelated folder.
-            raise PlateOCRError(f"{out}: holds other files, not an earlier export (no {INFO_FILE}); choose another --out")
+            raise PlateOCRError(
+                f"{out}: holds other files, not an earlier export (no {INFO_FILE}); choose another --out"
+            )
         if not force:
             raise OutputExistsError(f"{out}: an export is already there; pass --force to replace it")
     h, w, _ = md.config.image_shape

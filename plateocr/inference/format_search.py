@@ -50,9 +50,7 @@ class FormatTables:
     @classmethod
     def build(cls, formats: Formats, charset: Charset, max_length: int) -> "FormatTables":
         classes = sorted({k for f in formats.counts for k in f})
-        takes = {
-            k: np.array([c is not None and fits(c, k) for c in charset.chars], np.float32) for k in classes
-        }
+        takes = {k: np.array([c is not None and fits(c, k) for c in charset.chars], np.float32) for k in classes}
         null = np.zeros(charset.num_classes, np.float32)
         null[charset.null_code] = 1.0
         rows, shares, kept, dropped = [], [], [], []
@@ -64,8 +62,15 @@ class FormatTables:
             shares.append(formats.share(fmt))
             kept.append(fmt)
         allowed = np.stack(rows) if rows else np.zeros((0, max_length, charset.num_classes), np.float32)
-        return cls(allowed, np.asarray(shares, np.float32), float(formats.unseen), float(formats.weight),
-                   charset.null_code, tuple(kept), tuple(dropped))
+        return cls(
+            allowed,
+            np.asarray(shares, np.float32),
+            float(formats.unseen),
+            float(formats.weight),
+            charset.null_code,
+            tuple(kept),
+            tuple(dropped),
+        )
 
     @property
     def empty(self) -> bool:
@@ -99,7 +104,9 @@ def search(tables: FormatTables | None, probs: np.ndarray, chars: np.ndarray):
     flat = (np.arange(length, dtype=np.int32) * classes + cands).reshape(-1)
     follows = tables.allowed.reshape(k, -1)[:, flat].reshape(k, *cands.shape).min(axis=3)  # [K, B, K+1]
     share = (follows * tables.shares[:, None, None]).sum(axis=0)
-    score = log_p + np.float32(tables.weight) * np.log(np.float32(1 - tables.unseen) * share + np.float32(tables.unseen))
+    score = log_p + np.float32(tables.weight) * np.log(
+        np.float32(1 - tables.unseen) * share + np.float32(tables.unseen)
+    )
     best = score.argmax(axis=1)
     rows = np.arange(len(cands))
     ids, scores = cands[rows, best], picked[rows, best]

@@ -23,7 +23,12 @@ from plateocr.user_cache import user_cache_dir
 KEEP_GRAPHS = 8  # ~1 MB each; older ones (other configs, earlier plateocr versions) are removed
 _COLLECTION = "plateocr_inference"
 _FETCHES = (
-    "images", "predicted_chars", "predicted_scores", "sequence_confidence", "attention_masks", "char_probabilities"
+    "images",
+    "predicted_chars",
+    "predicted_scores",
+    "sequence_confidence",
+    "attention_masks",
+    "char_probabilities",
 )
 # Modules whose code decides the inference graph (paths in the plateocr package).
 _GRAPH_MODULES = (
@@ -71,7 +76,11 @@ def build_inference_graph(config) -> InferenceGraph:
         images = tf1.placeholder(tf.uint8, [None, h, w, 3], name="images")
         ep = build_model(images, config, is_training=False)
         tensors = (
-            images, ep.predicted_chars, ep.predicted_scores, ep.sequence_confidence, ep.attention_masks,
+            images,
+            ep.predicted_chars,
+            ep.predicted_scores,
+            ep.sequence_confidence,
+            ep.attention_masks,
             char_probabilities(ep),
         )
         for name, t in zip(_FETCHES, tensors):

@@ -147,14 +147,18 @@ class PlateReader:
             return self.prepare_bgr(decode_image(bytes(image), name or "image bytes"))
         if isinstance(image, (str, os.PathLike)):
             return self.prepare_bgr(read_bgr(image))
-        raise PlateOCRError(f"{name or 'image'}: expected a path, an RGB array or image bytes, got {type(image).__name__}")
+        raise PlateOCRError(
+            f"{name or 'image'}: expected a path, an RGB array or image bytes, got {type(image).__name__}"
+        )
 
     # --- running the model ------------------------------------------------------------------
     def run(self, images: np.ndarray, attention: bool = False) -> list[Reading]:
         """Read a batch already prepared: uint8 RGB [B, H, W, 3] at the model's input size."""
         images = np.asarray(images)
         if images.ndim != 4 or images.shape[1:] != (*self.size, 3) or images.dtype != np.uint8:
-            raise ValueError(f"run() needs uint8 [B, {self.size[0]}, {self.size[1]}, 3], got {images.dtype} {images.shape}")
+            raise ValueError(
+                f"run() needs uint8 [B, {self.size[0]}, {self.size[1]}, 3], got {images.dtype} {images.shape}"
+            )
         if len(images) == 0:
             return []
         fetches = dict(self._fetches)

@@ -92,7 +92,8 @@ def combine(readings: list[Reading]) -> list[Reading]:
                 text=text,
                 confidence=score[text] / n,
                 char_confidences=tuple(float(c) for c in np.mean([r.char_confidences for r in agree], axis=0))
-                if text else (),
+                if text
+                else (),
                 attention=agree[0].attention,
             )
         )

@@ -156,7 +156,9 @@ def session_config(threads: int | None = None, inter_op_threads: int = 1):
     if bf16_enabled():
         from tensorflow.core.protobuf import rewriter_config_pb2
 
-        config.graph_options.rewrite_options.auto_mixed_precision_onednn_bfloat16 = rewriter_config_pb2.RewriterConfig.ON
+        config.graph_options.rewrite_options.auto_mixed_precision_onednn_bfloat16 = (
+            rewriter_config_pb2.RewriterConfig.ON
+        )
     return config
 
 

@@ -73,10 +73,7 @@ class ModelConfig:
         if self.num_of_views < 1:
             problems.append(f"num_of_views must be >= 1, got {self.num_of_views}")
         elif len(self.image_shape) == 3 and self.image_shape[1] % self.num_of_views:
-            problems.append(
-                f"image width {self.image_shape[1]} is not a multiple of num_of_views "
-                f"{self.num_of_views}"
-            )
+            problems.append(f"image width {self.image_shape[1]} is not a multiple of num_of_views {self.num_of_views}")
         if self.max_sequence_length < 1:
             problems.append(f"max_sequence_length must be >= 1, got {self.max_sequence_length}")
         if self.num_classes < 2:
@@ -84,9 +81,7 @@ class ModelConfig:
         if not 0 <= self.null_code < max(self.num_classes, 1):
             problems.append(f"null_code {self.null_code} is not a class id (0..{self.num_classes - 1})")
         if self.final_endpoint not in INCEPTION_ENDPOINTS:
-            problems.append(
-                f"final_endpoint {self.final_endpoint!r} is not one of {', '.join(INCEPTION_ENDPOINTS)}"
-            )
+            problems.append(f"final_endpoint {self.final_endpoint!r} is not one of {', '.join(INCEPTION_ENDPOINTS)}")
         if self.lstm_units < 1:
             problems.append(f"lstm_units must be >= 1, got {self.lstm_units}")
         if not 0 <= self.label_smoothing < 1:

@@ -30,9 +30,7 @@ class DecoderOutputs(NamedTuple):
 def _linear_variables(input_size: int, output_size: int, scope: str | None = None):
     """Kernel and bias named like the legacy core_rnn_cell ``_Linear`` (glorot kernel, zero bias)."""
     with tf1.variable_scope(scope or tf1.get_variable_scope()):
-        kernel = tf1.get_variable(
-            "kernel", [input_size, output_size], initializer=tf1.glorot_uniform_initializer()
-        )
+        kernel = tf1.get_variable("kernel", [input_size, output_size], initializer=tf1.glorot_uniform_initializer())
         bias = tf1.get_variable("bias", [output_size], initializer=tf1.zeros_initializer())
     return kernel, bias
 
@@ -105,21 +103,16 @@ def attention_decoder(
     batch_size = tf.shape(attention_states)[0]
 
     with tf1.variable_scope(scope):
-        attn_w = tf1.get_variable(
-            "AttnW_0", [1, 1, attn_size, attn_size], initializer=tf1.glorot_uniform_initializer()
-        )
-        attn_v = tf1.get_variable(
-            "AttnV_0", [attn_size], initializer=tf1.glorot_uniform_initializer()
-        )
+        attn_w = tf1.get_variable("AttnW_0", [1, 1, attn_size, attn_size], initializer=tf1.glorot_uniform_initializer())
+        attn_v = tf1.get_variable("AttnV_0", [attn_size], initializer=tf1.glorot_uniform_initializer())
         in_kernel, in_bias = _linear_variables(input_size + attn_size, input_size)
         with tf1.variable_scope("lstm_cell"):
             lstm_kernel = tf1.get_variable(
-                "kernel", [input_size + num_units, 4 * num_units],
+                "kernel",
+                [input_size + num_units, 4 * num_units],
                 initializer=tf1.orthogonal_initializer(),
             )
-            lstm_bias = tf1.get_variable(
-                "bias", [4 * num_units], initializer=tf1.zeros_initializer()
-            )
+            lstm_bias = tf1.get_variable("bias", [4 * num_units], initializer=tf1.zeros_initializer())
         query_kernel, query_bias = _linear_variables(2 * num_units, attn_size, "Attention_0")
         out_kernel, out_bias = _linear_variables(num_units + attn_size, num_units, "AttnOutputProjection")
 

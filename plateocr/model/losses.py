@@ -42,7 +42,9 @@ def model_loss(endpoints, labels, config: ModelConfig) -> Losses:
     """Loss of ``build_model``'s endpoints against null-padded labels [B, max_sequence_length]."""
     with tf1.name_scope("loss"):
         seq = sequence_loss(
-            endpoints.chars_logit, tf.cast(labels, tf.int32), config.num_classes,
+            endpoints.chars_logit,
+            tf.cast(labels, tf.int32),
+            config.num_classes,
             config.label_smoothing,
         )
         reg = regularization_loss()

@@ -102,8 +102,7 @@ def build_model(images, config: ModelConfig, is_training: bool, labels=None, bat
     height, width, channels = config.image_shape
     if not images.shape.is_compatible_with([None, height, width, channels]):
         raise ValueError(
-            f"build_model: images must be [batch, {height}, {width}, {channels}] for this config, "
-            f"got {images.shape}"
+            f"build_model: images must be [batch, {height}, {width}, {channels}] for this config, got {images.shape}"
         )
     images = tf.ensure_shape(images, [None, height, width, channels])
     num_classes = config.num_classes
@@ -162,9 +161,7 @@ def build_model(images, config: ModelConfig, is_training: bool, labels=None, bat
             weights = tf.stack(decoded.attention_weights, axis=1)  # [B, L, views*h*w]
             weights = tf.reshape(weights, [-1, num_steps, config.num_of_views, grid_h, grid_w])
             weights = tf.transpose(weights, [0, 1, 3, 2, 4])
-            attention_masks = tf.reshape(
-                weights, [-1, num_steps, grid_h, config.num_of_views * grid_w]
-            )
+            attention_masks = tf.reshape(weights, [-1, num_steps, grid_h, config.num_of_views * grid_w])
 
     return Endpoints(
         chars_logit=tf.identity(chars_logit, name="chars_logit"),

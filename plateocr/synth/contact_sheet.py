@@ -34,8 +34,9 @@ def contact_sheet(crops: list[np.ndarray], labels: list[str], columns: int = 8) 
         k = min(h / crop.shape[0], w / crop.shape[1])
         cell = cv2.resize(crop, (int(crop.shape[1] * k), int(crop.shape[0] * k)), interpolation=cv2.INTER_NEAREST)
         sheet[y : y + cell.shape[0], x : x + cell.shape[1]] = cell
-        cv2.putText(sheet, label, (x + 2, y + h + LABEL_H - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1,
-                    cv2.LINE_AA)
+        cv2.putText(
+            sheet, label, (x + 2, y + h + LABEL_H - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA
+        )
     return sheet
 
 
@@ -43,4 +44,3 @@ def write_contact_sheet(path: str | Path, crops: list[np.ndarray], labels: list[
     path = Path(path)
     write_bytes_atomic(path, encode_png(contact_sheet(crops, labels, columns)))
     return path
-

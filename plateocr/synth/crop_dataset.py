@@ -45,8 +45,12 @@ class _CropJob:
 def write_one_crop(job: _CropJob, index: int) -> tuple[str, str]:
     """Render crop `index`, write its PNG; return its (file, text) row."""
     use_fonts(job.fonts)  # in a worker process too
-    rgb, text = render_crop(crop_rng(job.seed, index), size=job.settings.size, keep_aspect=job.settings.keep_aspect,
-                            margin=job.settings.margin)
+    rgb, text = render_crop(
+        crop_rng(job.seed, index),
+        size=job.settings.size,
+        keep_aspect=job.settings.keep_aspect,
+        margin=job.settings.margin,
+    )
     name = CROP_NAME_PATTERN.format(index)
     path = Path(job.out_dir) / name
     try:

@@ -28,9 +28,28 @@ BOX_JITTER = 0.05  # annotation error: shift and scale of the box, as a fraction
 PLATE_HEIGHT_RANGE = (13.0, 70.0)  # plate height in the "photo", px (log-uniform)
 JPEG_QUALITY_RANGE = (20, 90)
 GREY_SHARE = 0.15  # traffic and parking cameras often record grey frames
-_SLOGANS = ("CALIFORNIA", "TEXAS", "NEW YORK", "FLORIDA", "OHIO", "BAYERN", "DEUTSCHLAND", "ITALIA",
-            "NEDERLAND", "POLSKA", "SVERIGE", "EMPIRE STATE", "SUNSHINE STATE", "LAND OF LINCOLN",
-            "AUTOHAUS", "DEALER", "MOTORS", "GARAGE", "www.cars.com", "THE LONE STAR STATE")
+_SLOGANS = (
+    "CALIFORNIA",
+    "TEXAS",
+    "NEW YORK",
+    "FLORIDA",
+    "OHIO",
+    "BAYERN",
+    "DEUTSCHLAND",
+    "ITALIA",
+    "NEDERLAND",
+    "POLSKA",
+    "SVERIGE",
+    "EMPIRE STATE",
+    "SUNSHINE STATE",
+    "LAND OF LINCOLN",
+    "AUTOHAUS",
+    "DEALER",
+    "MOTORS",
+    "GARAGE",
+    "www.cars.com",
+    "THE LONE STAR STATE",
+)
 
 
 # --- the label -------------------------------------------------------------------------------
@@ -67,8 +86,14 @@ def _small_text(rng: np.random.Generator, img: np.ndarray, y0: int, y1: int, col
 
 # Plate layout families and how often each is drawn: European plates (plate.render_plate, with
 # strips, panels, seals) and the other regions' layouts (layouts.FAMILIES).
-FAMILY_SHARES = {"european": 0.34, "north_american": 0.24, "mercosur": 0.13, "south_american_old": 0.12,
-                 "british": 0.07, "two_line": 0.10}
+FAMILY_SHARES = {
+    "european": 0.34,
+    "north_american": 0.24,
+    "mercosur": 0.13,
+    "south_american_old": 0.12,
+    "british": 0.07,
+    "two_line": 0.10,
+}
 _FAMILY_NAMES = tuple(FAMILY_SHARES)
 _FAMILY_P = np.array(list(FAMILY_SHARES.values())) / sum(FAMILY_SHARES.values())
 
@@ -81,8 +106,9 @@ def render_family_plate(rng: np.random.Generator, family: str, text: str | None 
     return FAMILIES[family](rng, text)
 
 
-def plate_with_holder(rng: np.random.Generator, text: str | None = None,
-                      family: str | None = None) -> tuple[np.ndarray, str]:
+def plate_with_holder(
+    rng: np.random.Generator, text: str | None = None, family: str | None = None
+) -> tuple[np.ndarray, str]:
     """A plate of a random layout family (or the given one, a FAMILY_SHARES name) with optional
     small text above/below and a plate-holder frame (BGR uint8), and its label.
 
@@ -102,8 +128,9 @@ def plate_with_holder(rng: np.random.Generator, text: str | None = None,
         bg = np.median(plate[0], axis=0)
         band = int(round(h * rng.uniform(0.16, 0.26)))
         top = rng.random() < 0.5
-        plate = cv2.copyMakeBorder(plate, band if top else 0, 0 if top else band, 0, 0, cv2.BORDER_CONSTANT,
-                                   value=bg.tolist())
+        plate = cv2.copyMakeBorder(
+            plate, band if top else 0, 0 if top else band, 0, 0, cv2.BORDER_CONSTANT, value=bg.tolist()
+        )
         y0 = 0 if top else plate.shape[0] - band
         ink = (20, 20, 120) if rng.random() < 0.5 else tuple(int(c) for c in 255 - bg)
         _small_text(rng, plate, y0, y0 + band, ink)
@@ -136,8 +163,14 @@ def car_patch(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
     for _ in range(int(rng.integers(0, 4))):  # bumper edges, grille bars, number-plate recess
         y = int(rng.integers(0, height))
         edge = np.clip(colour * rng.uniform(0.3, 1.6), 0, 255)
-        cv2.line(patch, (0, y), (width - 1, y + int(rng.integers(-3, 4))), edge.tolist(),
-                 int(rng.integers(1, max(2, height // 12))), cv2.LINE_AA)
+        cv2.line(
+            patch,
+            (0, y),
+            (width - 1, y + int(rng.integers(-3, 4))),
+            edge.tolist(),
+            int(rng.integers(1, max(2, height // 12))),
+            cv2.LINE_AA,
+        )
     return patch
 
 
@@ -171,8 +204,9 @@ def _glare(rng: np.random.Generator, img: np.ndarray) -> None:
     angle = float(rng.uniform(0, 180))
 
     def draw(mask, k):
-        cv2.ellipse(mask, (int(cx * k), int(cy * k)), (max(1, int(ax * k)), max(1, int(ay * k))), angle, 0, 360,
-                    1.0, -1)
+        cv2.ellipse(
+            mask, (int(cx * k), int(cy * k)), (max(1, int(ax * k)), max(1, int(ay * k))), angle, 0, 360, 1.0, -1
+        )
 
     img += _soft_mask(h, w, draw, max(1.0, ay * 0.5)) * np.float32(rng.uniform(80, 220))
 
@@ -181,8 +215,9 @@ def _dirt(rng: np.random.Generator, img: np.ndarray) -> None:
     """Brownish blotches of dust and mud, in place; img float32."""
     h, w = img.shape[:2]
     n = int(rng.integers(3, 15))
-    spots = np.column_stack([rng.uniform(0, w, n), rng.uniform(0, h, n), rng.uniform(0.01, 0.06, n) * w,
-                             rng.uniform(0.2, 0.7, n)])
+    spots = np.column_stack(
+        [rng.uniform(0, w, n), rng.uniform(0, h, n), rng.uniform(0.01, 0.06, n) * w, rng.uniform(0.2, 0.7, n)]
+    )
 
     def draw(mask, k):
         for x, y, r, v in spots:
@@ -265,8 +300,9 @@ def render_crop(
     scale = min(1.0, target / plate.shape[0])
     if scale < 0.98:
         interp = (cv2.INTER_AREA, cv2.INTER_LINEAR, cv2.INTER_NEAREST)[rng.choice(3, p=[0.7, 0.2, 0.1])]
-        plate = cv2.resize(plate, (max(4, round(plate.shape[1] * scale)), max(4, round(plate.shape[0] * scale))),
-                           interpolation=interp)
+        plate = cv2.resize(
+            plate, (max(4, round(plate.shape[1] * scale)), max(4, round(plate.shape[0] * scale))), interpolation=interp
+        )
     patch, box = _place(rng, plate)
     img = patch.astype(np.float32)
     if rng.random() < 0.3:

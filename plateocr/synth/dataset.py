@@ -93,8 +93,9 @@ def map_indices(fn: Callable, job, count: int, workers: int, chunksize: int = 4)
         finally:
             cv2.setNumThreads(before)
         return
-    yield from ordered_map(_work, range(count), min(workers, count), initializer=_init_worker, initargs=(fn, job),
-                           chunksize=chunksize)
+    yield from ordered_map(
+        _work, range(count), min(workers, count), initializer=_init_worker, initargs=(fn, job), chunksize=chunksize
+    )
 
 
 def _render_all(job: _Job, count: int, workers: int) -> Iterator[list[Row]]:

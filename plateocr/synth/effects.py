@@ -10,9 +10,9 @@ def shade(rng: np.random.Generator, img: np.ndarray, strength: float) -> None:
     """Multiply by a linear light ramp in a random direction and a random exposure (in place)."""
     h, w = img.shape[:2]
     a = rng.uniform(0, 2 * np.pi)
-    ramp = (np.cos(a) * np.arange(w, dtype=np.float32) / w)[None, :] + (
-        np.sin(a) * np.arange(h, dtype=np.float32) / h
-    )[:, None]
+    ramp = (np.cos(a) * np.arange(w, dtype=np.float32) / w)[None, :] + (np.sin(a) * np.arange(h, dtype=np.float32) / h)[
+        :, None
+    ]
     ramp -= ramp.mean()  # spans about -0.7..0.7
     gain = 1.0 + rng.uniform(0, strength) * ramp
     img *= (gain * np.float32(rng.uniform(0.85, 1.1)))[..., None]

@@ -40,8 +40,9 @@ def _shield_pattern(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
         cx = w // 2
         cv2.rectangle(img, (cx - t // 2, round(h * 0.1)), (cx + (t - 1) // 2, round(h * 0.72)), _WHITE, -1)
         for y, half in ((0.28, 0.3), (0.48, 0.4)):
-            cv2.rectangle(img, (round(cx - w * half), round(h * y)), (round(cx + w * half), round(h * y) + t - 1),
-                          _WHITE, -1)
+            cv2.rectangle(
+                img, (round(cx - w * half), round(h * y)), (round(cx + w * half), round(h * y) + t - 1), _WHITE, -1
+            )
         cv2.ellipse(img, (cx, h), (w // 2 + 1, round(h * 0.3)), 0, 180, 360, _BLUE, -1)
     elif style < 0.6:  # checker
         n = int(rng.integers(3, 6))
@@ -82,8 +83,9 @@ def draw_shield(rng: np.random.Generator, plate: np.ndarray, x: int, y: int, w: 
     _paste(plate, field, mask, x, y)
 
 
-def draw_country_code(rng: np.random.Generator, plate: np.ndarray, x0: int, x1: int, colour,
-                      height: tuple[float, float] = (0.16, 0.22)) -> None:
+def draw_country_code(
+    rng: np.random.Generator, plate: np.ndarray, x0: int, x1: int, colour, height: tuple[float, float] = (0.16, 0.22)
+) -> None:
     """One or two random capitals centred in columns x0..x1 near the plate's bottom edge (an EU
     strip's or a national panel's country code; never part of the label), `height` a range of
     its cap height as a fraction of the plate's."""
@@ -118,8 +120,9 @@ def draw_seal(rng: np.random.Generator, plate: np.ndarray, cx: int, cy: int, r: 
     outer = rng.uniform(0, 255, 3).tolist()
     cv2.circle(plate, (cx, cy), r, outer, -1, cv2.LINE_AA)
     if rng.random() < 0.7:
-        cv2.circle(plate, (cx, cy), max(1, round(r * 0.75)), rng.uniform(0, 255, 3).tolist(), max(1, r // 5),
-                   cv2.LINE_AA)
+        cv2.circle(
+            plate, (cx, cy), max(1, round(r * 0.75)), rng.uniform(0, 255, 3).tolist(), max(1, r // 5), cv2.LINE_AA
+        )
     if rng.random() < 0.6:
         cv2.circle(plate, (cx, cy), max(1, round(r * 0.35)), rng.uniform(0, 255, 3).tolist(), -1, cv2.LINE_AA)
     if rng.random() < 0.4 and r >= 5:  # print around the rim
@@ -145,8 +148,11 @@ def draw_group_emblem(rng: np.random.Generator, plate: np.ndarray, x0: int, x1: 
         sw = max(3, round(min(gw * 0.9, th * 0.38)))
         sh = round(sw * 1.2)
         draw_shield(rng, plate, cx - sw // 2, y0, sw, sh)
-        below = [y0 + sh + (th - sh) // 2] if rng.random() < 0.4 else [y0 + sh + (th - sh) // 4,
-                                                                         y0 + sh + 3 * (th - sh) // 4]
+        below = (
+            [y0 + sh + (th - sh) // 2]
+            if rng.random() < 0.4
+            else [y0 + sh + (th - sh) // 4, y0 + sh + 3 * (th - sh) // 4]
+        )
         r = max(1, round(min(gw * 0.35, (th - sh) / (2.4 * len(below)))))
         for cy in below:
             draw_seal(rng, plate, cx, cy, r)

@@ -27,20 +27,100 @@ from plateocr.synth.plate import DIGITS, LETTERS, _jitter, _run, plate_colours, 
 
 Plate = tuple[np.ndarray, str]
 
-US_STATES = ("CALIFORNIA", "TEXAS", "NEW YORK", "FLORIDA", "OHIO", "ILLINOIS", "GEORGIA", "ARIZONA", "NEVADA",
-             "OREGON", "COLORADO", "VIRGINIA", "MICHIGAN", "NEW JERSEY", "WASHINGTON", "MARYLAND", "KANSAS", "UTAH",
-             "IDAHO", "MAINE", "ALABAMA", "INDIANA", "IOWA", "MONTANA", "WYOMING", "VERMONT", "ONTARIO", "QUEBEC",
-             "ALBERTA", "MEXICO", "JALISCO", "MASSACHUSETTS", "PENNSYLVANIA", "TENNESSEE", "NEW MEXICO")
-US_SLOGANS = ("Sunshine State", "Empire State", "Land of Lincoln", "The Lone Star State", "Garden State",
-              "Great Lakes", "Live Free or Die", "Grand Canyon State", "dmv.ca.gov", "Famous Potatoes",
-              "Green Mountains", "Wild Wonderful", "Je me souviens", "Yours to discover", "In God We Trust",
-              "Choose Life", "Keep it Beautiful", "America's Dairyland", "The Peach State", "Vacationland")
-BR_CITIES = ("PR-CURITIBA", "SP-SAO PAULO", "RJ-RIO DE JANEIRO", "MG-BELO HORIZONTE", "SC-JOINVILLE",
-             "RS-PORTO ALEGRE", "BA-SALVADOR", "PR-LONDRINA", "SP-CAMPINAS", "GO-GOIANIA", "DF-BRASILIA")
-MERCOSUR_COUNTRIES = {"ARGENTINA": ("LL NNN LL",), "BRASIL": ("LLLNLNN", "LLL NLNN"),
-                      "URUGUAY": ("LLL NNNN",), "PARAGUAY": ("LLLL NNN",)}
-US_FORMATS = ("NLLLNNN", "LLL NNNN", "LLLNNNN", "LLL NNN", "NNN LLL", "NLL NNN", "LL NNNNN", "NNNNNN",
-              "NNN NNN", "LLL NNNL", "NLLNNN", "LLNNNNN", "NNNNLL", "LLNNLL")
+US_STATES = (
+    "CALIFORNIA",
+    "TEXAS",
+    "NEW YORK",
+    "FLORIDA",
+    "OHIO",
+    "ILLINOIS",
+    "GEORGIA",
+    "ARIZONA",
+    "NEVADA",
+    "OREGON",
+    "COLORADO",
+    "VIRGINIA",
+    "MICHIGAN",
+    "NEW JERSEY",
+    "WASHINGTON",
+    "MARYLAND",
+    "KANSAS",
+    "UTAH",
+    "IDAHO",
+    "MAINE",
+    "ALABAMA",
+    "INDIANA",
+    "IOWA",
+    "MONTANA",
+    "WYOMING",
+    "VERMONT",
+    "ONTARIO",
+    "QUEBEC",
+    "ALBERTA",
+    "MEXICO",
+    "JALISCO",
+    "MASSACHUSETTS",
+    "PENNSYLVANIA",
+    "TENNESSEE",
+    "NEW MEXICO",
+)
+US_SLOGANS = (
+    "Sunshine State",
+    "Empire State",
+    "Land of Lincoln",
+    "The Lone Star State",
+    "Garden State",
+    "Great Lakes",
+    "Live Free or Die",
+    "Grand Canyon State",
+    "dmv.ca.gov",
+    "Famous Potatoes",
+    "Green Mountains",
+    "Wild Wonderful",
+    "Je me souviens",
+    "Yours to discover",
+    "In God We Trust",
+    "Choose Life",
+    "Keep it Beautiful",
+    "America's Dairyland",
+    "The Peach State",
+    "Vacationland",
+)
+BR_CITIES = (
+    "PR-CURITIBA",
+    "SP-SAO PAULO",
+    "RJ-RIO DE JANEIRO",
+    "MG-BELO HORIZONTE",
+    "SC-JOINVILLE",
+    "RS-PORTO ALEGRE",
+    "BA-SALVADOR",
+    "PR-LONDRINA",
+    "SP-CAMPINAS",
+    "GO-GOIANIA",
+    "DF-BRASILIA",
+)
+MERCOSUR_COUNTRIES = {
+    "ARGENTINA": ("LL NNN LL",),
+    "BRASIL": ("LLLNLNN", "LLL NLNN"),
+    "URUGUAY": ("LLL NNNN",),
+    "PARAGUAY": ("LLLL NNN",),
+}
+US_FORMATS = (
+    "NLLLNNN",
+    "LLL NNNN",
+    "LLLNNNN",
+    "LLL NNN",
+    "NNN LLL",
+    "NLL NNN",
+    "LL NNNNN",
+    "NNNNNN",
+    "NNN NNN",
+    "LLL NNNL",
+    "NLLNNN",
+    "LLNNNNN",
+    "NNNNLL",
+    "LLNNLL",
+)
 _BLUE_BAND = (160, 60, 10)
 
 
@@ -72,8 +152,9 @@ def _paste_ink(plate: np.ndarray, ink: np.ndarray, box: tuple[int, int, int, int
     region += alpha * (np.asarray(colour, np.float32) - region)
 
 
-def _fit_text(rng, plate, display: str, x0: int, x1: int, y0: int, y1: int, colour, squeeze=(0.85, 1.15),
-              same_oval=False) -> None:
+def _fit_text(
+    rng, plate, display: str, x0: int, x1: int, y0: int, y1: int, colour, squeeze=(0.85, 1.15), same_oval=False
+) -> None:
     """Draw `display` centred in the box, its height y1-y0, its width by the font's own aspect
     (squeezed to fit)."""
     ink = text_mask(rng, display, same_oval)
@@ -89,8 +170,17 @@ def _small_words(rng, plate, word: str, y0: int, y1: int, colour, x0: int = 0, x
     band = y1 - y0
     if band < 4 or x1 - x0 < 8:
         return
-    face = int(rng.choice([cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_TRIPLEX,
-                           cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, cv2.FONT_HERSHEY_COMPLEX]))
+    face = int(
+        rng.choice(
+            [
+                cv2.FONT_HERSHEY_SIMPLEX,
+                cv2.FONT_HERSHEY_DUPLEX,
+                cv2.FONT_HERSHEY_TRIPLEX,
+                cv2.FONT_HERSHEY_SCRIPT_SIMPLEX,
+                cv2.FONT_HERSHEY_COMPLEX,
+            ]
+        )
+    )
     thick = max(1, int(round(band * rng.uniform(0.06, 0.14))))
     scale = cv2.getFontScaleFromHeight(face, max(3, int(band * 0.8)), thick)
     (tw, th), base = cv2.getTextSize(word, face, scale, thick)
@@ -123,8 +213,14 @@ def _pictorial(rng: np.random.Generator, plate: np.ndarray) -> None:
             pts = [(0, h)] + [(int(x), int(h * rng.uniform(0.35, 0.8))) for x in xs] + [(w, h)]
             cv2.fillPoly(layer, [np.array(pts, np.int32)], colour, cv2.LINE_AA)
         elif kind < 0.6:  # sun
-            cv2.circle(layer, (int(rng.uniform(0, w)), int(rng.uniform(0, h * 0.6))), int(h * rng.uniform(0.15, 0.4)),
-                       colour, -1, cv2.LINE_AA)
+            cv2.circle(
+                layer,
+                (int(rng.uniform(0, w)), int(rng.uniform(0, h * 0.6))),
+                int(h * rng.uniform(0.15, 0.4)),
+                colour,
+                -1,
+                cv2.LINE_AA,
+            )
         elif kind < 0.85:  # waves / fields
             y = int(h * rng.uniform(0.5, 0.9))
             xs = np.arange(0, w + 8, 8)
@@ -133,8 +229,17 @@ def _pictorial(rng: np.random.Generator, plate: np.ndarray) -> None:
             cv2.fillPoly(layer, [np.vstack([pts, [[w, h], [0, h]]]).astype(np.int32)], colour, cv2.LINE_AA)
         else:  # a big outline (a state's shape), as a blob
             c = (int(rng.uniform(0, w)), int(rng.uniform(0, h)))
-            cv2.ellipse(layer, c, (int(w * rng.uniform(0.1, 0.3)), int(h * rng.uniform(0.2, 0.5))),
-                        float(rng.uniform(0, 180)), 0, 360, colour, -1, cv2.LINE_AA)
+            cv2.ellipse(
+                layer,
+                c,
+                (int(w * rng.uniform(0.1, 0.3)), int(h * rng.uniform(0.2, 0.5))),
+                float(rng.uniform(0, 180)),
+                0,
+                360,
+                colour,
+                -1,
+                cv2.LINE_AA,
+            )
     a = np.float32(rng.uniform(0.2, 0.45))  # faint: the characters must stay the darkest thing
     plate += a * (layer - plate)
 
@@ -162,16 +267,35 @@ def north_american(rng: np.random.Generator, text: str | None = None) -> Plate:
         plate = _gradient(rng, h, w)
         _pictorial(rng, plate)
     dark = rng.random() < 0.7
-    fg = _jitter(rng, [(30, 20, 20), (110, 40, 10), (20, 20, 130), (60, 60, 20)][int(rng.integers(4))], 10) if dark \
+    fg = (
+        _jitter(rng, [(30, 20, 20), (110, 40, 10), (20, 20, 130), (60, 60, 20)][int(rng.integers(4))], 10)
+        if dark
         else _jitter(rng, (40, 40, 40), 10)
+    )
     top_band = int(round(h * rng.uniform(0.18, 0.28)))
     bottom_band = int(round(h * rng.uniform(0.12, 0.2)))
     state_colour = _jitter(rng, [(30, 30, 170), (130, 50, 10), (20, 20, 20), (20, 100, 20)][int(rng.integers(4))], 15)
-    _small_words(rng, plate, US_STATES[int(rng.integers(len(US_STATES)))], 2, top_band, state_colour,
-                 int(w * 0.12), int(w * 0.88))
+    _small_words(
+        rng,
+        plate,
+        US_STATES[int(rng.integers(len(US_STATES)))],
+        2,
+        top_band,
+        state_colour,
+        int(w * 0.12),
+        int(w * 0.88),
+    )
     if rng.random() < 0.75:
-        _small_words(rng, plate, US_SLOGANS[int(rng.integers(len(US_SLOGANS)))], h - bottom_band, h - 2,
-                     state_colour, int(w * 0.15), int(w * 0.85))
+        _small_words(
+            rng,
+            plate,
+            US_SLOGANS[int(rng.integers(len(US_SLOGANS)))],
+            h - bottom_band,
+            h - 2,
+            state_colour,
+            int(w * 0.15),
+            int(w * 0.85),
+        )
     sep = ["", " ", "-"][int(rng.choice(3, p=[0.5, 0.3, 0.2]))]
     display = sep.join(groups)
     x0, x1 = int(w * rng.uniform(0.04, 0.1)), int(w * rng.uniform(0.9, 0.96))
@@ -197,8 +321,16 @@ def north_american(rng: np.random.Generator, text: str | None = None) -> Plate:
         plate[:, w - side :] = colour
         if rng.random() < 0.5:
             ink = (230.0, 230.0, 230.0) if colour[0] < 100 else (30.0, 30.0, 30.0)
-            _small_words(rng, plate, str(rng.choice(["DEALER", "AUTO MALL", "MOTORS", "TOYOTA", "FORD", "HONDA"])),
-                         h - b, h - 1, ink, int(w * 0.2), int(w * 0.8))
+            _small_words(
+                rng,
+                plate,
+                str(rng.choice(["DEALER", "AUTO MALL", "MOTORS", "TOYOTA", "FORD", "HONDA"])),
+                h - b,
+                h - 1,
+                ink,
+                int(w * 0.2),
+                int(w * 0.8),
+            )
     elif rng.random() < 0.5:
         cv2.rectangle(plate, (1, 1), (w - 2, h - 2), fg.tolist(), 1, cv2.LINE_AA)
     shade(rng, plate, 0.2)
@@ -225,15 +357,29 @@ def mercosur(rng: np.random.Generator, text: str | None = None) -> Plate:
     band = int(round(h * rng.uniform(0.2, 0.27)))
     plate[:band] = _jitter(rng, _BLUE_BAND, 15)
     white = (245.0, 245.0, 245.0)
-    _small_words(rng, plate, country if rng.random() < 0.8 else f"REPUBLICA {country}", 1, band - 1, white,
-                 int(w * 0.2), int(w * 0.8))
+    _small_words(
+        rng,
+        plate,
+        country if rng.random() < 0.8 else f"REPUBLICA {country}",
+        1,
+        band - 1,
+        white,
+        int(w * 0.2),
+        int(w * 0.8),
+    )
     fw = int(band * 1.3)
     _flag(rng, plate, w - fw - int(w * 0.03), int(band * 0.15), fw, int(band * 0.7))
     if rng.random() < 0.7:  # the Mercosur emblem: an arc of stars at the band's left
         cx, cy = int(w * 0.06), band // 2
         for a in np.linspace(-1.0, 1.0, 4):
-            cv2.circle(plate, (int(cx + band * 0.35 * np.sin(a)), int(cy - band * 0.2 * np.cos(a))), max(1, band // 10),
-                       white, -1, cv2.LINE_AA)
+            cv2.circle(
+                plate,
+                (int(cx + band * 0.35 * np.sin(a)), int(cy - band * 0.2 * np.cos(a))),
+                max(1, band // 10),
+                white,
+                -1,
+                cv2.LINE_AA,
+            )
     left = int(w * 0.03)
     if rng.random() < 0.6:  # QR code square and country code at the left, below the band
         q = int(h * 0.18)
@@ -241,8 +387,16 @@ def mercosur(rng: np.random.Generator, text: str | None = None) -> Plate:
         cells = (rng.random((5, 5)) < 0.5).astype(np.uint8) * 255
         qr = cv2.resize(255 - cells, (q, q), interpolation=cv2.INTER_NEAREST).astype(np.float32)
         plate[y : y + q, left : left + q] = qr[..., None]
-        _small_words(rng, plate, "RA" if country == "ARGENTINA" else country[:2], y + q + 2, y + q + int(h * 0.18),
-                     (20.0, 20.0, 20.0), left, left + q + 2)
+        _small_words(
+            rng,
+            plate,
+            "RA" if country == "ARGENTINA" else country[:2],
+            y + q + 2,
+            y + q + int(h * 0.18),
+            (20.0, 20.0, 20.0),
+            left,
+            left + q + 2,
+        )
         left += q + int(h * 0.04)
     display = " ".join(groups) if rng.random() < 0.85 else "".join(groups)
     fg = _jitter(rng, (20, 20, 20), 6)
@@ -266,11 +420,25 @@ def south_american_old(rng: np.random.Generator, text: str | None = None) -> Pla
         fg = _jitter(rng, (225, 225, 225), 15)
         top = int(h * rng.uniform(0.16, 0.22))
         if rng.random() < 0.8:
-            _small_words(rng, plate, "REPUBLICA ARGENTINA" if rng.random() < 0.6 else "ARGENTINA", 1, top, fg,
-                         int(w * 0.15), int(w * 0.85))
+            _small_words(
+                rng,
+                plate,
+                "REPUBLICA ARGENTINA" if rng.random() < 0.6 else "ARGENTINA",
+                1,
+                top,
+                fg,
+                int(w * 0.15),
+                int(w * 0.85),
+            )
         inset = int(rng.integers(1, 5))  # a raised rim, often thick and close to the characters
-        cv2.rectangle(plate, (inset, inset), (w - 1 - inset, h - 1 - inset), fg.tolist(),
-                      max(1, int(h * rng.uniform(0.03, 0.1))), cv2.LINE_AA)
+        cv2.rectangle(
+            plate,
+            (inset, inset),
+            (w - 1 - inset, h - 1 - inset),
+            fg.tolist(),
+            max(1, int(h * rng.uniform(0.03, 0.1))),
+            cv2.LINE_AA,
+        )
         sep = [" ", "  ", "-", " \u00b7 "][int(rng.integers(4))]
         y0, y1 = top + 1, h - int(h * 0.1)
     else:
@@ -308,13 +476,38 @@ def british(rng: np.random.Generator, text: str | None = None) -> Plate:
     strip = int(h * rng.uniform(0.32, 0.42)) if rng.random() < 0.4 else 0
     if strip:
         plate[:, :strip] = _jitter(rng, (150, 60, 10), 12)
-        _small_words(rng, plate, str(rng.choice(["GB", "UK", "CYM", "ENG"])), int(h * 0.6), h - 3,
-                     (240.0, 240.0, 240.0), 0, strip)
-    _fit_text(rng, plate, " ".join(groups), strip + int(h * 0.15), w - int(h * 0.15), int(h * 0.14),
-              h - int(h * 0.14), fg, squeeze=(0.85, 1.05))
+        _small_words(
+            rng,
+            plate,
+            str(rng.choice(["GB", "UK", "CYM", "ENG"])),
+            int(h * 0.6),
+            h - 3,
+            (240.0, 240.0, 240.0),
+            0,
+            strip,
+        )
+    _fit_text(
+        rng,
+        plate,
+        " ".join(groups),
+        strip + int(h * 0.15),
+        w - int(h * 0.15),
+        int(h * 0.14),
+        h - int(h * 0.14),
+        fg,
+        squeeze=(0.85, 1.05),
+    )
     if rng.random() < 0.4:
-        _small_words(rng, plate, str(rng.choice(["DEALER", "MOTORS LTD", "AUTOS"])), h - int(h * 0.12), h - 1, fg,
-                     int(w * 0.35), int(w * 0.65))
+        _small_words(
+            rng,
+            plate,
+            str(rng.choice(["DEALER", "MOTORS LTD", "AUTOS"])),
+            h - int(h * 0.12),
+            h - 1,
+            fg,
+            int(w * 0.35),
+            int(w * 0.65),
+        )
     shade(rng, plate, 0.2)
     return np.clip(plate, 0, 255).astype(np.uint8), label
 
@@ -345,5 +538,10 @@ def two_line(rng: np.random.Generator, text: str | None = None) -> Plate:
     return np.clip(plate, 0, 255).astype(np.uint8), label
 
 
-FAMILIES = {"north_american": north_american, "mercosur": mercosur, "south_american_old": south_american_old,
-            "british": british, "two_line": two_line}
+FAMILIES = {
+    "north_american": north_american,
+    "mercosur": mercosur,
+    "south_american_old": south_american_old,
+    "british": british,
+    "two_line": two_line,
+}

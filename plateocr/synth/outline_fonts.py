@@ -38,11 +38,15 @@ from plateocr.errors import PlateOCRError
 KNOWN_FONTS: dict[str, dict[str, float]] = {
     "fonts-opendin": {"OSP-DIN.ttf": 4},  # OFL: a DIN 1451 face, as on German and many EU plates
     "fonts-routed-gothic": {  # MIT/OFL: Highway Gothic, as on US plates
-        "routed-gothic.ttf": 2, "routed-gothic-narrow.ttf": 2, "routed-gothic-wide.ttf": 1,
+        "routed-gothic.ttf": 2,
+        "routed-gothic-narrow.ttf": 2,
+        "routed-gothic-wide.ttf": 1,
     },
     "fonts-ocr-b": {"OCRB.otf": 1.5},  # public domain / permissive
     "fonts-bebas-neue": {  # OFL: condensed caps, as on American and South American plates
-        "BebasNeue-Regular.otf": 1.5, "BebasNeue-Bold.otf": 1.5, "BebasNeue-Book.otf": 1,
+        "BebasNeue-Regular.otf": 1.5,
+        "BebasNeue-Bold.otf": 1.5,
+        "BebasNeue-Book.otf": 1,
     },
     "fonts-b612": {"B612-Regular.otf": 0.7, "B612-Bold.otf": 0.7, "B612Mono-Bold.otf": 0.7},  # OFL
     "fonts-liberation2": {"LiberationSans-Regular.ttf": 0.5, "LiberationSans-Bold.ttf": 1},  # OFL
@@ -52,14 +56,23 @@ KNOWN_FONTS: dict[str, dict[str, float]] = {
     "fonts-open-sans": {"OpenSans-CondBold.ttf": 1.5, "OpenSans-Semibold.ttf": 0.5},  # Apache-2.0
     "fonts-league-spartan": {"LeagueSpartan-Bold.otf": 0.7, "LeagueSpartan-SemiBold.otf": 0.5},  # OFL
     "fonts-roadgeek": {  # GPL/MIT: US highway sign series B-E (FHWA), the lettering of many plates
-        "RG2014B.ttf": 1.5, "RG2014C.ttf": 1.5, "RG2014D.ttf": 1, "RG2014E.ttf": 0.7,
+        "RG2014B.ttf": 1.5,
+        "RG2014C.ttf": 1.5,
+        "RG2014D.ttf": 1,
+        "RG2014E.ttf": 0.7,
     },
-    "fonts-tiresias": {"tiresias_lpfont.ttf": 2, "tiresias_lpfont_bold.ttf": 2,  # GPL + font exception
-                       "tiresias_signfont_bold.ttf": 0.7},
+    "fonts-tiresias": {
+        "tiresias_lpfont.ttf": 2,
+        "tiresias_lpfont_bold.ttf": 2,  # GPL + font exception
+        "tiresias_signfont_bold.ttf": 0.7,
+    },
     "fonts-play": {"Play-Bold.ttf": 1.5, "Play-Regular.ttf": 1},  # OFL: squarish, as Argentine plates
     "fonts-ocr-a": {"OCRA.ttf": 0.5},  # public domain
-    "fonts-roboto-unhinted": {"RobotoCondensed-Bold.ttf": 1.5, "RobotoCondensed-Regular.ttf": 1,  # Apache-2.0
-                              "Roboto-Medium.ttf": 0.5},
+    "fonts-roboto-unhinted": {
+        "RobotoCondensed-Bold.ttf": 1.5,
+        "RobotoCondensed-Regular.ttf": 1,  # Apache-2.0
+        "Roboto-Medium.ttf": 0.5,
+    },
     "fonts-yanone-kaffeesatz": {"YanoneKaffeesatz-Bold.otf": 1, "YanoneKaffeesatz-Regular.otf": 0.7},  # OFL
     "fonts-dosis": {"Dosis-Bold.otf": 1, "Dosis-SemiBold.otf": 0.7},  # OFL: rounded, condensed
     "fonts-national-park": {"NationalPark-Heavy.otf": 0.7, "NationalPark-Regular.otf": 0.5},  # OFL
@@ -199,7 +212,7 @@ def _glyph(path: str, c: str) -> tuple[np.ndarray, int, float]:
     mask = np.asarray(img).copy()
     # rows relative to the cap line: row 2 is the top of H (a glyph that rises above it, rare in
     # 0-9A-Z, is clipped there)
-    skip = (f.cap_top - top)
+    skip = f.cap_top - top
     mask = mask[skip:] if skip > 0 else mask
     return mask, box[0] - 2, float(font.getlength(c))
 
@@ -328,13 +341,28 @@ def _decorate_zero(rng: np.random.Generator, mask: np.ndarray, stem: int, style:
     cols = np.flatnonzero(mask.max(axis=0) > 127)
     if not len(rows) or not len(cols):
         return mask
-    t, b, l, r = rows[0], rows[-1], cols[0], cols[-1]
+    top, bottom, left, right = rows[0], rows[-1], cols[0], cols[-1]
     thick = max(1, int(stem * 0.7))
     if style == "slash":
-        cv2.line(mask, (r - (r - l) // 5, t + (b - t) // 6), (l + (r - l) // 5, b - (b - t) // 6), 255, thick,
-                 cv2.LINE_AA)
+        cv2.line(
+            mask,
+            (right - (right - left) // 5, top + (bottom - top) // 6),
+            (left + (right - left) // 5, bottom - (bottom - top) // 6),
+            255,
+            thick,
+            cv2.LINE_AA,
+        )
     else:
-        cv2.ellipse(mask, ((l + r) // 2, (t + b) // 2), (max(1, thick // 3), max(1, thick // 2)), 0, 0, 360, 255, -1)
+        cv2.ellipse(
+            mask,
+            ((left + right) // 2, (top + bottom) // 2),
+            (max(1, thick // 3), max(1, thick // 2)),
+            0,
+            0,
+            360,
+            255,
+            -1,
+        )
     return mask
 
 
@@ -382,8 +410,13 @@ def draw_text_mask(rng: np.random.Generator, fonts: FontSet, display: str, same_
             continue
         glyph_c = "0" if (c == "O" and same_oval) else c
         if glyph_c == "1" and one_seed is not None or glyph_c == "4" and four != "font" or glyph_c == "I" and serif_i:
-            m = (_one_variant(np.random.default_rng(one_seed), f, (cap, int(cap * 0.45))) if glyph_c == "1"
-                 else _four_variant(four, f) if glyph_c == "4" else _serif_i(f))
+            m = (
+                _one_variant(np.random.default_rng(one_seed), f, (cap, int(cap * 0.45)))
+                if glyph_c == "1"
+                else _four_variant(four, f)
+                if glyph_c == "4"
+                else _serif_i(f)
+            )
             m = _h_scale(np.pad(m, ((2, 0), (0, 0))), width)  # row 2 is the cap line, as in glyph()
             adv, left = float(m.shape[1]), 0
         else:
@@ -417,5 +450,8 @@ def draw_text_mask(rng: np.random.Generator, fonts: FontSet, display: str, same_
         if canvas.max() == 0:  # thinned away: keep the font's own weight
             return draw_text_mask(rng, fonts, display, same_oval)
     scale = WORK_CAP_H / cap
-    return cv2.resize(canvas, (max(1, int(round(canvas.shape[1] * scale))), max(1, int(round(canvas.shape[0] * scale)))),
-                      interpolation=cv2.INTER_AREA)
+    return cv2.resize(
+        canvas,
+        (max(1, int(round(canvas.shape[1] * scale))), max(1, int(round(canvas.shape[0] * scale)))),
+        interpolation=cv2.INTER_AREA,
+    )

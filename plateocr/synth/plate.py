@@ -37,14 +37,27 @@ def _run(rng: np.random.Generator, alphabet: str, n: int) -> str:
 # need: on many fonts 0 and O are the same oval, and only the format (and the gaps, which
 # formatted plates always show) says that the one after "LL-NNN" is a letter.
 FORMATS = {
-    "LL NNN LL": 3, "LL NNNLL": 2,  # France, Italy (AB 123 CD); Slovakia (TS-260AK)
+    "LL NNN LL": 3,
+    "LL NNNLL": 2,  # France, Italy (AB 123 CD); Slovakia (TS-260AK)
     "LLNN LLL": 2,  # United Kingdom
-    "LL NNNN": 1, "LLL NNNN": 1, "LL NNNNN": 1, "LLL NNNNN": 1,  # Poland, Romania, Greece...
-    "NLN NNNN": 1, "NLL NNNN": 1,  # Czechia
+    "LL NNNN": 1,
+    "LLL NNNN": 1,
+    "LL NNNNN": 1,
+    "LLL NNNNN": 1,  # Poland, Romania, Greece...
+    "NLN NNNN": 1,
+    "NLL NNNN": 1,  # Czechia
     "NNNN LLL": 1,  # Spain
-    "LLL NNN": 1, "LLL NNNL": 1, "NNN LLL": 1,  # Sweden, Hungary, Russia-like, US states
-    "NN LLL N": 1, "N LLL NN": 1, "NN LL LL": 1, "LL NN LL": 1, "NN LLL NN": 1,  # Netherlands, Belgium
-    "L NNNNN": 1, "NNN LLLL": 1, "LLLL NNN": 1,
+    "LLL NNN": 1,
+    "LLL NNNL": 1,
+    "NNN LLL": 1,  # Sweden, Hungary, Russia-like, US states
+    "NN LLL N": 1,
+    "N LLL NN": 1,
+    "NN LL LL": 1,
+    "LL NN LL": 1,
+    "NN LLL NN": 1,  # Netherlands, Belgium
+    "L NNNNN": 1,
+    "NNN LLLL": 1,
+    "LLLL NNN": 1,
 }
 _FORMAT_NAMES = tuple(FORMATS)
 _FORMAT_P = np.array(list(FORMATS.values()), float) / sum(FORMATS.values())
@@ -230,8 +243,14 @@ def _eu_strip(rng: np.random.Generator, plate: np.ndarray, strip_w: int) -> None
     if rng.random() < 0.7:  # the ring of stars, as yellow dots
         cx, cy, r = strip_w / 2, h * 0.3, strip_w * 0.3
         for a in np.linspace(0, 2 * np.pi, 12, endpoint=False):
-            cv2.circle(plate, (int(cx + r * np.cos(a)), int(cy + r * np.sin(a))), max(1, h // 40),
-                       (0, 210, 255), -1, cv2.LINE_AA)
+            cv2.circle(
+                plate,
+                (int(cx + r * np.cos(a)), int(cy + r * np.sin(a))),
+                max(1, h // 40),
+                (0, 210, 255),
+                -1,
+                cv2.LINE_AA,
+            )
     if rng.random() < 0.7:  # country code: drawn on the plate, not part of the label
         draw_country_code(rng, plate, 0, strip_w, (235.0, 235.0, 235.0))
 
@@ -310,8 +329,9 @@ def render_plate(
         _eu_strip(rng, plate, strip_w)
     if rng.random() < 0.5:
         inset = int(rng.integers(1, 4))
-        cv2.rectangle(plate, (inset, inset), (w - 1 - inset, h - 1 - inset), fg.tolist(), int(rng.integers(1, 3)),
-                      cv2.LINE_AA)
+        cv2.rectangle(
+            plate, (inset, inset), (w - 1 - inset, h - 1 - inset), fg.tolist(), int(rng.integers(1, 3)), cv2.LINE_AA
+        )
     shade(rng, plate, 0.25)
     if degrade:
         plate = blur(rng, plate)

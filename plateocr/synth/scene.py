@@ -13,8 +13,16 @@ Box = tuple[int, int, int, int]  # xmin, xmax, ymin, ymax; xmax/ymax exclusive (
 
 PLATE_WIDTHS = (90, 250)  # plate width in the photo, pixels
 PLATES_PER_PHOTO = ((1, 2, 3), (0.6, 0.3, 0.1))
-CAR_COLOURS = [(235, 235, 235), (190, 190, 185), (30, 30, 30), (40, 40, 170), (140, 70, 20), (90, 90, 90),
-               (30, 80, 30), (60, 140, 200)]
+CAR_COLOURS = [
+    (235, 235, 235),
+    (190, 190, 185),
+    (30, 30, 30),
+    (40, 40, 170),
+    (140, 70, 20),
+    (90, 90, 90),
+    (30, 80, 30),
+    (60, 140, 200),
+]
 
 
 def _colour(rng: np.random.Generator) -> tuple[int, ...]:
@@ -79,15 +87,33 @@ def _car_body(rng: np.random.Generator, img: np.ndarray, quad: np.ndarray, pw: f
     bw, top, bottom = pw * rng.uniform(1.5, 2.1), ph * rng.uniform(1.8, 3.0), ph * rng.uniform(1.0, 1.8)
     x0, x1, y0, y1 = int(cx - bw), int(cx + bw), int(cy - top), int(cy + bottom)
     glass = tuple(int(c) for c in rng.uniform(20, 90, 3))
-    cv2.fillPoly(img, [np.array([(x0 + bw * 0.15, y0), (x1 - bw * 0.15, y0), (x1 - bw * 0.4, y0 - top * 0.9),
-                                 (x0 + bw * 0.4, y0 - top * 0.9)], np.int32)], glass, cv2.LINE_AA)  # rear window
+    cv2.fillPoly(
+        img,
+        [
+            np.array(
+                [
+                    (x0 + bw * 0.15, y0),
+                    (x1 - bw * 0.15, y0),
+                    (x1 - bw * 0.4, y0 - top * 0.9),
+                    (x0 + bw * 0.4, y0 - top * 0.9),
+                ],
+                np.int32,
+            )
+        ],
+        glass,
+        cv2.LINE_AA,
+    )  # rear window
     for wx in (x0 + bw * 0.3, x1 - bw * 0.3):  # wheels
         cv2.rectangle(img, (int(wx - pw * 0.2), y1 - 5), (int(wx + pw * 0.2), int(y1 + ph * 0.6)), (20, 20, 20), -1)
     radius = int(min(bw * 0.25, top * 0.4))
     cv2.rectangle(img, (x0 + radius, y0), (x1 - radius, y1), body, -1)
     cv2.rectangle(img, (x0, y0 + radius), (x1, y1 - radius), body, -1)
-    for corner in ((x0 + radius, y0 + radius), (x1 - radius, y0 + radius), (x0 + radius, y1 - radius),
-                   (x1 - radius, y1 - radius)):
+    for corner in (
+        (x0 + radius, y0 + radius),
+        (x1 - radius, y0 + radius),
+        (x0 + radius, y1 - radius),
+        (x1 - radius, y1 - radius),
+    ):
         cv2.circle(img, corner, radius, body, -1, cv2.LINE_AA)
     light = (200, 220, 240) if rng.random() < 0.5 else (30, 30, 200)
     ly = int(cy - top * 0.55)
@@ -131,9 +157,7 @@ def _overlaps(box: Box, others: list[Box], pad: int) -> bool:
     )
 
 
-def render_scene(
-    rng: np.random.Generator, width: int = 640, height: int = 480, with_mask: bool = False
-):
+def render_scene(rng: np.random.Generator, width: int = 640, height: int = 480, with_mask: bool = False):
     """A street photo with 1-3 plates: (photo_bgr, [(text, (xmin, xmax, ymin, ymax))]).
 
     Boxes are integer pixels, tight around each plate as it appears (xmax/ymax exclusive). With
@@ -162,7 +186,7 @@ def render_scene(
                 placed.append((plate, quad, pw, ph, text))
                 break
     # All car bodies first, so no body covers another car's plate.
-    for plate, quad, pw, ph, _text in placed:
+    for _plate, quad, pw, ph, _text in placed:
         _car_body(rng, photo, quad, pw, ph)
     labels = np.zeros((height, width), np.int32)
     plates = []

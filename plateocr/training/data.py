@@ -63,7 +63,9 @@ def check_split_records(records_dir: str | os.PathLike, spec: DatasetSpec, split
             raise PlateOCRError(f"{shard}: damaged records file ({why}); {_WRITE_AGAIN}")
 
 
-def damaged_split_error(records_dir: str | os.PathLike, spec: DatasetSpec, split: str, error: Exception) -> PlateOCRError:
+def damaged_split_error(
+    records_dir: str | os.PathLike, spec: DatasetSpec, split: str, error: Exception
+) -> PlateOCRError:
     """The error to give when TensorFlow finds damaged records in `split` (a DataLossError):
     names the damaged shard, which TensorFlow's message does not."""
     try:
@@ -72,7 +74,9 @@ def damaged_split_error(records_dir: str | os.PathLike, spec: DatasetSpec, split
         return named
     from plateocr.errors import tf_error_message
 
-    return PlateOCRError(f"{records_dir}: damaged records in the {split} split ({tf_error_message(error)}); {_WRITE_AGAIN}")
+    return PlateOCRError(
+        f"{records_dir}: damaged records in the {split} split ({tf_error_message(error)}); {_WRITE_AGAIN}"
+    )
 
 
 def parse_example(serialized, spec: DatasetSpec):
@@ -113,9 +117,7 @@ def _random_crop_resize(image, height: int, width: int):
         tf.image.ResizeMethod.AREA,
     ]
     which = tf.random.uniform([], 0, len(methods), dtype=tf.int32)
-    resized = tf.switch_case(
-        which, [lambda m=m: tf.image.resize(crop, [height, width], method=m) for m in methods]
-    )
+    resized = tf.switch_case(which, [lambda m=m: tf.image.resize(crop, [height, width], method=m) for m in methods])
     return tf.ensure_shape(resized, [height, width, 3])
 
 

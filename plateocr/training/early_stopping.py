@@ -10,14 +10,21 @@ from plateocr.training.options import TrainOptions
 
 def no_eval_split_note(records_dir, spec: DatasetSpec, split: str, md: ModelDir) -> str:
     """What training says when the records have no examples of the split --eval-every scores."""
-    why = "no val split (written with --val 0, from too few plates, or before val splits)" if split == "val" \
+    why = (
+        "no val split (written with --val 0, from too few plates, or before val splits)"
+        if split == "val"
         else f"no {split} examples"
-    text = (f"note: {records_dir} has {why}: no evaluation, no early stopping; training runs to the end and "
-            "keeps the latest checkpoint")
+    )
+    text = (
+        f"note: {records_dir} has {why}: no evaluation, no early stopping; training runs to the end and "
+        "keeps the latest checkpoint"
+    )
     best = md.best_metrics()
     if best is not None:
-        text += (f" (best/, step {best.get('step', '?')} chosen on {best.get('split', '?')} by an earlier run, "
-                 "stays what predict and export read)")
+        text += (
+            f" (best/, step {best.get('step', '?')} chosen on {best.get('split', '?')} by an earlier run, "
+            "stays what predict and export read)"
+        )
     return text
 
 
@@ -55,7 +62,12 @@ class BestKeeper:
             from plateocr.formats import resolve_formats
 
             self._evaluator = Evaluator(
-                self.records_dir, self.spec, self.md.charset, self.md.config, self.split, self.opts.eval_batch_size,
+                self.records_dir,
+                self.spec,
+                self.md.charset,
+                self.md.config,
+                self.split,
+                self.opts.eval_batch_size,
                 formats=resolve_formats("auto", self.md.path),  # scored as predict reads
             )
         result = self._evaluator.evaluate(ckpt)

@@ -120,7 +120,10 @@ class EvalResult:
 
     def worst_errors(self, n: int = 10) -> list[ExampleResult]:
         """Mistakes with the most wrong characters first, confident ones first among equals."""
-        key = lambda e: (-(max(len(e.truth), len(e.prediction)) - e.correct_chars), -e.confidence, e.index)
+
+        def key(e: ExampleResult):
+            return -(max(len(e.truth), len(e.prediction)) - e.correct_chars), -e.confidence, e.index
+
         return sorted(self.errors, key=key)[:n]
 
     def metrics(self) -> dict:
@@ -302,8 +305,10 @@ def choose_checkpoint(
         if latest is None:
             return best_choice(md.resolve_checkpoint())  # raises when there is no checkpoint at all
         if best is not None:
-            note = (f"best/ (step {checkpoint_step(best)}) was chosen on the {split} split scored here: scoring "
-                    "the latest checkpoint instead (--checkpoint best scores it anyway, an overstated figure)")
+            note = (
+                f"best/ (step {checkpoint_step(best)}) was chosen on the {split} split scored here: scoring "
+                "the latest checkpoint instead (--checkpoint best scores it anyway, an overstated figure)"
+            )
         else:
             note = _why_no_best(md)
         return CheckpointChoice(latest, "latest", None, False, (note,) if note else ())

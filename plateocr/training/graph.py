@@ -60,9 +60,15 @@ def build_graph(
         lr = learning_rate(opts, global_step)
         optimizer = optimizer_for(opts, lr)
         step = build_train_step(
-            batch["images"], batch["labels"], config, optimizer,
-            clip_norm=opts.clip_gradient_norm, micro_batches=opts.micro_batches, global_step=global_step,
-            train_layers=opts.train_layers, freeze_batch_norm=opts.freeze_batch_norm,
+            batch["images"],
+            batch["labels"],
+            config,
+            optimizer,
+            clip_norm=opts.clip_gradient_norm,
+            micro_batches=opts.micro_batches,
+            global_step=global_step,
+            train_layers=opts.train_layers,
+            freeze_batch_norm=opts.freeze_batch_norm,
         )
         endpoints, losses, grad_norm, train_op = step.endpoints, step.losses, step.gradient_norm, step.train_op
         # What a checkpoint of the model holds: not the step counter, not optimizer slots.
@@ -98,6 +104,16 @@ def build_graph(
                 transfer = plan_transfer(model_vars, ckpt_arg, charset)
     graph.finalize()
     return TrainGraph(
-        graph, global_step, train_op, losses.total, summary_op, saver, init_op, writer, latest, restores,
-        bool(ckpt_arg or incep_arg), transfer,
+        graph,
+        global_step,
+        train_op,
+        losses.total,
+        summary_op,
+        saver,
+        init_op,
+        writer,
+        latest,
+        restores,
+        bool(ckpt_arg or incep_arg),
+        transfer,
     )

@@ -164,8 +164,9 @@ def train(
             raise PlateOCRError(f"--synthetic-share: cannot mix in synthetic plates: {problem}")
     unstarted = not force and ModelDir.exists(model_dir) and ModelDir(model_dir).resume_checkpoint() is None
     if unstarted:  # e.g. Ctrl-C or a crash before the first checkpoint: nothing to resume
-        listener.message(f"{model_dir}: no checkpoint yet (an earlier run stopped before its first one); "
-                         "starting it as a new model")
+        listener.message(
+            f"{model_dir}: no checkpoint yet (an earlier run stopped before its first one); starting it as a new model"
+        )
     new_model = force or unstarted or not ModelDir.exists(model_dir)
     if new_model and not (from_scratch or checkpoint or checkpoint_inception):
         checkpoint = bundled_base_model()

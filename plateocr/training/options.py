@@ -69,9 +69,7 @@ class TrainOptions:
         if not 0 <= self.synthetic_share < 1:
             raise PlateOCRError(f"--synthetic-share {self.synthetic_share}: must be in [0, 1)")
         if self.micro_batches < 1 or self.batch_size % self.micro_batches:
-            raise PlateOCRError(
-                f"--micro-batches {self.micro_batches}: must divide --batch-size {self.batch_size}"
-            )
+            raise PlateOCRError(f"--micro-batches {self.micro_batches}: must divide --batch-size {self.batch_size}")
         if self.train_layers not in TRAIN_LAYERS:
             raise PlateOCRError(f"--train-layers {self.train_layers!r}: choose one of {', '.join(TRAIN_LAYERS)}")
         if self.eval_every is not None and self.eval_every < 0:

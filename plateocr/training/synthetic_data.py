@@ -121,7 +121,11 @@ def with_synthetic(examples, charset: Charset, spec, share: float, *, seed: int 
     from plateocr.model.compat import tf
 
     synthetic = synthetic_examples(
-        charset, spec.max_sequence_length, seed=seed, size=(spec.height, spec.width),
-        keep_aspect=spec.keep_aspect, shards=shards,
+        charset,
+        spec.max_sequence_length,
+        seed=seed,
+        size=(spec.height, spec.width),
+        keep_aspect=spec.keep_aspect,
+        shards=shards,
     )
     return tf.data.Dataset.sample_from_datasets([examples, synthetic], [1.0 - share, share], seed=seed)

@@ -22,4 +22,4 @@ def is_trained(variable_name: str, train_layers: str) -> bool:
         return True
     if train_layers == "decoder":
         return False
-    return variable_name[at + len(TOWER_SCOPE):].startswith("Mixed_")
+    return variable_name[at + len(TOWER_SCOPE) :].startswith("Mixed_")

@@ -72,8 +72,13 @@ def build_train_step(
             part_labels = tf.identity(part_labels)
         updates_before = len(tf1.get_collection(tf1.GraphKeys.UPDATE_OPS))
         with tf1.variable_scope(tf1.get_variable_scope(), reuse=True if i else None):
-            endpoints = build_model(part_images, config, is_training=True, labels=part_labels,
-                                    batch_norm_training=False if freeze_batch_norm else None)
+            endpoints = build_model(
+                part_images,
+                config,
+                is_training=True,
+                labels=part_labels,
+                batch_norm_training=False if freeze_batch_norm else None,
+            )
         seq = sequence_loss(endpoints.chars_logit, part_labels, config.num_classes, config.label_smoothing)
         if i == 0:
             update_ops = tf1.get_collection(tf1.GraphKeys.UPDATE_OPS)[updates_before:]
