@@ -15,7 +15,7 @@ Runs of `plateocr crop` after the first rewrite the crops of the run before (--f
 
     python benchmarks/data_stages.py [--photos 2000] [--repeat 2] [--size 64x256] [--crop-only] [--quick]
 
-The tutorial's crop stage needs pandas: pip install -e ".[bench]".
+The tutorial's crop stage needs pandas, which plateocr itself does not use: pip install pandas.
 """
 
 from __future__ import annotations
