@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -102,12 +103,12 @@ class Formats:
         for fmt, n in self.counts.items():
             if not fmt or set(fmt) - set(CLASSES):
                 raise PlateOCRError(f"{self.source or 'formats'}: format {fmt!r} is not made of L, N and ?")
-            if not isinstance(n, (int, float)) or isinstance(n, bool) or n <= 0:
+            if not isinstance(n, (int, float)) or isinstance(n, bool) or not math.isfinite(n) or n <= 0:
                 raise PlateOCRError(f"{self.source or 'formats'}: format {fmt}: count {n!r} must be a positive number")
         if not 0.0 < self.unseen <= 1.0:
             raise PlateOCRError(f"{self.source or 'formats'}: unseen {self.unseen!r} must lie in (0, 1]")
-        if not self.weight >= 0.0:
-            raise PlateOCRError(f"{self.source or 'formats'}: weight {self.weight!r} must be 0 or more")
+        if not (self.weight >= 0.0 and math.isfinite(self.weight)):
+            raise PlateOCRError(f"{self.source or 'formats'}: weight {self.weight!r} must be a finite 0 or more")
 
     # --- learning ---------------------------------------------------------------------------
     @classmethod

@@ -205,10 +205,11 @@ def split_rows(
 
 def val_size(n: int, fraction: float) -> int:
     """Val plates wanted from a training part of `n`: `fraction` of it, at least VAL_MIN when
-    there are 4 * VAL_MIN, else at least a quarter; 0 for --val 0."""
-    if fraction <= 0 or n < 1:
+    there are 4 * VAL_MIN, else at least a quarter, and never all of it (training needs plates);
+    0 for --val 0."""
+    if fraction <= 0 or n < 2:
         return 0
-    return min(n, max(round(fraction * n), min(VAL_MIN, n // 4)))
+    return min(n - 1, max(round(fraction * n), min(VAL_MIN, n // 4)))
 
 
 def plan_splits(rows: Sequence[Row], options: "RecordsOptions") -> dict[str, list[Row]]:
@@ -495,7 +496,8 @@ def write_records(
 
     for s in splits:
         if s.size == 0:
-            notes.append(f"the {s.name} split is empty (--split {opts.split:g})")
+            cause = f"--val {opts.val:g}" if s.name == "train" and opts.split > 0 else f"--split {opts.split:g}"
+            notes.append(f"the {s.name} split is empty ({cause})")
     if opts.max_length is None:
         notes.append(f"max length {max_length}: the longest label")
     return RecordsResult(out, spec, splits, charset, max_length, max_from, n_read, problems, notes)

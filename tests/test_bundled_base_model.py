@@ -24,7 +24,9 @@ def reader():
     return PlateReader(BUNDLED_BASE_MODEL)
 
 
-def test_reads_synthetic_plates_of_an_unseen_seed(reader):
+def test_reads_synthetic_plates_of_an_unseen_seed(reader, builtin_fonts):
+    # built-in faces only: the same crops on any machine, whatever fonts it has (with all 25
+    # font packages installed the model reads 41 of these 60 plates; built-in faces 47)
     from plateocr.synth.crops import iter_crops
 
     crops = list(itertools.islice(iter_crops(UNSEEN_SEED), 60))

@@ -218,6 +218,21 @@ def test_predict_states_formats_for_any_model(model_and_crops, tmp_path):
         app, ["predict", str(crops[0]), "--model-dir", str(bare), "--formats", str(tmp_path / "no.json")]
     )
     assert res.exit_code != 0 and "formats file not found" in str(res.exception) + res.output
+    # a format longer than the model reads is ignored, and predict says so
+    (tmp_path / "long.json").write_text('{"formats": {"%s": 3, "LL NN": 1}}' % ("L" * 40))
+    res = runner.invoke(
+        app, ["predict", str(crops[0]), "--model-dir", str(bare), "--formats", str(tmp_path / "long.json")]
+    )
+    assert res.exit_code == 0 and "1 format(s) this model cannot read" in res.output
+
+
+@pytest.mark.parametrize(
+    "doc", ['{"formats": {"LL": NaN}}', '{"formats": {"LL": 1e400}}', '{"formats": {"LL": 1}, "weight": Infinity}']
+)
+def test_a_formats_file_with_counts_or_weight_not_finite_is_refused(tmp_path, doc):
+    (tmp_path / "f.json").write_text(doc)
+    with pytest.raises(PlateOCRError, match="must be"):
+        resolve_formats(str(tmp_path / "f.json"), tmp_path)
 
 
 @pytest.mark.slow

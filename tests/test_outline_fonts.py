@@ -134,3 +134,17 @@ def test_synth_with_a_bad_font_folder_says_so_in_one_line(tmp_path, monkeypatch,
     err = capsys.readouterr().err.strip()
     assert "nofonts: no such font folder" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_writing_crops_leaves_the_process_fonts_as_they_were(tmp_path, font_dir):
+    from plateocr.synth.crop_dataset import write_crops
+
+    before = use_fonts(FontChoice(system=False, user_dirs=(str(font_dir),)))
+    write_crops(tmp_path / "c", 2, seed=0, fonts=FontChoice(system=False))
+    assert outline_fonts.active() is before and len(before.paths) == 1
+
+
+@pytest.mark.parametrize("text", ["", " ", "-", "ab1"])
+def test_render_crop_refuses_a_text_outside_the_alphabet(text):
+    with pytest.raises(ValueError, match="plate text"):
+        render_crop(crop_rng(0, 0), text=text)

@@ -207,6 +207,9 @@ def test_val_zero_writes_no_val_split_and_too_few_plates_none_either(tmp_path):
     assert any(n.startswith("no val split (too few plates: 3 in the training part)") for n in three.notes)
     with pytest.raises(PlateOCRError, match="--val 1.5"):
         write_records(crops, tmp_path / "bad", RecordsOptions(val=1.5))
+    # --val 1: val takes all but one plate of the training part, never all of it
+    whole = write_records(crops, tmp_path / "whole", RecordsOptions(val=1.0))
+    assert whole.spec.splits["train"].size == 1 and whole.spec.splits["val"].size == round(0.83 * 30) - 1
 
 
 def test_reused_charset_skips_and_reports_unknown_characters(tmp_path):

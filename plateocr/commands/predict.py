@@ -92,6 +92,12 @@ def run(
         reader = PlateReader(model_dir, checkpoint, tta=tta, formats=formats)
     if reader.formats is not None:
         err.print(f"formats: {reader.formats.describe()} ({reader.formats.source})")
+        if reader.unreadable_formats:
+            err.print(
+                f"note: {len(reader.unreadable_formats)} format(s) this model cannot read (longer than its "
+                f"{reader.config.max_sequence_length} characters, or of characters its charset lacks) are ignored: "
+                + ", ".join(reader.unreadable_formats[:5])
+            )
     with reader, progress_bar(*columns, console=err) as bar:
         task = bar.add_task("predict", total=None)
         result = predict(

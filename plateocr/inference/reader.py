@@ -110,6 +110,11 @@ class PlateReader:
         self.tta = tta
         self.formats = resolve_formats(formats, md.path)
         self._tables = build_tables(self.formats, self.charset, self.config.max_sequence_length)
+        # listed formats this model cannot read (longer than its max length, or a class its
+        # charset lacks): ignored, and said so by the commands
+        self.unreadable_formats: tuple[str, ...] = (
+            () if self.formats is None else self._tables.dropped if self._tables else tuple(self.formats.counts)
+        )
 
         g = inference_graph(self.config, use_cache=cache_graph)
         self.graph = g.graph

@@ -20,7 +20,7 @@ from plateocr.imaging import encode_png
 from plateocr.outputs import begin_output_dir, write_bytes_atomic, write_text_atomic
 from plateocr.synth.crops import crop_rng, render_crop
 from plateocr.synth.dataset import map_indices
-from plateocr.synth.outline_fonts import FontChoice, use_fonts
+from plateocr.synth.outline_fonts import FontChoice, fonts_in_use, use_fonts
 
 CROP_NAME_PATTERN = "synth_crop_{:07d}.png"
 PNG_COMPRESSION = 1
@@ -75,9 +75,35 @@ def write_crops(
 
     Crop i depends only on (seed, i, size, keep_aspect, the fonts), not on `workers`. fonts:
     which outline fonts to draw with (default: the system's; see synth.outline_fonts).
+    The renderer's fonts in this process are back as they were after the call.
     """
+    with fonts_in_use(fonts or FontChoice()):
+        return _write_crops(
+            out_dir=out_dir,
+            count=count,
+            seed=seed,
+            workers=workers,
+            force=force,
+            size=size,
+            keep_aspect=keep_aspect,
+            progress=progress,
+            fonts=fonts,
+        )
+
+
+def _write_crops(
+    out_dir: str | Path,
+    count: int,
+    seed: int,
+    workers: int = 1,
+    force: bool = False,
+    size: tuple[int, int] = CROP_SIZE,
+    keep_aspect: bool = KEEP_ASPECT,
+    progress: Callable[[int, int], None] | None = None,
+    fonts: FontChoice | None = None,
+) -> CropsResult:
+    """write_crops, with its fonts in use."""
     fonts = fonts or FontChoice()
-    use_fonts(fonts)  # a bad --fonts folder fails here, before any output
     if count < 1:
         raise PlateOCRError(f"--count must be at least 1 (got {count})")
     start = time.monotonic()

@@ -290,6 +290,8 @@ def render_crop(
 ) -> tuple[np.ndarray, str]:
     """One synthetic crop (RGB uint8, `size` = (height, width)) and its label; family picks a
     layout family (FAMILY_SHARES) instead of a random one."""
+    if text is not None and not (text and set(text) <= set(BASE_ALPHABET)):
+        raise ValueError(f"plate text must be characters of {BASE_ALPHABET} (got {text!r})")
     plate, text = plate_with_holder(rng, text, family)
     # Shrink the plate to the size a photo had it at (real crops are often 12-30 px high) before
     # placing it: everything after works on few pixels, and INTER_AREA avoids warp aliasing.

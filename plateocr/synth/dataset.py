@@ -15,7 +15,7 @@ import numpy as np
 from plateocr.annotations import COLUMNS
 from plateocr.errors import PlateOCRError
 from plateocr.outputs import begin_output_dir, write_bytes_atomic, write_text_atomic
-from plateocr.synth.outline_fonts import FontChoice, use_fonts
+from plateocr.synth.outline_fonts import FontChoice, fonts_in_use, use_fonts
 from plateocr.synth.scene import render_scene
 from plateocr.workers import ordered_map
 
@@ -128,9 +128,37 @@ def write_dataset(
     The output depends only on (count, seed, width, height, quality, the fonts), not on
     `workers`. fonts: which outline fonts to draw with (default: the system's);
     FontChoice(system=False) draws with the built-in faces alone, the same on any machine.
+    The renderer's fonts in this process are back as they were after the call.
     """
+    with fonts_in_use(fonts or FontChoice()):
+        return _write_dataset(
+            out_dir=out_dir,
+            count=count,
+            seed=seed,
+            workers=workers,
+            force=force,
+            width=width,
+            height=height,
+            quality=quality,
+            progress=progress,
+            fonts=fonts,
+        )
+
+
+def _write_dataset(
+    out_dir: str | Path,
+    count: int,
+    seed: int,
+    workers: int = 1,
+    force: bool = False,
+    width: int = 640,
+    height: int = 480,
+    quality: int = JPEG_QUALITY,
+    progress: Callable[[int, int], None] | None = None,
+    fonts: FontChoice | None = None,
+) -> SynthResult:
+    """write_dataset, with its fonts in use."""
     fonts = fonts or FontChoice()
-    use_fonts(fonts)
     if count < 1:
         raise PlateOCRError(f"--count must be at least 1 (got {count})")
     start = time.monotonic()

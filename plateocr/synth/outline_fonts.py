@@ -22,6 +22,8 @@ with a rounded bowl; I with slab serifs; 0 plain, slashed or dotted; 7 with a ba
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -248,6 +250,21 @@ class FontSet:
 _ACTIVE: FontSet | None = None
 
 
+@contextmanager
+def fonts_in_use(choice: FontChoice | None) -> Iterator[FontSet]:
+    """use_fonts(choice) for a block; the fonts in use before come back after it."""
+    before = _ACTIVE
+    try:
+        yield use_fonts(choice)
+    finally:
+        _restore(before)
+
+
+def _restore(font_set: FontSet | None) -> None:
+    global _ACTIVE
+    _ACTIVE = font_set
+
+
 def use_fonts(choice: FontChoice | None) -> FontSet:
     """Make `choice` the renderer's fonts in this process (None: the default, system fonts);
     cheap when it is already the active one. Worker processes call it with their job's choice."""
@@ -405,7 +422,7 @@ def draw_text_mask(rng: np.random.Generator, fonts: FontSet, display: str, same_
     x_positions: list[int] = []
     x = 0.0
     for c in display:
-        if c == " ":
+        if c == " " or c == "-" and _raw_mask(f.path, "-") is None:  # a font without a hyphen: a gap
             x += cap * rng.uniform(0.25, 0.55)
             continue
         glyph_c = "0" if (c == "O" and same_oval) else c
