@@ -77,54 +77,29 @@ def write_crops(
     which outline fonts to draw with (default: the system's; see synth.outline_fonts).
     The renderer's fonts in this process are back as they were after the call.
     """
-    with fonts_in_use(fonts or FontChoice()):
-        return _write_crops(
-            out_dir=out_dir,
-            count=count,
-            seed=seed,
-            workers=workers,
-            force=force,
-            size=size,
-            keep_aspect=keep_aspect,
-            progress=progress,
-            fonts=fonts,
-        )
-
-
-def _write_crops(
-    out_dir: str | Path,
-    count: int,
-    seed: int,
-    workers: int = 1,
-    force: bool = False,
-    size: tuple[int, int] = CROP_SIZE,
-    keep_aspect: bool = KEEP_ASPECT,
-    progress: Callable[[int, int], None] | None = None,
-    fonts: FontChoice | None = None,
-) -> CropsResult:
-    """write_crops, with its fonts in use."""
     fonts = fonts or FontChoice()
-    if count < 1:
-        raise PlateOCRError(f"--count must be at least 1 (got {count})")
-    start = time.monotonic()
-    out_dir = begin_output_dir(out_dir, force, LABELS_FILE)  # labels.csv is written last
-    labels = out_dir / LABELS_FILE
-    settings = CropSettings(tuple(size), keep_aspect)
-    write_text_atomic(out_dir / SETTINGS_FILE, json.dumps(settings.to_dict(), indent=2) + "\n")
-    job = _CropJob(str(out_dir), int(seed), settings, fonts)
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(("files", "text"))
-    for i, row in enumerate(map_indices(write_one_crop, job, count, workers, chunksize=32), 1):
-        writer.writerow(row)
-        if progress:
-            progress(i, count)
-    keep = {CROP_NAME_PATTERN.format(i) for i in range(count)}
-    for old in out_dir.glob("synth_crop_*.png"):  # crops of an earlier, larger run
-        if old.name not in keep:
-            old.unlink()
-    write_text_atomic(labels, buf.getvalue())
-    return CropsResult(out_dir, labels, count, time.monotonic() - start)
+    with fonts_in_use(fonts):
+        if count < 1:
+            raise PlateOCRError(f"--count must be at least 1 (got {count})")
+        start = time.monotonic()
+        out_dir = begin_output_dir(out_dir, force, LABELS_FILE)  # labels.csv is written last
+        labels = out_dir / LABELS_FILE
+        settings = CropSettings(tuple(size), keep_aspect)
+        write_text_atomic(out_dir / SETTINGS_FILE, json.dumps(settings.to_dict(), indent=2) + "\n")
+        job = _CropJob(str(out_dir), int(seed), settings, fonts)
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(("files", "text"))
+        for i, row in enumerate(map_indices(write_one_crop, job, count, workers, chunksize=32), 1):
+            writer.writerow(row)
+            if progress:
+                progress(i, count)
+        keep = {CROP_NAME_PATTERN.format(i) for i in range(count)}
+        for old in out_dir.glob("synth_crop_*.png"):  # crops of an earlier, larger run
+            if old.name not in keep:
+                old.unlink()
+        write_text_atomic(labels, buf.getvalue())
+        return CropsResult(out_dir, labels, count, time.monotonic() - start)
 
 
 def write_crops_sheet(result: CropsResult, sheet: str | Path, limit: int = 256) -> Path:

@@ -130,51 +130,24 @@ def write_dataset(
     FontChoice(system=False) draws with the built-in faces alone, the same on any machine.
     The renderer's fonts in this process are back as they were after the call.
     """
-    with fonts_in_use(fonts or FontChoice()):
-        return _write_dataset(
-            out_dir=out_dir,
-            count=count,
-            seed=seed,
-            workers=workers,
-            force=force,
-            width=width,
-            height=height,
-            quality=quality,
-            progress=progress,
-            fonts=fonts,
-        )
-
-
-def _write_dataset(
-    out_dir: str | Path,
-    count: int,
-    seed: int,
-    workers: int = 1,
-    force: bool = False,
-    width: int = 640,
-    height: int = 480,
-    quality: int = JPEG_QUALITY,
-    progress: Callable[[int, int], None] | None = None,
-    fonts: FontChoice | None = None,
-) -> SynthResult:
-    """write_dataset, with its fonts in use."""
     fonts = fonts or FontChoice()
-    if count < 1:
-        raise PlateOCRError(f"--count must be at least 1 (got {count})")
-    start = time.monotonic()
-    out_dir = begin_output_dir(out_dir, force, ANNOT_FILE)  # annot.csv is written last
-    annot = out_dir / ANNOT_FILE
-    (out_dir / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
-    job = _Job(str(out_dir), int(seed), int(width), int(height), int(quality), fonts)
-    rows: list[Row] = []
-    for i, photo_rows in enumerate(_render_all(job, count, workers), 1):
-        rows.extend(photo_rows)
-        if progress:
-            progress(i, count)
-    # Photos of an earlier, larger run with the same names would otherwise linger unlisted.
-    keep = {NAME_PATTERN.format(i) for i in range(count)}
-    for old in (out_dir / IMAGES_DIR).glob("synth_*.jpg"):
-        if old.name not in keep:
-            old.unlink()
-    write_text_atomic(annot, annot_csv(rows))
-    return SynthResult(out_dir, annot, count, len(rows), time.monotonic() - start)
+    with fonts_in_use(fonts):
+        if count < 1:
+            raise PlateOCRError(f"--count must be at least 1 (got {count})")
+        start = time.monotonic()
+        out_dir = begin_output_dir(out_dir, force, ANNOT_FILE)  # annot.csv is written last
+        annot = out_dir / ANNOT_FILE
+        (out_dir / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
+        job = _Job(str(out_dir), int(seed), int(width), int(height), int(quality), fonts)
+        rows: list[Row] = []
+        for i, photo_rows in enumerate(_render_all(job, count, workers), 1):
+            rows.extend(photo_rows)
+            if progress:
+                progress(i, count)
+        # Photos of an earlier, larger run with the same names would otherwise linger unlisted.
+        keep = {NAME_PATTERN.format(i) for i in range(count)}
+        for old in (out_dir / IMAGES_DIR).glob("synth_*.jpg"):
+            if old.name not in keep:
+                old.unlink()
+        write_text_atomic(annot, annot_csv(rows))
+        return SynthResult(out_dir, annot, count, len(rows), time.monotonic() - start)
