@@ -1,67 +1,200 @@
-"""Accuracy on real plates: the bundled base model zero-shot, fine-tuned, from scratch, Tesseract.
+"""Held-out accuracy on the real plate sets: zero-shot, fine-tuned, from scratch, Tesseract.
 
-One run on ../shared/realplates/eu (real photos; read in place, never copied): crop and
-tfrecords once (fixed seed, 83/17 split, the base model's charset and max length, so every row
-scores the same test plates), then one table:
+For ../shared/realplates/eu (photos, cut as `plateocr crop` cuts them) and ../shared/realplates/ar
+(crops), read in place, and for each seed (a fold):
 
-- base model, zero-shot: the bundled model (synthetic plates only) on the test split;
-- fine-tuned: `plateocr train` defaults (which start from the base model) for --minutes of CPU,
-  scored at each of --stops minutes on the way (one run, resumed between stops). Rows score the
-  checkpoint `predict` reads (best/ of the default early stopping, else the latest; "scored
-  step"), with the latest checkpoint's test score beside it; an early-stopped run trains no more;
-- from scratch: the same defaults with --from-scratch, for --minutes;
-- Tesseract 5 (`--psm 7`, A-Z0-9) on the same test plates, cropped at 64x256 for it (it needs
-  larger characters than the model's 32x128 input);
-- "test seq O=0" is the sequence accuracy if the letter O and the digit 0 were one character:
-  real plate sets are often labelled with the wrong one (eu has five), so it tells label noise
-  from misreading. It is never the score;
-- with --compare, the upstream-like baseline (200x200 stretched crops, momentum 0.004, batch 32,
-  batch-norm decay 0.9997, no coordinates, from scratch).
+1. A quarter of the plates is held out (whole plates by normalised text and whole photos, as
+   `tfrecords` groups them). It never reaches tfrecords, training or any choice: it reports.
+2. The other three quarters go through the user's workflow: `plateocr tfrecords --split 0.83
+   --seed S` (train, val and test splits; the bundled base model's charset and max length), then
+   `plateocr train` with the recipe for --minutes (val chooses best/ and stops early), scored at
+   each of --stops on the way (one run, resumed between stops; an early-stopped run trains no more).
+3. The held-out quarter is read as `plateocr predict` reads (five views, the model folder's
+   formats.json, best/ else the latest checkpoint).
 
-    /work/venv/bin/python benchmarks/accuracy.py --minutes 30 --stops 5 15   # the full protocol
-    /work/venv/bin/python benchmarks/accuracy.py --minutes 3 --stops 1       # a quick check
+Rows: the bundled base model zero-shot (formats off: out of the box), zero-shot with the formats
+of the train part (`predict --formats FILE`), fine-tuned at each stop, from scratch (--scratch
+minutes, same recipe, --from-scratch) and Tesseract 5 (`--psm 7`, A-Z0-9, on crops cut at 64x256
+for it, as it needs larger characters; skipped when not installed). Columns per set: mean and
+worst fold of the held-out full-plate accuracy, and the mean of what `plateocr eval` printed (the
+records' own test split).
 
---variant NAME:KEY=VALUE,... adds rows with other training options or model settings (keys of
-TrainOptions or ModelConfig, plus size=HxW, keep_aspect=true/false, from_scratch=true), e.g.
-    --variant lr3e-4:learning_rate=0.0003
---base DIR starts fine-tuning (and the zero-shot row) from another model dir than the bundled one.
+Choosing a recipe: --variant rows train other TrainOptions. A variant is chosen on the "eval"
+column (the records' test split, which training never saw and nothing else chose on), never on
+the held-out columns; --select hides the held-out columns so that they cannot guide the choice.
+
+Every (set, seed, row) result is kept in --work/results.jsonl: a run stopped halfway goes on
+where it stopped (delete the file, or --fresh, to measure again).
+
+    python benchmarks/accuracy.py                                  # 3 folds, 5/15/30 min, scratch 30
+    python benchmarks/accuracy.py --minutes 5 --stops --no-scratch --seeds 0 1 \\
+        --variant share25:synthetic_share=0.25 --select            # a recipe study
+    python benchmarks/accuracy.py --json out.json
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
-import resource
+import os
 import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from plateocr import defaults  # noqa: E402
+from realplates import SETS, labels_csv  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "realplates" / "eu"
-
-# The upstream tutorial's protocol and the reference's training defaults.
-BASELINE = {
-    "size": (200, 200),
-    "keep_aspect": False,
-    "optimizer": "momentum",
-    "learning_rate": 0.004,
-    "batch_size": 32,
-    "augment": True,
-    "batch_norm_decay": 0.9997,
-    "use_coordinates": False,
-    "final_endpoint": "Mixed_5d",
-    "from_scratch": True,
-}
-MAX_LENGTH = 10  # the base model's
+HELD_OUT = 0.25
+TRAIN_SPLIT = 0.83  # the used-by line: plateocr tfrecords --split 0.83
+MAX_LENGTH = 10  # the bundled base model's
 TESSERACT_SIZE = (64, 256)
 WHITELIST = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+# --- folds ------------------------------------------------------------------------------------
+
+
+def fold(work: Path, set_name: str, seed: int) -> tuple[Path, list[tuple[str, str]]]:
+    """The records of the three quarters kept for the workflow (written once), and the held-out
+    quarter's (crop path, text) pairs."""
+    from plateocr.base_model import BASE_MODEL_DIR
+    from plateocr.defaults import CHARSET_FILE, SPEC_FILE
+    from plateocr.records import RecordsOptions, locate_crops, read_rows, split_rows, write_records
+
+    rows, _ = read_rows(locate_crops(labels_csv(set_name)))
+    # its own seed stream: the held-out quarter is not tfrecords' test split of the same seed
+    kept, held_out = split_rows(rows, 1 - HELD_OUT, seed + 1000)
+    folder = work / set_name / f"seed{seed}"
+    records = folder / "records"
+    if not (records / SPEC_FILE).is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / "labels.csv", "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(["files", "text", "source"])
+            w.writerows((r.path, r.text, r.source) for r in kept)
+        options = RecordsOptions(
+            split=TRAIN_SPLIT, seed=seed, charset_file=BASE_MODEL_DIR / CHARSET_FILE, max_length=MAX_LENGTH
+        )
+        write_records(folder / "labels.csv", records, options, force=True)
+    return records, [(r.path, r.text) for r in held_out]
+
+
+def held_out_accuracy(model_dir: Path, held_out: list[tuple[str, str]], formats="auto") -> dict:
+    """Read the held-out crops as `predict` does; full-plate accuracy and the misreadings."""
+    from plateocr.inference.reader import PlateReader
+    from plateocr.records import plate_key
+
+    with PlateReader(model_dir, formats=formats) as reader:
+        readings = reader.read_batch([p for p, _ in held_out])
+    wrong = [(t, r.text) for (_, t), r in zip(held_out, readings) if plate_key(t) != plate_key(r.text)]
+    return {"plates": len(held_out), "held_out": 1 - len(wrong) / len(held_out), "wrong": wrong}
+
+
+def eval_printed(model_dir: Path, records: Path) -> dict:
+    """What `plateocr eval` prints for the model folder: the records' test split."""
+    from plateocr.training.evaluate import evaluate
+
+    result = evaluate(model_dir, records, split="test")
+    return {"eval": result.sequence_accuracy, "eval_plates": result.num_examples, "scored_step": result.step}
+
+
+# --- rows -------------------------------------------------------------------------------------
+
+
+def zero_shot_rows(work: Path, set_name: str, seed: int) -> list[dict]:
+    from plateocr.base_model import BASE_MODEL_DIR
+    from plateocr.formats import Formats
+    from plateocr.spec import DatasetSpec
+    from plateocr.training.data import split_texts
+
+    records, held_out = fold(work, set_name, seed)
+    formats = Formats.learn(split_texts(records, DatasetSpec.read(records), "train"))
+    return [
+        {
+            "row": "zero-shot",
+            **held_out_accuracy(BASE_MODEL_DIR, held_out, "off"),
+            **eval_printed(BASE_MODEL_DIR, records),
+        },
+        {"row": "zero-shot + formats of the train part", **held_out_accuracy(BASE_MODEL_DIR, held_out, formats)},
+    ]
+
+
+def training_rows(work: Path, set_name: str, seed: int, name: str, settings: dict, stops: list[float]) -> list[dict]:
+    """Train one recipe on the fold for max(stops) minutes, scored at each stop."""
+    from plateocr.training.loop import train
+    from plateocr.training.options import TrainOptions
+
+    settings = dict(settings)
+    from_scratch = bool(settings.pop("from_scratch", False))
+    unknown = set(settings) - {f.name for f in fields(TrainOptions)}
+    if unknown:
+        raise SystemExit(f"{name}: unknown training option(s) {', '.join(sorted(unknown))}")
+    records, held_out = fold(work, set_name, seed)
+    model = work / set_name / f"seed{seed}" / f"model-{name}"
+    shutil.rmtree(model, ignore_errors=True)
+    rows, trained, result = [], 0.0, None
+    for stop in sorted(stops):
+        if result is None or not result.stopped_early:
+            t0 = time.monotonic()
+            result = train(
+                records,
+                model,
+                {"steps": 10**7, "seed": seed, **settings},
+                time_limit=max(1.0, (stop - trained) * 60),
+                from_scratch=from_scratch,
+            )
+            trained += (time.monotonic() - t0) / 60
+        rows.append(
+            {
+                "row": f"{name} {stop:g} min",
+                "steps": result.last_step,
+                "early_stop": result.stopped_early,
+                "minutes": round(trained, 2),
+                **held_out_accuracy(model, held_out),
+                **eval_printed(model, records),
+            }
+        )
+    return rows
+
+
+def tesseract_row(work: Path, set_name: str, seed: int) -> dict | None:
+    """Tesseract on the held-out plates: eu cut at 64x256 for it, ar's crops as they are."""
+    from plateocr.records import plate_key
+
+    if not shutil.which("tesseract"):
+        return None
+    _, held_out = fold(work, set_name, seed)
+    if set_name == "eu":  # the same crops (same file names), cut larger
+        with open(labels_csv("eu", TESSERACT_SIZE), newline="", encoding="utf-8") as fh:
+            larger = {Path(r["files"]).name: r["files"] for r in csv.DictReader(fh)}
+        held_out = [(larger[Path(p).name], t) for p, t in held_out]
+
+    def read(path: str) -> str:
+        cmd = ["tesseract", path, "stdout", "--psm", "7", "-c", f"tessedit_char_whitelist={WHITELIST}"]
+        out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_THREAD_LIMIT": "1"}).stdout
+        return "".join(c for c in out.upper() if c in WHITELIST)
+
+    with ThreadPoolExecutor(2) as pool:
+        reads = list(pool.map(read, [p for p, _ in held_out]))
+    wrong = [(t, r) for (_, t), r in zip(held_out, reads) if plate_key(t) != r]
+    version = subprocess.run(["tesseract", "--version"], capture_output=True, text=True).stdout.split()[:2]
+    return {
+        "row": " ".join(version),
+        "plates": len(held_out),
+        "held_out": 1 - len(wrong) / len(held_out),
+        "wrong": wrong,
+    }
+
+
+# --- the run ----------------------------------------------------------------------------------
 
 
 def parse_variant(text: str) -> tuple[str, dict]:
@@ -69,301 +202,147 @@ def parse_variant(text: str) -> tuple[str, dict]:
     settings: dict = {}
     for item in filter(None, body.split(",")):
         key, _, value = item.partition("=")
-        if key == "size":
-            h, w = value.lower().split("x")
-            settings[key] = (int(h), int(w))
-        elif value.lower() in ("true", "false"):
-            settings[key] = value.lower() == "true"
-        else:
-            try:
-                settings[key] = json.loads(value)
-            except json.JSONDecodeError:
-                settings[key] = value
+        try:
+            settings[key] = json.loads(value)
+        except json.JSONDecodeError:
+            settings[key] = value
     return name, settings
 
 
-def prepare_data(
-    work: Path, data: Path, seed: int, size: tuple[int, int], keep_aspect: bool, base: Path | None
-) -> Path:
-    """Crops and records of `data` at `size` under work/data-HxW-...; returns the records folder.
-    With a base model the records use its charset (so it can be scored zero-shot)."""
-    from plateocr.cropping import crop_annotations
-    from plateocr.records import RecordsOptions, write_records
+def run_child(job: dict, work: Path) -> list[dict]:
+    """One job in its own process (its own TensorFlow graphs and peak memory)."""
+    cmd = [sys.executable, __file__, "--work", str(work), "--child", json.dumps(job)]
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+    found = [json.loads(line[4:]) for line in proc.stdout.splitlines() if line.startswith("ROW ")]
+    if proc.returncode or not found:
+        raise SystemExit(f"{job}: failed (exit {proc.returncode})")
+    return found
 
-    folder = work / f"data-{size[0]}x{size[1]}-{'keep' if keep_aspect else 'stretch'}-seed{seed}"
-    records = folder / "records"
-    if (records / defaults.SPEC_FILE).is_file():
-        return records
-    crop_annotations(data / "annot.csv", out_dir=folder / "crops", size=size, keep_aspect=keep_aspect, force=True)
-    charset = base / defaults.CHARSET_FILE if base else None
-    write_records(
-        folder / "crops",
-        records,
-        RecordsOptions(split=0.83, seed=seed, charset_file=charset, max_length=MAX_LENGTH),
-        force=True,
+
+def child(job: dict, work: Path) -> None:
+    kind, set_name, seed = job["kind"], job["set"], job["seed"]
+    if kind == "zero-shot":
+        rows = zero_shot_rows(work, set_name, seed)
+    elif kind == "tesseract":
+        rows = [r for r in [tesseract_row(work, set_name, seed)] if r]
+    else:
+        rows = training_rows(work, set_name, seed, job["name"], job["settings"], job["stops"])
+    for r in rows:
+        print("ROW " + json.dumps({"set": set_name, "seed": seed, **r}), flush=True)
+
+
+def summary(results: list[dict], sets: list[str], select: bool):
+    from rich.table import Table
+
+    title = (
+        "Held-out accuracy (a quarter of each set, never seen by tfrecords, training or any choice), "
+        "full plates; mean and worst fold"
     )
-    return records
-
-
-def run_one(
-    name: str, settings: dict, work: Path, minutes: float, stops: list[float], seed: int, data: Path, base: Path | None
-) -> list[dict]:
-    """Train one configuration for `minutes` (scored at each stop); one row per stop."""
-    from plateocr.model.config import ModelConfig
-    from plateocr.training.evaluate import evaluate
-    from plateocr.training.loop import train
-    from plateocr.training.options import TrainOptions
-
-    settings = dict(settings)
-    size = tuple(settings.pop("size", defaults.CROP_SIZE))
-    keep_aspect = settings.pop("keep_aspect", defaults.KEEP_ASPECT)
-    from_scratch = bool(settings.pop("from_scratch", False)) or base is None
-    option_names = {f.name for f in fields(TrainOptions)}
-    options = {k: v for k, v in settings.items() if k in option_names}
-    model = {k: v for k, v in settings.items() if k not in option_names}
-    unknown = set(model) - {f.name for f in fields(ModelConfig)}
-    if unknown:
-        raise SystemExit(f"variant {name}: unknown setting(s) {', '.join(sorted(unknown))}")
-
-    records = prepare_data(work, data, seed, size, keep_aspect, base)
-    folder = work / name
-    shutil.rmtree(folder, ignore_errors=True)
-    rows, trained, steps_s, result = [], 0.0, 0.0, None
-    for stop in sorted({*[m for m in stops if m < minutes], minutes}):
-        if result is None or not result.stopped_early:  # an early-stopped run is done
-            t0 = time.monotonic()
-            result = train(
-                records,
-                folder / "model",
-                {"steps": 10**7, "seed": seed, "save_every_secs": 10**9, **options},
-                config_overrides=model,
-                time_limit=(stop - trained) * 60,
-                checkpoint=None if from_scratch else base,
-                from_scratch=from_scratch,
-            )
-            trained += (time.monotonic() - t0) / 60
-            steps_s += result.seconds
-        # What predict would read: best/ (chosen on the val split) when early stopping kept one.
-        test = evaluate(folder / "model", split="test")
-        seen = evaluate(folder / "model", split="train")
-        latest = evaluate(folder / "model", split="test", checkpoint="latest")
-        rows.append(
-            {
-                "name": name if stop == minutes else f"{name} @{stop:g}",
-                "start": "scratch" if from_scratch else "base",
-                "input": f"{size[0]}x{size[1]} {'keep aspect' if keep_aspect else 'stretch'}",
-                "training": f"{result.options.optimizer} {result.options.learning_rate:g} b{result.options.batch_size}",
-                "steps": result.last_step,
-                "scored_step": test.step,
-                "early_stop": result.stopped_early,
-                "train_minutes": round(trained, 2),
-                "s_per_step": round(steps_s / max(1, result.last_step), 3),
-                "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 2**30, 2),
-                "test_examples": test.num_examples,
-                "test_sequence_accuracy": test.sequence_accuracy,
-                "test_character_accuracy": test.character_accuracy,
-                "test_sequence_accuracy_o_is_0": test.sequence_accuracy_o_is_0,
-                "train_sequence_accuracy": seen.sequence_accuracy,
-                "train_character_accuracy": seen.character_accuracy,
-                "latest_test_sequence_accuracy": latest.sequence_accuracy,
-            }
-        )
-    return rows
-
-
-def zero_shot(work: Path, data: Path, seed: int, base: Path) -> dict:
-    from plateocr.training.evaluate import evaluate
-    from plateocr.model.modeldir import ModelDir
-
-    spec = ModelDir(base).spec
-    records = prepare_data(work, data, seed, (spec.height, spec.width), spec.keep_aspect, base)
-    test = evaluate(base, records, split="test")
-    return {
-        "name": "base model, zero-shot",
-        "start": "base",
-        "input": f"{spec.height}x{spec.width}",
-        "training": "none (synthetic plates only)",
-        "steps": test.step,
-        "train_minutes": 0.0,
-        "test_examples": test.num_examples,
-        "test_sequence_accuracy": test.sequence_accuracy,
-        "test_character_accuracy": test.character_accuracy,
-        "test_sequence_accuracy_o_is_0": test.sequence_accuracy_o_is_0,
-    }
-
-
-def text_counts(truth: str, read: str):
-    """plateocr's character/sequence counts for one reading (plateocr.model.metrics)."""
-    from plateocr.charset import Charset
-    from plateocr.model.metrics import accuracy_counts
-
-    charset = Charset.from_texts([truth, read])
-    n = max(len(truth), len(read)) + 1
-    ids = lambda t: [charset.pad(charset.encode(t), n)]  # noqa: E731
-    return accuracy_counts(ids(read), ids(truth), charset.null_code)
-
-
-def tesseract_row(work: Path, data: Path, seed: int, records: Path) -> dict | None:
-    """Tesseract on the test split's plates (the records' test texts), cropped at 64x256."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from plateocr.cropping import crop_annotations
-    from plateocr.demo import crops_with_texts
-    from plateocr.model.metrics import AccuracyCounts
-    from plateocr.records import locate_crops, read_rows, split_rows
-
-    if not shutil.which("tesseract"):
-        return None
-    version = subprocess.run(["tesseract", "--version"], capture_output=True, text=True).stdout.split("\n")[0]
-    rows, _ = read_rows(locate_crops(records.parent / "crops"))
-    _, test = split_rows(rows, 0.83, seed)  # as write_records split off test (same rows, same seed)
-    crops = crop_annotations(data / "annot.csv", out_dir=work / "tesseract-crops", size=TESSERACT_SIZE, force=True)
-    labelled = crops_with_texts(crops.manifest, {r.text for r in test})
-
-    def read(path: Path) -> str:
-        cmd = ["tesseract", str(path), "stdout", "--psm", "7", "-c", f"tessedit_char_whitelist={WHITELIST}"]
-        out = subprocess.run(cmd, capture_output=True, text=True).stdout
-        return "".join(c for c in out if c in WHITELIST)
-
-    with ThreadPoolExecutor(2) as pool:
-        reads = list(pool.map(read, [p for p, _ in labelled]))
-    counts = sum((text_counts(t, r) for (_, t), r in zip(labelled, reads)), AccuracyCounts())
-    return {
-        "name": version,
-        "start": "-",
-        "input": f"{TESSERACT_SIZE[0]}x{TESSERACT_SIZE[1]} stretch",
-        "training": "none (--psm 7, A-Z0-9)",
-        "steps": None,
-        "train_minutes": 0.0,
-        "test_examples": len(labelled),
-        "test_sequence_accuracy": counts.sequence_accuracy,
-        "test_character_accuracy": counts.char_accuracy,
-    }
+    if select:
+        title = "Recipe study: what `plateocr eval` printed (the records' test split); held-out columns hidden"
+    table = Table(title=title)
+    table.add_column("row")
+    for s in sets:
+        if not select:
+            table.add_column(f"{s} mean", justify="right")
+            table.add_column(f"{s} worst", justify="right")
+        table.add_column(f"{s} eval", justify="right")
+    table.add_column("folds", justify="right")
+    names = list(dict.fromkeys(r["row"] for r in results))
+    for name in names:
+        cells, folds = [], set()
+        for s in sets:
+            mine = [r for r in results if r["row"] == name and r["set"] == s]
+            folds.add(len(mine))
+            scores = [r["held_out"] for r in mine]
+            evals = [r["eval"] for r in mine if r.get("eval") is not None]
+            if not select:
+                cells += [
+                    f"{sum(scores) / len(scores):.3f}" if scores else "-",
+                    f"{min(scores):.3f}" if scores else "-",
+                ]
+            cells.append(f"{sum(evals) / len(evals):.3f}" if evals else "-")
+        table.add_row(name, *cells, "/".join(str(n) for n in sorted(folds)))
+    return table
 
 
 def main() -> None:
-    from plateocr.base_model import bundled_base_model
-
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--minutes", type=float, default=30.0, help="training time per configuration")
+    ap.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="folds")
+    ap.add_argument("--minutes", type=float, default=30.0, help="fine-tuning time per fold")
     ap.add_argument("--stops", type=float, nargs="*", default=[5.0, 15.0], help="also score at these minutes")
-    ap.add_argument("--compare", action="store_true", help="also run the upstream-like baseline")
-    ap.add_argument("--variant", action="append", default=[], help="NAME:KEY=VALUE,... (repeatable)")
-    ap.add_argument(
-        "--no-default", action="store_true", help="only the variants (no zero-shot/fine-tune/scratch/Tesseract)"
-    )
-    ap.add_argument("--no-scratch", action="store_true", help="skip the from-scratch row")
-    ap.add_argument("--base", type=Path, default=None, help="model dir to start from (default: the bundled base model)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--data", type=Path, default=DATA, help="folder with annot.csv and images/")
-    ap.add_argument("--work", type=Path, default=Path("/tmp/plateocr-accuracy"), help="scratch folder")
-    ap.add_argument("--json", type=Path, help="also write the rows to this JSON file")
-    ap.add_argument("--child", help=argparse.SUPPRESS)  # one configuration, in its own process
+    ap.add_argument("--scratch", type=float, default=30.0, help="minutes of training from scratch")
+    ap.add_argument("--no-scratch", action="store_true")
+    ap.add_argument("--no-default", action="store_true", help="only the --variant rows")
+    ap.add_argument("--variant", action="append", default=[], help="NAME:OPTION=VALUE,... (TrainOptions)")
+    ap.add_argument("--select", action="store_true", help="hide the held-out columns (a recipe study)")
+    ap.add_argument("--work", type=Path, default=ROOT / ".bench" / "accuracy")
+    ap.add_argument("--fresh", action="store_true", help="measure again instead of reusing results.jsonl")
+    ap.add_argument("--json", type=Path, help="also write every fold's result here")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    base = args.base.resolve() if args.base else bundled_base_model()
+    work = args.work.resolve()
     if args.child:
-        name, settings = json.loads(args.child)
-        for row in run_one(name, settings, args.work, args.minutes, args.stops, args.seed, args.data, base):
-            print("ROW " + json.dumps(row), flush=True)
-        return
-    if not (args.data / "annot.csv").is_file():
-        raise SystemExit(f"{args.data}: no annot.csv (the real plates live in ../shared/realplates/eu)")
-    if base is None:
-        print("no base model (bundled or --base): fine-tuning rows start from scratch", file=sys.stderr)
-
-    rows = []
-    configs = []
-    if not args.no_default:
-        if base is not None:
-            rows.append(zero_shot(args.work, args.data, args.seed, base))
-            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-        configs.append(("fine-tuned" if base else "plateocr", {}))
-        if base is not None and not args.no_scratch:
-            configs.append(("from scratch", {"from_scratch": True}))
-    if args.compare:
-        configs.append(("baseline", BASELINE))
-    configs += [parse_variant(v) for v in args.variant]
-    for name, settings in configs:
-        print(f"== {name}: {args.minutes:g} min of training", file=sys.stderr, flush=True)
-        # Each configuration in its own process, so its peak memory is its own.
-        cmd = [
-            sys.executable,
-            __file__,
-            "--child",
-            json.dumps([name, settings]),
-            "--minutes",
-            str(args.minutes),
-            "--stops",
-            *map(str, args.stops),
-            "--seed",
-            str(args.seed),
-            "--data",
-            str(args.data),
-            "--work",
-            str(args.work),
-        ] + (["--base", str(base)] if base else [])
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
-        found = [json.loads(line[4:]) for line in proc.stdout.splitlines() if line.startswith("ROW ")]
-        if proc.returncode or not found:
-            raise SystemExit(f"configuration {name} failed (exit {proc.returncode})")
-        rows += found
-        for r in found:
-            print(json.dumps(r), file=sys.stderr, flush=True)
-    if not args.no_default:
-        spec_size = defaults.CROP_SIZE
-        records = prepare_data(args.work, args.data, args.seed, spec_size, defaults.KEEP_ASPECT, base)
-        row = tesseract_row(args.work, args.data, args.seed, records)
-        if row:
-            rows.append(row)
+        return child(json.loads(args.child), work)
 
     from rich.console import Console
-    from rich.table import Table
 
-    table = Table(title=f"Real EU plates ({args.data.name}), 83/17 split seed {args.seed}, 2 CPU cores")
-    cols = [
-        "config",
-        "start",
-        "input",
-        "training",
-        "steps",
-        "scored step",
-        "train min",
-        "test seq",
-        "test char",
-        "test seq O=0",
-        "train seq",
-        "train char",
-        "latest test seq",
-        "peak GiB",
-    ]
-    for c in cols:
-        table.add_column(c, justify="left" if c in ("config", "start", "input", "training") else "right")
-
-    def f(r, key, fmt="{:.3f}"):
-        return fmt.format(r[key]) if r.get(key) is not None else "-"
-
-    for r in rows:
-        steps = f(r, "steps", "{}") + (" (early stop)" if r.get("early_stop") else "")
-        table.add_row(
-            r["name"],
-            r["start"],
-            r["input"],
-            r["training"],
-            steps,
-            f(r, "scored_step", "{}"),
-            f(r, "train_minutes", "{:.1f}"),
-            f(r, "test_sequence_accuracy"),
-            f(r, "test_character_accuracy"),
-            f(r, "test_sequence_accuracy_o_is_0"),
-            f(r, "train_sequence_accuracy"),
-            f(r, "train_character_accuracy"),
-            f(r, "latest_test_sequence_accuracy"),
-            f(r, "peak_rss_gib", "{:.2f}"),
-        )
-    Console(width=180).print(table)
-    print(f"test plates: {rows[0]['test_examples'] if rows else 0}")
+    stops = sorted({*(s for s in args.stops if s < args.minutes), args.minutes})
+    jobs = []
+    for set_name in args.sets:
+        for seed in args.seeds:
+            if not args.no_default:
+                jobs.append({"kind": "zero-shot", "set": set_name, "seed": seed})
+                jobs.append(
+                    {
+                        "kind": "train",
+                        "set": set_name,
+                        "seed": seed,
+                        "name": "fine-tuned",
+                        "settings": {},
+                        "stops": stops,
+                    }
+                )
+            for name, settings in map(parse_variant, args.variant):
+                jobs.append(
+                    {"kind": "train", "set": set_name, "seed": seed, "name": name, "settings": settings, "stops": stops}
+                )
+            if not args.no_default and not args.no_scratch:
+                jobs.append(
+                    {
+                        "kind": "train",
+                        "set": set_name,
+                        "seed": seed,
+                        "name": "from scratch",
+                        "settings": {"from_scratch": True},
+                        "stops": [args.scratch],
+                    }
+                )
+            if not args.no_default:
+                jobs.append({"kind": "tesseract", "set": set_name, "seed": seed})
+    store = work / "results.jsonl"
+    if args.fresh and store.exists():
+        store.unlink()
+    done = {}
+    if store.exists():
+        for line in store.read_text(encoding="utf-8").splitlines():
+            entry = json.loads(line)
+            done[json.dumps(entry["job"], sort_keys=True)] = entry["rows"]
+    console = Console(stderr=True)
+    results = []
+    for i, job in enumerate(jobs, 1):
+        key = json.dumps(job, sort_keys=True)
+        if key not in done:
+            console.print(f"[{i}/{len(jobs)}] {job['set']} seed {job['seed']}: {job.get('name', job['kind'])}")
+            done[key] = run_child(job, work)
+            work.mkdir(parents=True, exist_ok=True)
+            with open(store, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps({"job": job, "rows": done[key]}) + "\n")
+        results += done[key]
+    Console(width=160).print(summary(results, args.sets, args.select))
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+        args.json.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ the formats changed: fixed (truth: read without -> read with) and broken.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from collections import Counter
@@ -33,32 +32,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-SHARED = ROOT.parent / "shared" / "realplates"
-WORK = ROOT / ".bench" / "formats"
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from realplates import BENCH, labels_csv  # noqa: E402
+
+WORK = BENCH / "formats"
 MAX_LENGTH = 10  # the bundled base model's
-
-
-def labels_csv(set_name: str) -> Path:
-    """A files,text CSV of the set's crops with absolute paths (eu cut once into .bench/)."""
-    out = WORK / set_name / "labels.csv"
-    if out.is_file():
-        return out
-    if set_name == "eu":
-        from plateocr.cropping import crop_annotations
-
-        crops = WORK / "eu" / "crops"
-        crop_annotations(SHARED / "eu" / "annot.csv", SHARED / "eu" / "images", crops, force=True)
-        folder, source = crops, crops / "labels.csv"
-    else:
-        folder, source = SHARED / set_name / "images", SHARED / set_name / "labels.csv"
-    with open(source, newline="", encoding="utf-8") as fh:
-        rows = [(str((folder / r["files"]).resolve()), r["text"]) for r in csv.DictReader(fh)]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["files", "text"])
-        w.writerows(rows)
-    return out
 
 
 def records(set_name: str, seed: int) -> Path:

@@ -17,7 +17,6 @@ length.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from collections import Counter
@@ -26,29 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-SHARED = ROOT.parent / "shared" / "realplates"
-CACHE = ROOT / ".bench" / "zero_shot"
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-
-def eu_crops() -> tuple[list[Path], list[str]]:
-    """The eu photos cut as `plateocr crop` cuts them (once, into .bench/)."""
-    from plateocr.cropping import crop_annotations
-
-    out = CACHE / "eu_crops"
-    if not (out / "labels.csv").is_file():
-        crop_annotations(SHARED / "eu" / "annot.csv", SHARED / "eu" / "images", out, force=True)
-    return _labelled(out)
-
-
-def _labelled(folder: Path) -> tuple[list[Path], list[str]]:
-    with open(folder / "labels.csv", newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    return [folder / r["files"] for r in rows], [r["text"] for r in rows]
-
-
-def ar_crops() -> tuple[list[Path], list[str]]:
-    paths, texts = _labelled(SHARED / "ar")
-    return [SHARED / "ar" / "images" / p.name for p in paths], texts
+from realplates import labelled_crops  # noqa: E402
 
 
 def score(texts: list[str], truths: list[str]) -> dict:
@@ -91,7 +70,7 @@ def main(argv=None) -> int:
 
     models = [] if args.no_bundled else [("bundled", BASE_MODEL_DIR)]
     models += [tuple(m.split("=", 1)) if "=" in m else (Path(m).name, m) for m in args.model]
-    sets = {"eu": eu_crops(), "ar": ar_crops()}
+    sets = {name: labelled_crops(name) for name in ("eu", "ar")}
     results: dict = {}
     for name, model_dir in models:
         with PlateReader(model_dir, tta=not args.no_tta) as reader:
