@@ -47,9 +47,11 @@ def test_micro_batches_sum_to_the_full_batch_gradient():
     assert e2.shape == (4, 4, 6)
     np.testing.assert_allclose(l1.total, l2.total, rtol=1e-4)
     for a, b in zip(g1, g2):
-        # the halves' gradients are summed in another order (and oneDNN's reductions split work
-        # by thread count): elements near zero differ by rounding on the tensor's own scale
-        np.testing.assert_allclose(a, b, rtol=2e-3, atol=1e-4 * max(float(np.abs(a).max()), 1e-3))
+        # The halves' gradients are summed in another order, and the thread pool splits its
+        # reductions by load: the first convolution's weight gradient (before batch norm) is a
+        # small difference of large sums and moved by up to 0.7% of its scale on a busy CPU.
+        # A wrong micro-batch sum (a part missed, averaged instead of summed) moves it by 50-100%.
+        np.testing.assert_allclose(a, b, rtol=2e-3, atol=1e-2 * max(float(np.abs(a).max()), 1e-3))
 
 
 def test_batch_must_split_evenly():
