@@ -37,6 +37,7 @@ import os
 import sys
 import warnings
 
+from plateocr.native_stderr import native_logs_wanted, quiet_native_stderr
 from plateocr.workers import cpu_count
 
 # What TensorFlow's import reads, unless the environment says otherwise (see above):
@@ -49,7 +50,7 @@ from plateocr.workers import cpu_count
 #   to tf_keras (which tf-slim needs anyway) instead of also importing Keras 3: ~0.5 s CPU off
 #   every cold start.
 _IMPORT_SETTINGS = {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "1", "TF_USE_LEGACY_KERAS": "1"}
-_QUIET = os.environ.get("TF_CPP_MIN_LOG_LEVEL") not in ("0", "1")
+_QUIET = not native_logs_wanted()
 
 _LEGACY_LAYER_MODULES = (
     "base",
@@ -92,26 +93,6 @@ def _import_settings():
             os.environ.pop(name, None)
 
 
-@contextlib.contextmanager
-def _native_stderr_quiet():
-    """Send file descriptor 2 to /dev/null while TensorFlow starts, unless TF_CPP_MIN_LOG_LEVEL
-    asks for its logs (0 or 1): its C++ start-up writes there before TF_CPP_MIN_LOG_LEVEL is
-    read (the CUDA stub's "Could not find cuda drivers", a cuInit error on CPU-only machines).
-    Python exceptions still propagate after the descriptor is restored."""
-    if not _QUIET:
-        yield
-        return
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 # tf_keras imports pandas (~0.7 s of CPU) only to accept DataFrames in Keras' fit(), which
 # plateocr never calls; hiding it during these imports makes a cold `predict` that much faster.
 # Code that imports pandas later gets it as usual.
@@ -119,7 +100,9 @@ _hide_pandas = "pandas" not in sys.modules
 if _hide_pandas:
     sys.modules["pandas"] = None  # `import pandas` raises ImportError; tf_keras copes
 try:
-    with _import_settings(), _native_stderr_quiet():
+    # stderr quiet: TensorFlow's C++ start-up writes there before it reads TF_CPP_MIN_LOG_LEVEL
+    # (the CUDA stub's "Could not find cuda drivers", a cuInit error on CPU-only machines).
+    with _import_settings(), quiet_native_stderr():
         _alias_legacy_tf_layers()
         import tensorflow as tf  # noqa: E402
         import tf_slim as slim  # noqa: E402
