@@ -126,7 +126,8 @@ def _numeric_outputs(images, config, null_code: int, tta: bool, tables: FormatTa
     }
 
 
-def _restore(session, saver, checkpoint: str) -> None:
+def restore_checkpoint(session, saver, checkpoint: str) -> None:
+    """saver.restore, a checkpoint that does not fit the graph (or is damaged) a PlateOCRError."""
     from plateocr.model.compat import tf
     from plateocr.errors import tf_error_message
 
@@ -159,7 +160,7 @@ def _write_saved_model(target: Path, md: ModelDir, checkpoint: str, tta: bool, t
         outputs = {"text": tf.identity(texts_tf(numeric["char_ids"], charset), name="text"), **numeric}
         saver = tf1.train.Saver(tf1.global_variables())
         with tf1.Session(graph=graph) as session:
-            _restore(session, saver, checkpoint)
+            restore_checkpoint(session, saver, checkpoint)
             info = tf1.saved_model.utils.build_tensor_info
             out_info = {k: info(v) for k, v in outputs.items()}
             method = tf1.saved_model.signature_constants.PREDICT_METHOD_NAME
@@ -194,15 +195,20 @@ def _tflite_graph(md: ModelDir, checkpoint: str, tta: bool, tables: FormatTables
         saver = tf1.train.Saver(tf1.global_variables())
     session = tf1.Session(graph=graph)
     with graph.as_default():
-        _restore(session, saver, checkpoint)
+        restore_checkpoint(session, saver, checkpoint)
     return session, images, outputs
+
+
+def tflite_output_name(detail: dict) -> str:
+    """An output of a plateocr TFLite model by its name in the graph (outputs/<name>:0 -> name)."""
+    return detail["name"].split(":")[0].rsplit("/", 1)[-1]
 
 
 def tflite_outputs(interpreter) -> dict[str, np.ndarray]:
     """The outputs of an invoked plateocr TFLite interpreter, by name."""
     found = {}
     for d in interpreter.get_output_details():
-        name = d["name"].split(":")[0].rsplit("/", 1)[-1]
+        name = tflite_output_name(d)
         if name in NUMERIC_OUTPUTS:
             found[name] = interpreter.get_tensor(d["index"])
     missing = set(NUMERIC_OUTPUTS) - set(found)
@@ -228,27 +234,43 @@ def run_tflite(model_path: str | os.PathLike, images: np.ndarray) -> dict[str, n
     return {k: np.concatenate([o[k] for o in per_image]) for k in per_image[0]}
 
 
+def tflite_flatbuffer(session, inputs: list, outputs: list, flex: bool = True) -> tuple[bytes, bool]:
+    """The TFLite model of `outputs` fed by `inputs`, weights from `session`: built-in ops only,
+    else, with `flex`, TensorFlow's (Flex) ops too. Returns (model, whether it needs Flex ops).
+    The one conversion of plateocr: `export --tflite` and the reader's LiteRT graph
+    (plateocr.inference.litert_runner, flex=False: the LiteRT wheel has no Flex delegate)."""
+    from plateocr.model.compat import tf, tf1
+    from plateocr.native_stderr import quiet_native_stderr
+
+    def convert(ops):
+        converter = tf1.lite.TFLiteConverter.from_session(session, inputs, outputs)
+        converter.target_spec.supported_ops = ops
+        # quiet: grappler's C++ "Init node ... doesn't exist in graph" about the Saver's ops
+        with quiet_native_stderr():
+            return converter.convert()
+
+    def failed(e: Exception) -> PlateOCRError:  # the converter raises many kinds; report the first line
+        return PlateOCRError(f"TensorFlow Lite conversion failed: {str(e).strip().splitlines()[0]}")
+
+    with _quiet_tensorflow():
+        try:
+            return convert([tf.lite.OpsSet.TFLITE_BUILTINS]), False
+        except Exception as e:  # some op has no TFLite kernel: fall back to TensorFlow's (Flex) ops
+            if not flex:
+                raise failed(e) from None
+        try:
+            return convert([tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]), True
+        except Exception as e:
+            raise failed(e) from None
+
+
 def _write_tflite(path: Path, md: ModelDir, checkpoint: str, tta: bool, tables: FormatTables | None) -> list[str]:
     """Convert, write and check the TFLite model; returns notes for the user."""
-    from plateocr.model.compat import tf, tf1
-
     notes = []
     session, images, outputs = _tflite_graph(md, checkpoint, tta, tables)
     with session:
-        names = list(outputs)
-
-        def convert(ops):
-            converter = tf1.lite.TFLiteConverter.from_session(session, [images], [outputs[n] for n in names])
-            converter.target_spec.supported_ops = ops
-            return converter.convert()
-
-        try:
-            model = convert([tf.lite.OpsSet.TFLITE_BUILTINS])
-        except Exception:  # some op has no TFLite kernel: fall back to TensorFlow's (Flex) ops
-            try:
-                model = convert([tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS])
-            except Exception as e:  # the converter raises many kinds; report the first line
-                raise PlateOCRError(f"TensorFlow Lite conversion failed: {str(e).strip().splitlines()[0]}") from None
+        model, uses_flex = tflite_flatbuffer(session, [images], list(outputs.values()))
+        if uses_flex:
             notes.append("the TFLite model uses TensorFlow (Flex) ops: its runtime needs the Flex delegate")
         path.write_bytes(model)
         # Check it: the interpreter must read a sample as the graph does.
