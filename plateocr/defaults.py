@@ -26,6 +26,9 @@ PREDICT_FORMATS = ("table", "csv", "json")  # predict --format
 # Images per batch when reading (predict, eval, PlateReader); training has a batch size of its own.
 READ_BATCH_SIZE = 64
 READ_BATCH_HELP = "Images read per batch (does not change the result; train's --batch-size is its own)."
+# What runs the model when reading (PlateReader's backend, predict --backend; plateocr.inference.reader).
+READ_BACKENDS = ("auto", "litert", "tensorflow")
+READ_BACKEND_ENV = "PLATEOCR_BACKEND"
 
 # Read each plate as a few re-framed views and vote (plateocr.inference.test_time_augmentation):
 # the default of predict, eval and export, which say so in their --help. A view is (horizontal

@@ -1,5 +1,6 @@
-"""Where plateocr keeps what it can rebuild (the inference graph cache): the user's cache
-directory, never the installed package or a model folder.
+"""Where plateocr keeps what it can rebuild (the inference graphs, and the TFLite models the
+reader's LiteRT backend runs: plateocr.inference.graph_cache): the user's cache directory, never
+the installed package or a model folder.
 
 $XDG_CACHE_HOME/plateocr, else ~/.cache/plateocr (Linux and other Unix systems);
 ~/Library/Caches/plateocr (macOS); %LOCALAPPDATA%\\plateocr\\Cache (Windows). Deleting it

@@ -130,6 +130,7 @@ def test_missing_model_or_checkpoint(tmp_path, stretch_model):
 
 
 def test_the_cached_graph_reads_like_the_built_one(tmp_path, crops, monkeypatch):
+    """The tensorflow backend's MetaGraph cache (the LiteRT one: tests/test_litert.py)."""
     from plateocr import PlateReader
     from plateocr.inference import graph_cache
     from plateocr.inference.graph_cache import cache_key, cache_path
@@ -138,21 +139,21 @@ def test_the_cached_graph_reads_like_the_built_one(tmp_path, crops, monkeypatch)
     graphs = tmp_path / "cache" / "graphs"
     md = random_model_dir(tmp_path / "model", TEXTS, size=SIZE, seed=5)
     before = sorted(md.path.rglob("*"))
-    with PlateReader(md.path, cache_graph=False) as built:
+    with PlateReader(md.path, cache_graph=False, backend="tensorflow") as built:
         expected = built.read_batch(crops)
     assert not graphs.exists()
-    with PlateReader(md.path) as first:  # builds and writes the cache
+    with PlateReader(md.path, backend="tensorflow") as first:  # builds and writes the cache
         same_all = first.read_batch(crops)
     cached = list(graphs.glob("inference-*.meta"))
     assert cached == [cache_path(md.config)] and cached[0].name == f"inference-{cache_key(md.config)}.meta"
     assert sorted(md.path.rglob("*")) == before  # nothing written into the model folder
-    with PlateReader(md.path) as second:  # imports it
+    with PlateReader(md.path, backend="tensorflow") as second:  # imports it
         again = second.read_batch(crops)
     for a, b, c in zip(expected, same_all, again):
         same(a, b)
         same(a, c)
     cached[0].write_bytes(b"truncated")  # a broken cache is rebuilt, not fatal
-    with PlateReader(md.path) as third:
+    with PlateReader(md.path, backend="tensorflow") as third:
         same(third.read(crops[0]), expected[0])
     assert cached[0].stat().st_size > 1000
     assert cache_key(md.config.replace(lstm_units=16)) != cache_key(md.config)

@@ -27,6 +27,7 @@ from plateocr import defaults
 from plateocr.formats import FORMATS_HELP
 
 OutputFormat = Enum("OutputFormat", {name: name for name in defaults.PREDICT_FORMATS}, type=str)
+Backend = Enum("Backend", {name: name for name in defaults.READ_BACKENDS}, type=str)
 
 
 def run(
@@ -61,6 +62,14 @@ def run(
     tta: bool = typer.Option(True, "--tta/--no-tta", help=defaults.TTA_HELP, show_default=False),
     formats: str = typer.Option("auto", "--formats", help=FORMATS_HELP, show_default=False),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing --out file or --attention folder."),
+    backend: Optional[Backend] = typer.Option(
+        None,
+        "--backend",
+        case_sensitive=False,
+        help="What runs the model: litert (TensorFlow Lite, built once per checkpoint and cached; then no "
+        "TensorFlow start-up), tensorflow, or auto (litert where installed). The readings are the same. "
+        f"\\[default: ${defaults.READ_BACKEND_ENV}, else auto]",
+    ),
 ) -> None:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
@@ -89,7 +98,9 @@ def run(
     with err.status("loading the model"):
         from plateocr.inference.reader import PlateReader
 
-        reader = PlateReader(model_dir, checkpoint, tta=tta, formats=formats)
+        reader = PlateReader(model_dir, checkpoint, tta=tta, formats=formats, backend=backend and backend.value)
+    if reader.backend_note:
+        err.print(f"note: {reader.backend_note}")
     if reader.formats is not None:
         err.print(f"formats: {reader.formats.describe()} ({reader.formats.source})")
         if reader.unreadable_formats:

@@ -1,4 +1,4 @@
-"""A cached copy of the inference graph, so a cold `plateocr predict` skips rebuilding it.
+"""Cached copies of the inference graph, so a cold `plateocr predict` skips rebuilding it.
 
 Building InceptionV3 + the decoder through tf-slim's Python layers takes seconds on a small
 CPU; importing the same graph from a serialized MetaGraph takes a few hundred milliseconds. The
@@ -6,8 +6,18 @@ first reader of a model config writes ``graphs/inference-<key>.meta`` into the u
 directory (plateocr.user_cache; when it may); later ones import it. The key covers everything
 that shapes the graph: the model config, the TensorFlow version and the source of the modules
 that build it, so an upgraded plateocr or a retrained model with another config never picks up
-a stale graph, and models of one config (whatever their weights) share one file. The
-KEEP_GRAPHS most recently used files are kept.
+a stale graph, and models of one config (whatever their weights) share one file.
+
+The reader's LiteRT graph (plateocr.inference.litert_runner) is cached here too, as
+``graphs/litert-<key>.tflite``: the same graph converted to TensorFlow Lite with a checkpoint's
+weights in it. Its key adds the checkpoint's digest (its files' bytes: retrained weights give
+another file, the same weights copied elsewhere the same one) and the code that converts it;
+the reading options (views, formats, attention) are not in it, as they are applied to the
+graph's outputs in Python, so one file serves them all. The file is the TFLite flatbuffer then
+a checksum (TFLITE_TRAILER + CRC32C of the flatbuffer): a damaged or truncated file is rebuilt.
+Reading it needs no TensorFlow; building it does (once).
+
+The KEEP_GRAPHS most recently used files of each kind are kept.
 """
 
 from __future__ import annotations
@@ -16,11 +26,11 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import NamedTuple
+from typing import Callable, NamedTuple, TypeVar
 
 from plateocr.user_cache import user_cache_dir
 
-KEEP_GRAPHS = 8  # ~1 MB each; older ones (other configs, earlier plateocr versions) are removed
+KEEP_GRAPHS = 8  # of each kind (~1 MB a MetaGraph, ~7 MB a TFLite model); older ones are removed
 _COLLECTION = "plateocr_inference"
 _FETCHES = (
     "images",
@@ -39,6 +49,10 @@ _GRAPH_MODULES = (
     "inference/graph_cache.py",
     "inference/format_search.py",
 )
+# What converts that graph to the cached TFLite model.
+_TFLITE_MODULES = ("inference/litert_runner.py", "inference/export.py")
+TFLITE_TRAILER = b"plateocr-crc32c:"  # then the 4-byte CRC32C of the flatbuffer (big-endian)
+T = TypeVar("T")
 
 
 class InferenceGraph(NamedTuple):
@@ -52,15 +66,40 @@ class InferenceGraph(NamedTuple):
     saver: object
 
 
-def cache_key(config) -> str:
-    from plateocr.model.compat import tf
+def _tensorflow_version() -> str:
+    """The installed TensorFlow's version, read without importing it."""
+    from importlib.metadata import PackageNotFoundError, version
 
+    try:
+        return version("tensorflow")
+    except PackageNotFoundError:  # another distribution of it (tensorflow-cpu, a build of one's own)
+        return "unknown"
+
+
+def _sources_hash(names: tuple[str, ...]):
     h = hashlib.sha256()
-    h.update(json.dumps(config.to_dict(), sort_keys=True).encode())
-    h.update(tf.__version__.encode())
     package = Path(__file__).parent.parent
-    for name in _GRAPH_MODULES:
+    for name in names:
         h.update((package / name).read_bytes())
+    return h
+
+
+def cache_key(config) -> str:
+    """The MetaGraph's key: model config, TensorFlow version, the code that builds the graph."""
+    h = _sources_hash(_GRAPH_MODULES)
+    h.update(json.dumps(config.to_dict(), sort_keys=True).encode())
+    h.update(_tensorflow_version().encode())
+    return h.hexdigest()[:20]
+
+
+def tflite_key(config, checkpoint: str) -> str:
+    """The cached TFLite model's key: the graph's (cache_key), the converting code's and the
+    checkpoint's digest (plateocr.model.modeldir.checkpoint_digest). No TensorFlow imported."""
+    from plateocr.model.modeldir import checkpoint_digest
+
+    h = _sources_hash(_TFLITE_MODULES)
+    h.update(cache_key(config).encode())
+    h.update(checkpoint_digest(checkpoint).encode())
     return h.hexdigest()[:20]
 
 
@@ -140,6 +179,63 @@ def inference_graph(config, use_cache: bool = True) -> InferenceGraph:
     return g
 
 
+def tflite_cache_path(config, checkpoint: str) -> Path:
+    """Where the TFLite model of `checkpoint` is (or would be) kept."""
+    return user_cache_dir() / "graphs" / f"litert-{tflite_key(config, checkpoint)}.tflite"
+
+
+def cached_tflite(path: Path, build: Callable[[], bytes], load: Callable[[bytes], T]) -> T:
+    """load(the TFLite model cached at `path`); when it is missing, damaged (checksum) or does
+    not load, load(build()), written to `path` (atomically; skipped where the cache directory
+    is not writable)."""
+    cached = _read_tflite(path)
+    if cached is not None:
+        try:
+            loaded = load(cached)
+        except Exception:  # a file that passes the checksum but not the runtime: rebuild it
+            pass
+        else:
+            _touch(path)
+            return loaded
+    model = build()
+    loaded = load(model)
+    _store_tflite(path, model)
+    return loaded
+
+
+def _crc32c(data: bytes) -> bytes:
+    import google_crc32c
+
+    return google_crc32c.value(data).to_bytes(4, "big")
+
+
+def _read_tflite(path: Path) -> bytes | None:
+    """The flatbuffer of a cached TFLite file whose checksum holds, else None."""
+    try:
+        blob = path.read_bytes()
+    except OSError:
+        return None
+    end = len(blob) - len(TFLITE_TRAILER) - 4
+    if end <= 0 or blob[end:-4] != TFLITE_TRAILER:
+        return None
+    model = blob[:end]
+    return model if _crc32c(model) == blob[-4:] else None
+
+
+def _store_tflite(path: Path, model: bytes) -> None:
+    from plateocr.errors import PlateOCRError
+    from plateocr.outputs import atomic_path
+
+    try:
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as fh:
+                fh.write(model)
+                fh.write(TFLITE_TRAILER + _crc32c(model))
+    except (OSError, PlateOCRError):  # a read-only or full cache directory: no speed-up, no error
+        return
+    _prune(path.parent, pattern="litert-*.tflite")
+
+
 def _touch(path: Path) -> None:
     try:
         os.utime(path)  # most recently used: kept by _prune
@@ -147,10 +243,10 @@ def _touch(path: Path) -> None:
         pass
 
 
-def _prune(folder: Path, keep: int = KEEP_GRAPHS) -> None:
-    """Remove all but the `keep` most recently used cached graphs."""
+def _prune(folder: Path, keep: int = KEEP_GRAPHS, pattern: str = "inference-*.meta") -> None:
+    """Remove all but the `keep` most recently used cached graphs of one kind (`pattern`)."""
     try:
-        graphs = sorted(folder.glob("inference-*.meta"), key=lambda p: p.stat().st_mtime, reverse=True)
+        graphs = sorted(folder.glob(pattern), key=lambda p: p.stat().st_mtime, reverse=True)
         for old in graphs[keep:]:
             old.unlink()
     except OSError:  # another process pruned at the same time, or a read-only folder

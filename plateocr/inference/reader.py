@@ -1,9 +1,9 @@
 """PlateReader: the Python API for reading plates with a trained model directory.
 
-One TensorFlow graph and session per reader (start-up paid once), batched inference on a uint8
-placeholder, images decoded and fitted on worker threads while the previous batch runs. Images
-of any size are prepared exactly as training saw its crops: fitted to the model's input size
-the way the dataset spec says (plateocr.imaging.fit, stretch or keep-aspect), as RGB.
+One model per reader (start-up paid once), batched inference on uint8 images, images decoded
+and fitted on worker threads while the previous batch runs. Images of any size are prepared
+exactly as training saw its crops: fitted to the model's input size the way the dataset spec
+says (plateocr.imaging.fit, stretch or keep-aspect), as RGB.
 
 Example::
 
@@ -20,11 +20,26 @@ Example::
     with PlateReader(formats="my_formats.json") as reader:
         print(reader.read("plate.jpg").text)
 
-The first PlateReader imports TensorFlow, once per process: with oneDNN on, Keras 2 (tf_keras)
-and C++ logs off unless the environment says otherwise (set only for the import, then removed),
-and with stderr's descriptor pointing to /dev/null during that import. plateocr.model.compat
-says what else that import does and how to choose otherwise. The inference graph is cached in
-the user's cache directory (plateocr.user_cache); cache_graph=False neither reads nor writes it.
+Two backends run the model, with the same outputs and the same NumPy code after them (views,
+vote, format search, decoding), so they read alike (texts equal, confidences within float
+rounding; tested):
+
+- "litert" (the default where ai-edge-litert is installed): the model's graph as TensorFlow Lite,
+  run by LiteRT (plateocr.inference.litert_runner). The TFLite model of a checkpoint is built on
+  its first use (TensorFlow imported then, a few seconds) and cached in the user's cache
+  directory (plateocr.user_cache), keyed by the checkpoint's contents; afterwards a reader starts
+  in a fraction of a second and imports no TensorFlow.
+- "tensorflow": a TensorFlow session on the graph (the trainer's code path; with PLATEOCR_BF16,
+  bfloat16 sessions). "auto" falls back to it where LiteRT is missing or cannot run the model,
+  and says why in `backend_note`.
+
+backend=None takes $PLATEOCR_BACKEND (auto, litert or tensorflow), else "auto". Importing
+TensorFlow (either backend's first use of a checkpoint, or the tensorflow backend) happens once
+per process: with oneDNN on, Keras 2 (tf_keras) and C++ logs off unless the environment says
+otherwise (set only for the import, then removed), and with stderr's descriptor pointing to
+/dev/null during that import. plateocr.model.compat says what else that import does and how to
+choose otherwise. cache_graph=False neither reads nor writes the user's cache (the TFLite models
+and the TensorFlow graphs, plateocr.inference.graph_cache).
 """
 
 from __future__ import annotations
@@ -37,7 +52,7 @@ import cv2
 import numpy as np
 
 from plateocr.base_model import default_model_dir
-from plateocr.defaults import READ_BATCH_SIZE
+from plateocr.defaults import READ_BACKEND_ENV, READ_BACKENDS, READ_BATCH_SIZE
 from plateocr.errors import PlateOCRError
 from plateocr.imaging import decode_image, fit, read_bgr
 from plateocr.inference.decoding import Reading
@@ -46,9 +61,10 @@ from plateocr.inference.test_time_augmentation import read_views
 from plateocr.model.modeldir import ModelDir
 from plateocr.prefetch import prefetch_batches
 
-__all__ = ["PlateReader", "Reading", "DEFAULT_BATCH_SIZE"]
+__all__ = ["PlateReader", "Reading", "DEFAULT_BATCH_SIZE", "BACKENDS"]
 
 DEFAULT_BATCH_SIZE = READ_BATCH_SIZE
+BACKENDS, BACKEND_ENV = READ_BACKENDS, READ_BACKEND_ENV
 ImageLike = Union[str, os.PathLike, np.ndarray, bytes]
 
 
@@ -68,6 +84,49 @@ def _as_rgb(array: np.ndarray, name: str) -> np.ndarray:
     raise PlateOCRError(f"{name}: expected an image array [height, width, 3], got shape {a.shape}")
 
 
+def choose_backend(backend: str | None) -> str:
+    """backend, else $PLATEOCR_BACKEND, else "auto"; one of BACKENDS, or a PlateOCRError."""
+    given = backend if backend is not None else os.environ.get(BACKEND_ENV) or "auto"
+    chosen = str(given).strip().lower()
+    if chosen not in BACKENDS:
+        source = "backend" if backend is not None else BACKEND_ENV
+        raise PlateOCRError(f"{source} {given!r}: expected one of {', '.join(BACKENDS)}")
+    return chosen
+
+
+class _SessionRunner:
+    """The tensorflow backend: one session on the inference graph; run() as LiteRTRunner's."""
+
+    def __init__(self, config, checkpoint: str, threads: int | None, use_cache: bool):
+        from plateocr.inference.export import restore_checkpoint
+        from plateocr.inference.graph_cache import inference_graph
+        from plateocr.model.compat import session_config, tf1
+
+        g = inference_graph(config, use_cache=use_cache)
+        self._images = g.images
+        self._tensors = {
+            "chars": g.predicted_chars,
+            "scores": g.predicted_scores,
+            "confidence": g.sequence_confidence,
+            "probs": g.char_probabilities,
+            "attention": g.attention_masks,
+        }
+        g.graph.finalize()
+        self.session = tf1.Session(graph=g.graph, config=session_config(threads))
+        try:
+            with g.graph.as_default():
+                restore_checkpoint(self.session, g.saver, checkpoint)
+        except PlateOCRError:
+            self.session.close()
+            raise
+
+    def run(self, images: np.ndarray, names) -> dict[str, np.ndarray]:
+        return self.session.run({n: self._tensors[n] for n in names}, {self._images: images})
+
+    def close(self) -> None:
+        self.session.close()
+
+
 class PlateReader:
     """Reads plates with the model in `model_dir` (default checkpoint: best, else latest).
 
@@ -75,13 +134,15 @@ class PlateReader:
 
     read(image) -> Reading(text, confidence, char_confidences); read_batch(images) -> list.
     An image is a path, an RGB uint8 numpy array of any size, or encoded image bytes.
-    threads: CPU threads for TensorFlow (default: all this process may use). cache_graph: keep
-    a serialized copy of the graph in the user's cache directory (plateocr.user_cache) so the
-    next start is faster.
+    threads: CPU threads for the model (default: all this process may use). cache_graph: keep
+    the TFLite model (and TensorFlow's graph) in the user's cache directory (plateocr.user_cache)
+    so the next start is faster; False neither reads nor writes it.
     tta: read each plate as a few re-framed views and keep what they agree on (more accurate,
     len(test_time_augmentation.VIEWS) times the work); False reads each image once.
     formats: prefer readings that follow the plates' formats (plateocr.formats): "auto" (the
     model directory's formats.json when there), "off", a formats file or a Formats.
+    backend: "auto", "litert" or "tensorflow" (module docstring); None: $PLATEOCR_BACKEND, else
+    "auto". `backend` then says which one reads, `backend_note` why "auto" fell back, if it did.
     """
 
     def __init__(
@@ -92,12 +153,11 @@ class PlateReader:
         cache_graph: bool = True,
         tta: bool = True,
         formats="auto",
+        backend: str | None = None,
     ):
         from plateocr.formats import resolve_formats
-        from plateocr.model.compat import session_config, tf, tf1
-        from plateocr.errors import tf_error_message
-        from plateocr.inference.graph_cache import inference_graph
 
+        choice = choose_backend(backend)
         md = ModelDir(default_model_dir(model_dir))
         self.model_dir = md.path
         self.charset = md.charset
@@ -115,28 +175,27 @@ class PlateReader:
         self.unreadable_formats: tuple[str, ...] = (
             () if self.formats is None else self._tables.dropped if self._tables else tuple(self.formats.counts)
         )
+        self.backend_note: str | None = None
+        self._runner = None
+        if choice != "tensorflow":
+            self._runner = self._open_litert(choice == "litert", threads, cache_graph)
+        if self._runner is None:
+            self._runner = _SessionRunner(self.config, self.checkpoint, threads, cache_graph)
+        self.backend = "tensorflow" if isinstance(self._runner, _SessionRunner) else "litert"
 
-        g = inference_graph(self.config, use_cache=cache_graph)
-        self.graph = g.graph
-        self._images = g.images
-        self._fetches = {
-            "chars": g.predicted_chars,
-            "scores": g.predicted_scores,
-            "confidence": g.sequence_confidence,
-        }
-        if self._tables is not None:
-            self._fetches["probs"] = g.char_probabilities
-        self._attention = g.attention_masks
-        self.graph.finalize()
-        self.session = tf1.Session(graph=self.graph, config=session_config(threads))
+    def _open_litert(self, required: bool, threads: int | None, use_cache: bool):
+        """The LiteRT runner; None (with backend_note) where it cannot be had and not `required`."""
+        from plateocr.inference import litert_runner
+
         try:
-            with self.graph.as_default():
-                g.saver.restore(self.session, self.checkpoint)
-        except (tf.errors.OpError, ValueError) as e:
-            self.session.close()
-            raise PlateOCRError(
-                f"{self.checkpoint}: cannot restore the model from this checkpoint ({tf_error_message(e)})"
-            ) from None
+            if not litert_runner.available():
+                raise litert_runner.LiteRTUnavailable("ai-edge-litert is not installed (pip install ai-edge-litert)")
+            return litert_runner.open_runner(self.config, self.checkpoint, threads, use_cache)
+        except litert_runner.LiteRTUnavailable as e:
+            if required:
+                raise
+            self.backend_note = f"{e}: reading with TensorFlow"
+            return None
 
     # --- preparing images -------------------------------------------------------------------
     def prepare_bgr(self, image_bgr: np.ndarray) -> np.ndarray:
@@ -166,12 +225,14 @@ class PlateReader:
             )
         if len(images) == 0:
             return []
-        fetches = dict(self._fetches)
+        names = ["chars", "scores", "confidence"]
+        if self._tables is not None:
+            names.append("probs")  # each step's distribution, for the format search
         if attention:
-            fetches["attention"] = self._attention
+            names.append("attention")
 
         def read(batch: np.ndarray) -> list[Reading]:
-            return decode_outputs(self.charset, self.session.run(fetches, {self._images: batch}), self._tables)
+            return decode_outputs(self.charset, self._runner.run(batch, names), self._tables)
 
         return read_views(images, read, self.tta)
 
@@ -234,7 +295,7 @@ class PlateReader:
 
     # --- lifetime ---------------------------------------------------------------------------
     def close(self) -> None:
-        self.session.close()
+        self._runner.close()
 
     def __enter__(self) -> "PlateReader":
         return self

@@ -58,6 +58,20 @@ def _checkpoint_files(prefix: str | os.PathLike) -> list[Path]:
     return sorted(p for p in prefix.parent.glob(prefix.name + ".*") if p.is_file())
 
 
+def checkpoint_digest(prefix: str | os.PathLike) -> str:
+    """A SHA-256 of a checkpoint's files (its .index and data shards, names and bytes): the same
+    weights anywhere give the same digest; retrained ones another."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for f in _checkpoint_files(prefix):
+        h.update(f.name[len(Path(prefix).name) :].encode() + b"\0")
+        with open(f, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
+    return h.hexdigest()
+
+
 def _latest_in(folder: Path) -> str | None:
     """The checkpoint the state file names (if it still exists), else the highest-step one."""
     try:

@@ -1,0 +1,145 @@
+"""Reading through LiteRT (ai-edge-litert), PlateReader's default backend.
+
+The model's inference graph (plateocr.inference.graph_cache: uint8 images [B, H, W, 3] ->
+greedy decoding, with each step's distribution and the attention masks) is converted to
+TensorFlow Lite with a checkpoint's weights (plateocr.inference.export.tflite_flatbuffer,
+built-in ops only) the first time that checkpoint is read, and cached in the user's cache
+directory (graph_cache.cached_tflite, keyed by the checkpoint's digest). Once it is there,
+reading imports no TensorFlow: LiteRT loads in a few hundredths of a second where TensorFlow
+takes seconds. The views, their vote and the format search run on its outputs in the same
+NumPy code as on TensorFlow's (PlateReader.run), so both backends read alike: the same texts,
+confidences within float rounding (tested on crops).
+
+LiteRTRunner.run(images, names) is to this backend what session.run(fetches, feed) is to the
+TensorFlow one: a batch in, the named outputs (OUTPUTS) out. The interpreter's input is resized
+to each batch size as it comes (XNNPACK reshapes in place: a fraction of a millisecond), on
+the XNNPACK delegate with as many threads as this process has cores (benchmarks/predict_speed.py
+measures threads and delegates side by side; docs/reading_measured.md has the figures).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from typing import Iterable
+
+import numpy as np
+
+from plateocr.errors import PlateOCRError
+from plateocr.native_stderr import quiet_native_stderr
+from plateocr.workers import cpu_count
+
+# The graph's outputs, named as PlateReader fetches them from either backend.
+OUTPUTS = ("chars", "scores", "confidence", "probs", "attention")
+CHECK_TOLERANCE = 1e-4  # the converted graph's distributions against TensorFlow's, on a sample
+
+
+class LiteRTUnavailable(PlateOCRError):
+    """This model cannot be read with LiteRT here (the runtime missing or broken, the graph not
+    convertible to built-in ops): PlateReader's "auto" backend reads with TensorFlow instead."""
+
+
+def available() -> bool:
+    """ai-edge-litert is installed (looked up without importing it)."""
+    return importlib.util.find_spec("ai_edge_litert") is not None
+
+
+class LiteRTRunner:
+    """One LiteRT interpreter on a plateocr TFLite model (bytes). Thread-safe: one run at a time.
+
+    threads: the interpreter's CPU threads (default: the cores this process may use).
+    xnnpack: False runs LiteRT's built-in kernels instead of the XNNPACK delegate (for measuring).
+    """
+
+    def __init__(self, model: bytes, threads: int | None = None, xnnpack: bool = True):
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+        from plateocr.inference.export import tflite_output_name
+
+        resolver = OpResolverType.AUTO if xnnpack else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        # LiteRT logs "Created TensorFlow Lite XNNPACK delegate" on its first allocation
+        with quiet_native_stderr():
+            self._interpreter = Interpreter(
+                model_content=model, num_threads=threads or cpu_count(), experimental_op_resolver_type=resolver
+            )
+            self._interpreter.allocate_tensors()
+        detail = self._interpreter.get_input_details()[0]
+        self._input = detail["index"]
+        self._shape = tuple(detail["shape"])
+        self._outputs = {tflite_output_name(d): d["index"] for d in self._interpreter.get_output_details()}
+        missing = set(OUTPUTS) - set(self._outputs)
+        if missing:
+            raise ValueError(f"not a plateocr reading graph: no output(s) {', '.join(sorted(missing))}")
+        self._lock = threading.Lock()
+
+    def run(self, images: np.ndarray, names: Iterable[str] = OUTPUTS) -> dict[str, np.ndarray]:
+        """The named outputs (of OUTPUTS) for uint8 images [B, H, W, 3] at the model's size."""
+        images = np.ascontiguousarray(images, dtype=np.uint8)
+        with self._lock:
+            if images.shape != self._shape:
+                self._interpreter.resize_tensor_input(self._input, images.shape, strict=True)
+                self._interpreter.allocate_tensors()
+                self._shape = images.shape
+            self._interpreter.set_tensor(self._input, images)
+            self._interpreter.invoke()
+            return {n: self._interpreter.get_tensor(self._outputs[n]) for n in names}
+
+    def close(self) -> None:
+        self._interpreter = None
+
+
+def build_tflite(config, checkpoint: str, use_graph_cache: bool = True) -> bytes:
+    """The TFLite model of the inference graph with `checkpoint`'s weights (TensorFlow imported
+    here), checked against TensorFlow on a sample. Raises PlateOCRError when the checkpoint does
+    not restore, or the graph does not convert to built-in ops or reads the sample differently."""
+    from plateocr.inference.export import restore_checkpoint, tflite_flatbuffer
+    from plateocr.inference.graph_cache import inference_graph
+    from plateocr.model.compat import tf, tf1
+
+    g = inference_graph(config, use_cache=use_graph_cache)
+    tensors = (g.predicted_chars, g.predicted_scores, g.sequence_confidence, g.char_probabilities, g.attention_masks)
+    with g.graph.as_default(), tf.name_scope("outputs"):  # the TFLite outputs carry these names
+        outputs = {name: tf.identity(t, name=name) for name, t in zip(OUTPUTS, tensors)}
+    h, w, _ = config.image_shape
+    sample = np.random.default_rng(0).integers(0, 256, (2, h, w, 3), dtype=np.uint8)
+    # A plain session: the graph's float32 weights are what is converted (no bf16 rewrite).
+    with tf1.Session(graph=g.graph) as session:
+        with g.graph.as_default():
+            restore_checkpoint(session, g.saver, checkpoint)
+        try:
+            model, _ = tflite_flatbuffer(session, [g.images], list(outputs.values()), flex=False)
+        except PlateOCRError as e:
+            raise LiteRTUnavailable(str(e)) from None
+        expected = session.run(outputs, {g.images: sample})
+    got = load_runner(model).run(sample)
+    if not all(np.allclose(got[k], expected[k], rtol=0, atol=CHECK_TOLERANCE) for k in ("probs", "confidence")):
+        raise LiteRTUnavailable(f"{checkpoint}: its TensorFlow Lite graph reads a test image unlike TensorFlow")
+    return model
+
+
+def load_runner(model: bytes, threads: int | None = None) -> LiteRTRunner:
+    """LiteRTRunner(model, threads); LiteRTUnavailable when LiteRT cannot import or run it."""
+    try:
+        return LiteRTRunner(model, threads)
+    except Exception as e:  # ImportError of a broken install, ValueError/RuntimeError of the runtime
+        raise LiteRTUnavailable(f"LiteRT cannot run this model ({type(e).__name__}: {e})") from None
+
+
+def open_runner(config, checkpoint: str, threads: int | None = None, use_cache: bool = True) -> LiteRTRunner:
+    """A LiteRTRunner on `checkpoint`: its TFLite model from the user's cache, else built (and
+    cached, unless `use_cache` is False: then nothing is read from or written to the cache)."""
+    from plateocr.inference.graph_cache import cached_tflite, tflite_cache_path
+
+    def build() -> bytes:
+        return build_tflite(config, checkpoint, use_graph_cache=use_cache)
+
+    def load(model: bytes) -> LiteRTRunner:
+        return load_runner(model, threads)
+
+    if not use_cache:
+        return load(build())
+    try:
+        path = tflite_cache_path(config, checkpoint)
+    except OSError:  # the checkpoint's files went away: restoring it will say so
+        return load(build())
+    return cached_tflite(path, build, load)

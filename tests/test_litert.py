@@ -1,0 +1,270 @@
+"""PlateReader's LiteRT backend: it reads as the TensorFlow backend does (texts, confidences,
+character probabilities, attention; views and formats on and off), its TFLite model is cached
+per checkpoint (reused, rebuilt for new weights or a damaged file, never written with
+cache_graph=False), and with a warm cache reading imports no TensorFlow."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import BUNDLED_BASE_MODEL, REAL_AR_PLATES, REPO_ROOT, make_crops
+from tiny_model import random_model_dir
+
+from plateocr.errors import PlateOCRError
+
+SIZE = (32, 96)
+TEXTS = ["AB12", "CD345", "EF6", "K9"]
+TOLERANCE = 1e-4  # LiteRT's XNNPACK kernels against TensorFlow's oneDNN ones: float rounding
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch) -> Path:
+    """A cache folder of this test's own (the graphs/ folder of plateocr.user_cache)."""
+    from plateocr.inference import graph_cache
+
+    monkeypatch.setattr(graph_cache, "user_cache_dir", lambda: tmp_path / "cache")
+    return tmp_path / "cache" / "graphs"
+
+
+@pytest.fixture
+def builds(monkeypatch) -> list:
+    """The checkpoints a TFLite model was built for (converted with TensorFlow), in order."""
+    from plateocr.inference import litert_runner
+
+    built, real = [], litert_runner.build_tflite
+
+    def counting(config, checkpoint, **kwargs):
+        built.append(checkpoint)
+        return real(config, checkpoint, **kwargs)
+
+    monkeypatch.setattr(litert_runner, "build_tflite", counting)
+    return built
+
+
+@pytest.fixture(scope="module")
+def crops(tmp_path_factory) -> list[Path]:
+    folder = tmp_path_factory.mktemp("crops")
+    make_crops(folder, TEXTS, size=SIZE)
+    return sorted(folder.glob("*.png"))
+
+
+def _assert_same(got, expected, attention: bool = False):
+    assert [r.text for r in got] == [r.text for r in expected]
+    for a, b in zip(got, expected):
+        assert a.confidence == pytest.approx(b.confidence, abs=TOLERANCE)
+        assert a.char_confidences == pytest.approx(b.char_confidences, abs=TOLERANCE)
+        if attention:
+            assert np.allclose(a.attention, b.attention, atol=TOLERANCE)
+
+
+def _litert_files(cache: Path) -> list[Path]:
+    return sorted(cache.glob("litert-*.tflite"))
+
+
+def test_the_tflite_model_is_built_once_per_checkpoint_and_rebuilt_for_new_weights(tmp_path, cache, builds, crops):
+    from plateocr import PlateReader
+    from plateocr.inference.graph_cache import tflite_cache_path
+
+    md = random_model_dir(tmp_path / "model", TEXTS, size=SIZE, seed=1)
+    with PlateReader(md.path) as first:
+        assert first.backend == "litert" and first.backend_note is None
+        readings = first.read_batch(crops, batch_size=3)
+        checkpoint = first.checkpoint
+    path = tflite_cache_path(md.config, checkpoint)
+    assert _litert_files(cache) == [path] and len(builds) == 1
+    inode = path.stat().st_ino
+    # Another reader of the same checkpoint, with other reading options too: the same file, no build.
+    with PlateReader(md.path) as second, PlateReader(md.path, tta=False, formats="off") as other:
+        _assert_same(second.read_batch(crops, batch_size=2), readings)
+        other.read_batch(crops)
+    assert len(builds) == 1 and _litert_files(cache) == [path] and path.stat().st_ino == inode
+
+    # Retrained in place: the same checkpoint path, other weights -> another file.
+    retrained = random_model_dir(tmp_path / "retrained", TEXTS, size=SIZE, seed=2)
+    for f in Path(retrained.checkpoint_prefix).parent.glob("ckpt-1.*"):
+        shutil.copyfile(f, md.path / f.name)
+    with PlateReader(md.path) as third:
+        again = third.read_batch(crops)
+    assert len(builds) == 2 and builds[1] == checkpoint
+    assert tflite_cache_path(md.config, checkpoint) != path and len(_litert_files(cache)) == 2
+    assert [r.confidence for r in again] != pytest.approx([r.confidence for r in readings], abs=TOLERANCE)
+
+    # cache_graph=False builds in memory: nothing read from the cache, nothing written to it.
+    before = {p: p.stat().st_mtime_ns for p in cache.iterdir()}
+    with PlateReader(md.path, cache_graph=False) as uncached:
+        _assert_same(uncached.read_batch(crops), again)
+    assert len(builds) == 3 and {p: p.stat().st_mtime_ns for p in cache.iterdir()} == before
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "flipped bytes in the weights", "empty"])
+def test_a_damaged_cache_file_is_rebuilt(tmp_path, cache, builds, crops, damage):
+    from plateocr import PlateReader
+    from plateocr.inference.graph_cache import tflite_cache_path
+
+    md = random_model_dir(tmp_path / "model", TEXTS, size=SIZE, seed=3)
+    with PlateReader(md.path) as reader:
+        expected = reader.read_batch(crops)
+    path = tflite_cache_path(md.config, reader.checkpoint)
+    good = path.read_bytes()
+    damaged = {
+        "truncated": good[: len(good) // 2],
+        "garbage": b"not a model" * 100,
+        "flipped bytes in the weights": good[:10000] + bytes(b ^ 0xFF for b in good[10000:10100]) + good[10100:],
+        "empty": b"",
+    }[damage]
+    path.write_bytes(damaged)
+    with PlateReader(md.path) as reader:
+        _assert_same(reader.read_batch(crops), expected)
+    assert len(builds) == 2 and path.read_bytes() == good
+
+
+def test_backend_choice_and_fallback(tmp_path, monkeypatch, crops):
+    from plateocr import PlateReader
+    from plateocr.inference import litert_runner
+
+    md = random_model_dir(tmp_path / "model", TEXTS, size=SIZE, seed=4)
+    with pytest.raises(PlateOCRError, match="backend 'onnx': expected one of auto, litert, tensorflow"):
+        PlateReader(md.path, backend="onnx")
+    monkeypatch.setenv("PLATEOCR_BACKEND", "bogus")
+    with pytest.raises(PlateOCRError, match="PLATEOCR_BACKEND 'bogus'"):
+        PlateReader(md.path)
+    monkeypatch.setenv("PLATEOCR_BACKEND", "tensorflow")
+    with PlateReader(md.path) as by_env, PlateReader(md.path, backend="litert") as given:
+        assert by_env.backend == "tensorflow" and given.backend == "litert"  # the argument wins
+        _assert_same(given.read_batch(crops), by_env.read_batch(crops))
+    monkeypatch.delenv("PLATEOCR_BACKEND")
+    # Without ai-edge-litert: "auto" reads with TensorFlow and says why; "litert" is an error.
+    monkeypatch.setattr(litert_runner, "available", lambda: False)
+    with PlateReader(md.path) as fallback:
+        assert fallback.backend == "tensorflow" and "ai-edge-litert is not installed" in fallback.backend_note
+    with pytest.raises(PlateOCRError, match="ai-edge-litert is not installed"):
+        PlateReader(md.path, backend="litert")
+
+
+def test_a_damaged_checkpoint_is_one_error_on_either_backend(tmp_path):
+    from plateocr import PlateReader
+
+    md = random_model_dir(tmp_path / "model", TEXTS, size=SIZE, seed=5)
+    data = next(md.path.glob("ckpt-1.data-*"))
+    data.write_bytes(data.read_bytes()[:1000])
+    for backend in ("litert", "tensorflow"):
+        with pytest.raises(PlateOCRError, match="cannot restore the model from this checkpoint"):
+            PlateReader(md.path, backend=backend)
+
+
+def _python(code: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **env},
+        cwd=REPO_ROOT,
+    )
+
+
+@pytest.mark.slow
+def test_with_a_warm_cache_reading_imports_no_tensorflow(tmp_path, crops):
+    """PlateReader and `plateocr predict` in fresh processes: the first builds the cache (and
+    imports TensorFlow); then neither imports it, nor do `predict --help` and `predict` alone."""
+    md = random_model_dir(tmp_path / "model", TEXTS, size=SIZE, seed=6)
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "PLATEOCR_BACKEND": ""}
+    read = f"""
+        import sys
+        from plateocr.inference.reader import PlateReader
+        assert "tensorflow" not in sys.modules
+        with PlateReader({str(md.path)!r}) as reader:
+            print(reader.backend, reader.read({str(crops[0])!r}).text)
+        print("tensorflow" in sys.modules)
+        """
+    first = _python(read, env)
+    assert first.returncode == 0 and first.stdout.split()[0] == "litert", first.stderr[-2000:]
+    assert first.stdout.split()[-1] == "True"  # built: TensorFlow converted it
+    assert "XNNPACK" not in first.stderr and "grappler" not in first.stderr, first.stderr  # native logs off
+    warm = _python(read, env)
+    assert warm.returncode == 0 and warm.stdout.split() == [*first.stdout.split()[:-1], "False"], warm.stderr
+    assert warm.stderr == ""
+
+    def predict(*args: str) -> tuple[str, set[str]]:
+        out = _python(
+            f"""
+            import sys
+            sys.argv = ["plateocr", "predict", *{list(args)!r}]
+            from plateocr.cli import main
+            try:
+                main()
+            except SystemExit:
+                pass
+            print("MODULES", " ".join(sorted(sys.modules)))
+            """,
+            env,
+        )
+        printed, _, modules = out.stdout.rpartition("MODULES ")
+        assert modules, out.stderr[-2000:]
+        return printed + out.stderr, set(modules.split())
+
+    printed, modules = predict(str(crops[0]), "--model-dir", str(md.path), "--format", "csv")
+    assert f"{crops[0]},{warm.stdout.split()[1]}," in printed  # the text PlateReader read
+    assert "tensorflow" not in modules and "ai_edge_litert.interpreter" in modules
+    for args in ((), ("--help",)):
+        printed, modules = predict(*args)
+        assert not {m for m in modules if m.split(".")[0] in ("tensorflow", "ai_edge_litert")}, args
+    assert "no images given" in predict()[0]
+
+
+@pytest.fixture(scope="module")
+def real_crops(tmp_path_factory) -> list[Path]:
+    """Real crops: 16 plates cut from data/sample's photos, and 8 of the Argentine crops of
+    ../shared where present."""
+    from plateocr.cropping import crop_annotations
+
+    sample = REPO_ROOT / "data" / "sample"
+    root = tmp_path_factory.mktemp("real")
+    with open(sample / "annot.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    with open(root / "annot.csv", "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(rows[:17])
+    result = crop_annotations(root / "annot.csv", sample / "images", root / "crops")
+    paths = sorted(result.manifest.parent.glob("*.png"))
+    assert len(paths) == 16
+    if (REAL_AR_PLATES / "labels.csv").is_file():
+        paths += sorted((REAL_AR_PLATES / "images").glob("*.png"))[:8]
+    return paths
+
+
+@pytest.mark.slow
+def test_litert_reads_real_crops_as_tensorflow_does(real_crops):
+    """The bundled base model on real crops, both backends: views on and off, formats on and off."""
+    from plateocr import PlateReader
+    from plateocr.formats import Formats
+
+    if not (BUNDLED_BASE_MODEL / "config.json").is_file():
+        pytest.skip("this install has no bundled base model")
+    # A strong prior, so that the search keeps other candidates than the greedy reading on many crops
+    formats = Formats({"LLNNNLL": 5, "LLLNNN": 3, "NNNLLLN": 2}, unseen=0.01, weight=3.0)
+    seen = {}
+    for tta in (True, False):
+        for fmt in ("off", formats):
+            with (
+                PlateReader(BUNDLED_BASE_MODEL, tta=tta, formats=fmt, backend="tensorflow") as tf_reader,
+                PlateReader(BUNDLED_BASE_MODEL, tta=tta, formats=fmt, backend="litert") as lite,
+            ):
+                expected = tf_reader.read_batch(real_crops, batch_size=10)
+                got = lite.read_batch(real_crops, batch_size=10)
+                _assert_same(got, expected)
+                with_attention = [lite.read(real_crops[0], attention=True)]
+                _assert_same(with_attention, [tf_reader.read(real_crops[0], attention=True)], attention=True)
+            seen[tta, fmt == "off"] = got
+    # each option changes the readings, so each agreement above is one of its own
+    texts = {key: [r.text for r in got] for key, got in seen.items()}
+    assert texts[True, True] != texts[True, False] and texts[False, True] != texts[False, False]
+    confidences = {key: [r.confidence for r in got] for key, got in seen.items()}
+    assert confidences[True, True] != pytest.approx(confidences[False, True], abs=TOLERANCE)
