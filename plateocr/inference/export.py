@@ -234,17 +234,22 @@ def run_tflite(model_path: str | os.PathLike, images: np.ndarray) -> dict[str, n
     return {k: np.concatenate([o[k] for o in per_image]) for k in per_image[0]}
 
 
-def tflite_flatbuffer(session, inputs: list, outputs: list, flex: bool = True) -> tuple[bytes, bool]:
+def tflite_flatbuffer(
+    session, inputs: list, outputs: list, flex: bool = True, metadata: bool = True
+) -> tuple[bytes, bool]:
     """The TFLite model of `outputs` fed by `inputs`, weights from `session`: built-in ops only,
     else, with `flex`, TensorFlow's (Flex) ops too. Returns (model, whether it needs Flex ops).
     The one conversion of plateocr: `export --tflite` and the reader's LiteRT graph
-    (plateocr.inference.litert_runner, flex=False: the LiteRT wheel has no Flex delegate)."""
+    (plateocr.inference.litert_runner, flex=False: the LiteRT wheel has no Flex delegate).
+    metadata False leaves out the converter's conversion metadata (its version, options and a
+    model hash), which it adds by re-encoding the whole model in Python (~0.06 s of CPU)."""
     from plateocr.model.compat import tf, tf1
     from plateocr.native_stderr import quiet_native_stderr
 
     def convert(ops):
         converter = tf1.lite.TFLiteConverter.from_session(session, inputs, outputs)
         converter.target_spec.supported_ops = ops
+        converter.exclude_conversion_metadata = not metadata
         # quiet: grappler's C++ "Init node ... doesn't exist in graph" about the Saver's ops
         with quiet_native_stderr():
             return converter.convert()
