@@ -31,10 +31,11 @@ PlateReader constructed and its first plate read in <= 0.5 s with a warm cache.
 
 Reduced precision, measured and not kept: LiteRT on the graph with dynamic-range int8 weights
 (the converter's Optimize.DEFAULT; XNNPACK's int8 kernels with AVX512-VNNI) read 2.0x as fast
-(661 against 334 plates/s, five views, on a busy 2-core AVX-512 machine), but changed three
-readings of the real plates (eu and ar, views on and off; each to the label, as it happens) and
-confidences by up to 0.047; float16 weights read no faster (no native float16 arithmetic on
-that CPU). The default stays float32, reading as TensorFlow reads (docs/reading_measured.md).
+(661 against 334 plates/s, five views, on a busy 2-core AVX-512 machine), but changed the
+readings of two of the 255 real plates (ar LQZ445 -> LOZ445, eu 1B7O440 -> 1B70440: both to their
+label, as it happens) and confidences by up to 0.047; float16 weights read no faster (no native
+float16 arithmetic on that CPU). The default stays float32, reading as TensorFlow reads
+(docs/reading_measured.md).
 
 The model: --model-dir (default model/). If none is there, a short one is trained first with
 `plateocr demo`'s library workflow on the data (--train-minutes) and the table says so.
