@@ -9,6 +9,9 @@ the two formats are written by hand here. Both are small and stable:
   each list: ``repeated <type> value = 1`` (floats and int64s packed).
 - TFRecord = per record: uint64 LE length, masked crc32c of those 8 bytes (uint32 LE), the data,
   masked crc32c of the data (uint32 LE).
+
+They are read back here too (read_tfrecords, decode_example), so `eval` reads its records without
+TensorFlow.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import functools
 import os
 import struct
 from pathlib import Path
-from typing import Mapping, Sequence, Union
+from typing import Iterator, Mapping, Sequence, Union
 
 import google_crc32c
 
@@ -139,26 +142,127 @@ def frame_record(data: bytes) -> bytes:
     )
 
 
-def tfrecord_damage(path: str | os.PathLike) -> str | None:
-    """What is wrong with a TFRecord file's framing (cut short, a CRC mismatch), or None when
-    every record is whole. Reads it record by record."""
+class TFRecordDamage(ValueError):
+    """A TFRecord file cut short or failing a CRC; the message says where."""
+
+
+def read_tfrecords(path: str | os.PathLike) -> Iterator[bytes]:
+    """Each record's data of a TFRecord file, in order, its CRCs checked: TFRecordDamage (where,
+    as tfrecord_damage says it) at a record cut short or corrupted."""
     with open(Path(path), "rb") as f:
         index = 0
         while True:
             start = f.tell()
             head = f.read(12)
             if not head:
-                return None
+                return
             if len(head) < 12:
-                return f"cut short in record {index + 1}, at byte {start}"
+                raise TFRecordDamage(f"cut short in record {index + 1}, at byte {start}")
             length_bytes, (length_crc,) = head[:8], struct.unpack("<I", head[8:])
             if masked_crc32c(length_bytes) != length_crc:
-                return f"CRC mismatch in the length of record {index + 1}, at byte {start}"
+                raise TFRecordDamage(f"CRC mismatch in the length of record {index + 1}, at byte {start}")
             (length,) = struct.unpack("<Q", length_bytes)
             data = f.read(length)
             tail = f.read(4)
             if len(data) < length or len(tail) < 4:
-                return f"cut short in record {index + 1}, at byte {start}"
+                raise TFRecordDamage(f"cut short in record {index + 1}, at byte {start}")
             if masked_crc32c(data) != struct.unpack("<I", tail)[0]:
-                return f"CRC mismatch in record {index + 1}, at byte {start}"
+                raise TFRecordDamage(f"CRC mismatch in record {index + 1}, at byte {start}")
+            yield data
             index += 1
+
+
+def tfrecord_damage(path: str | os.PathLike) -> str | None:
+    """What is wrong with a TFRecord file's framing (cut short, a CRC mismatch), or None when
+    every record is whole. Reads it record by record."""
+    try:
+        for _ in read_tfrecords(path):
+            pass
+    except TFRecordDamage as e:
+        return str(e)
+    return None
+
+
+# --- reading Examples back ---------------------------------------------------------------
+
+_VARINT, _I64, _I32 = 0, 1, 5
+
+
+def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
+    """(value, position after it) of the varint at `pos`."""
+    value = shift = 0
+    while True:
+        if pos >= len(data):
+            raise ValueError("a varint runs past the end of the message")
+        b = data[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        if b < 0x80:
+            return value, pos
+        shift += 7
+
+
+def _fields(data: bytes) -> Iterator[tuple[int, int, int | bytes]]:
+    """(field number, wire type, value) of each field of a message: an int for varints, the
+    bytes for length-delimited and fixed-size fields."""
+    pos = 0
+    while pos < len(data):
+        tag, pos = _read_varint(data, pos)
+        number, wire = tag >> 3, tag & 7
+        if wire == _VARINT:
+            value, pos = _read_varint(data, pos)
+        else:
+            if wire == _LEN:
+                size, pos = _read_varint(data, pos)
+            elif wire in (_I64, _I32):
+                size = 8 if wire == _I64 else 4
+            else:
+                raise ValueError(f"unsupported wire type {wire}")
+            if pos + size > len(data):
+                raise ValueError("a field runs past the end of the message")
+            value, pos = data[pos : pos + size], pos + size
+        yield number, wire, value
+
+
+def _int64(n: int) -> int:
+    return n - (1 << 64) if n >= 1 << 63 else n
+
+
+def _decode_feature(data: bytes) -> list:
+    """A Feature message -> its list of bytes, ints or floats (packed or not)."""
+    values: list = []
+    for kind, _, payload in _fields(data):
+        for _, wire, v in _fields(payload):
+            if kind == 1:  # BytesList
+                values.append(bytes(v))
+            elif kind == 3:  # Int64List
+                if wire == _LEN:
+                    pos = 0
+                    while pos < len(v):
+                        n, pos = _read_varint(v, pos)
+                        values.append(_int64(n))
+                else:
+                    values.append(_int64(v))
+            elif kind == 2:  # FloatList
+                values.extend(struct.unpack(f"<{len(v) // 4}f", v))
+    return values
+
+
+def decode_example(data: bytes) -> dict[str, list]:
+    """A serialized tf.train.Example -> {feature name: list of bytes, ints or floats}, as
+    encode_example takes them (the inverse of it). ValueError for bytes that are not one."""
+    features: dict[str, list] = {}
+    for number, _, entries in _fields(data):
+        if number != 1:
+            continue
+        for entry_number, _, entry in _fields(entries):
+            if entry_number != 1:
+                continue
+            name, value = "", b""
+            for part, _, v in _fields(entry):
+                if part == 1:
+                    name = bytes(v).decode("utf-8")
+                elif part == 2:
+                    value = v
+            features[name] = _decode_feature(value)
+    return features

@@ -91,3 +91,37 @@ def test_tfrecord_damage_finds_a_file_cut_short_or_corrupted(tmp_path):
     assert tfrecord_damage(path) == "cut short in record 3, at byte 694"
     path.write_bytes(whole[:40] + b"X" + whole[41:])
     assert tfrecord_damage(path) == "CRC mismatch in record 2, at byte 28"
+
+
+def test_examples_and_records_read_back_without_tensorflow_as_tensorflow_wrote_them(tmp_path):
+    """decode_example parses what TensorFlow serializes (and encode_example writes), packed
+    and unpacked lists alike; read_tfrecords gives what TFRecordWriter framed, in order."""
+    from plateocr.fsns import _field, _varint, decode_example, read_tfrecords
+
+    features = {
+        "bytes": [b"ab", b"", bytes(range(256)) * 3],
+        "ints": [0, 1, 127, 128, 300, -1, -(2**63), 2**63 - 1],
+        "floats": [1.5, -2.25, 0.0],
+        "empty": [],
+        "unicode/ключ": [b"x" * 200],
+    }
+    serialized = _tf_example(features).SerializeToString()
+    assert decode_example(serialized) == {**features, "empty": []}
+    assert decode_example(encode_example(features)) == decode_example(serialized)
+    # int64s and floats unpacked, one field each (protobuf parsers accept both encodings)
+    unpacked_ints = b"".join(_varint(1 << 3) + _varint(v if v >= 0 else v + (1 << 64)) for v in (5, -2))
+    unpacked_floats = b"".join(_varint((1 << 3) | 5) + np.float32(v).tobytes() for v in (0.5, -4.0))
+    entry = _field(1, _field(1, b"n") + _field(2, _field(3, unpacked_ints)))
+    entry += _field(1, _field(1, b"f") + _field(2, _field(2, unpacked_floats)))
+    example = _field(1, entry)
+    assert tf.train.Example.FromString(example).features.feature["n"].int64_list.value == [5, -2]
+    assert decode_example(example) == {"n": [5, -2], "f": [0.5, -4.0]}
+    with pytest.raises(ValueError):
+        decode_example(serialized[:-3])
+
+    records = [b"", b"one", serialized]
+    path = tmp_path / "theirs.tfrecord"
+    with tf.io.TFRecordWriter(str(path)) as w:
+        for r in records:
+            w.write(r)
+    assert list(read_tfrecords(path)) == records

@@ -3,7 +3,9 @@
 Training input shuffles the small serialized records (not decoded images) in a bounded buffer,
 so the first step starts at once and the buffer holds megabytes, not gigabytes; decoding and
 augmentation run in parallel after the shuffle. Evaluation input reads every example of a
-split exactly once, in file order, keeping the final partial batch.
+split exactly once, in file order, keeping the final partial batch: eval_dataset for training's
+evaluation graph, read_split (no TensorFlow: plateocr.fsns) for `eval`, which reads through
+PlateReader.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
+from typing import Iterator, NamedTuple
+
+import numpy as np
 
 from plateocr.errors import PlateOCRError
 from plateocr.formats import FORMATS_FILE, Formats
@@ -77,6 +82,56 @@ def damaged_split_error(
     return PlateOCRError(
         f"{records_dir}: damaged records in the {split} split ({tf_error_message(error)}); {_WRITE_AGAIN}"
     )
+
+
+class SplitExample(NamedTuple):
+    """One example of a split as read_split gives it: its image still encoded."""
+
+    name: str  # "<shard> record <n>", for messages
+    png: bytes
+    labels: list[int]  # the padded class ids (spec.max_sequence_length of them)
+    text: str
+
+
+def read_split(records_dir: str | os.PathLike, spec: DatasetSpec, split: str) -> Iterator[SplitExample]:
+    """Every example of `split` once, in file order, read without TensorFlow (plateocr.fsns);
+    a PlateOCRError naming the shard for a damaged one or a record that is not an FSNS example."""
+    from plateocr.fsns import TFRecordDamage, decode_example, read_tfrecords
+
+    for shard in split_files(records_dir, spec, split):
+        records = enumerate(read_tfrecords(shard), 1)
+        while True:
+            try:
+                n, data = next(records)
+            except StopIteration:
+                break
+            except TFRecordDamage as e:
+                raise PlateOCRError(f"{shard}: damaged records file ({e}); {_WRITE_AGAIN}") from None
+            try:
+                features = decode_example(data)
+                png, labels = features[KEY_IMAGE][0], features[KEY_CLASS]
+                text = (features.get(KEY_TEXT) or [b""])[0].decode("utf-8")
+                if len(labels) != spec.max_sequence_length:
+                    raise ValueError(f"{len(labels)} class ids, not {spec.max_sequence_length}")
+            except (ValueError, KeyError, IndexError) as e:  # UnicodeDecodeError is a ValueError
+                raise PlateOCRError(f"{shard} record {n}: not an FSNS example ({e}); {_WRITE_AGAIN}") from None
+            yield SplitExample(f"{shard} record {n}", png, labels, text)
+
+
+def decode_split_image(example: SplitExample, spec: DatasetSpec) -> np.ndarray:
+    """The RGB uint8 image of an example read by read_split (PlateOCRError when it is not an
+    image of the spec's size, as the training input refuses it)."""
+    import cv2
+
+    from plateocr.imaging import decode_image
+
+    bgr = decode_image(example.png, example.name)
+    if bgr.shape[:2] != (spec.height, spec.width):
+        raise PlateOCRError(
+            f"{example.name}: image {bgr.shape[1]}x{bgr.shape[0]}, the records' spec says "
+            f"{spec.width}x{spec.height}; {_WRITE_AGAIN}"
+        )
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def parse_example(serialized, spec: DatasetSpec):
