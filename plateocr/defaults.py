@@ -29,6 +29,11 @@ READ_BATCH_HELP = "Images read per batch (does not change the result; train's --
 # What runs the model when reading (PlateReader's backend, predict --backend; plateocr.inference.reader).
 READ_BACKENDS = ("auto", "litert", "tensorflow")
 READ_BACKEND_ENV = "PLATEOCR_BACKEND"
+READ_BACKEND_HELP = (
+    "What runs the model: litert (TensorFlow Lite, built once per checkpoint and cached; then no "
+    "TensorFlow start-up), tensorflow, or auto (litert where installed). The readings are the same. "
+    f"\\[default: ${READ_BACKEND_ENV}, else auto]"
+)
 
 # Read each plate as a few re-framed views and vote (plateocr.inference.test_time_augmentation):
 # the default of predict, eval and export, which say so in their --help. A view is (horizontal

@@ -204,3 +204,111 @@ def test_a_damaged_test_shard_is_named(tmp_path):
     with pytest.raises(PlateOCRError) as e:
         evaluate(model, tmp_path / "records", tta=False)
     assert str(e.value).startswith(f"{shard}: damaged records file (cut short in record ")
+
+
+@pytest.mark.slow
+def test_eval_reads_real_crops_as_the_tensorflow_evaluator_does(tmp_path):
+    """evaluate() reads through PlateReader (LiteRT here); training's Evaluator reads the same
+    records on its TensorFlow graph: the same figures on real crops (data/sample's first 64
+    plates), with formats on, and the same mistakes, O/0 marks and errors CSV."""
+    from conftest import BUNDLED_BASE_MODEL, REPO_ROOT, write_csv
+
+    from plateocr.cropping import crop_annotations
+    from plateocr.formats import Formats
+    from plateocr.model.modeldir import ModelDir
+    from plateocr.records import RecordsOptions, write_records as write_crop_records
+    from plateocr.spec import DatasetSpec
+    from plateocr.training.evaluate import Evaluator
+
+    if not (BUNDLED_BASE_MODEL / "config.json").is_file():
+        pytest.skip("this install has no bundled base model")
+    md = ModelDir(BUNDLED_BASE_MODEL)
+    sample = REPO_ROOT / "data" / "sample"
+    with open(sample / "annot.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))[1:65]
+    annot = write_csv(tmp_path / "annot.csv", rows)
+    crops = crop_annotations(annot, sample / "images", tmp_path / "crops", size=(md.spec.height, md.spec.width))
+    options = RecordsOptions(
+        split=0.0,
+        val=0,
+        size=(md.spec.height, md.spec.width),
+        keep_aspect=md.spec.keep_aspect,
+        charset_file=BUNDLED_BASE_MODEL / md.spec.charset_file,
+        max_length=md.spec.max_sequence_length,
+    )
+    records = write_crop_records(crops.manifest.parent, tmp_path / "records", options).out
+    # A strong prior, so that the format search changes readings (checked below)
+    formats = Formats({"LLNNNLL": 5, "LLLNNN": 3, "NNNLLLN": 2}, unseen=0.01, weight=3.0)
+    got = evaluate(BUNDLED_BASE_MODEL, records, batch_size=24, formats=formats)  # 64 plates: 24 + 24 + 16
+    assert got.backend == "litert" and got.num_examples == 64 and got.formats == "given"
+    assert got.choice.describe() == f"latest = step {got.step}, chosen on no split"
+    spec = DatasetSpec.read(records)
+    with Evaluator(records, spec, md.charset, md.config, "test", 24, True, formats) as evaluator:
+        expected = evaluator.evaluate(got.checkpoint)
+    assert [(e.index, e.truth, e.prediction) for e in got.examples] == [
+        (e.index, e.truth, e.prediction) for e in expected.examples
+    ]
+    assert [e.confidence for e in got.examples] == pytest.approx([e.confidence for e in expected.examples], abs=1e-4)
+    mine, theirs = got.metrics(), expected.metrics()
+    assert mine.pop("mean_confidence") == pytest.approx(theirs.pop("mean_confidence"), abs=1e-4)
+    assert mine == theirs
+    assert [(e.index, e.o_vs_0_only) for e in got.worst_errors(64)] == [
+        (e.index, e.o_vs_0_only) for e in expected.worst_errors(64)
+    ]
+    got.write_errors_csv(tmp_path / "got.csv")
+    expected.write_errors_csv(tmp_path / "expected.csv")
+
+    def rows_without_confidence(path):
+        return [{k: v for k, v in row.items() if k != "confidence"} for row in csv.DictReader(open(path))]
+
+    assert rows_without_confidence(tmp_path / "got.csv") == rows_without_confidence(tmp_path / "expected.csv")
+    assert 0 < len(got.errors) < 64  # right and wrong readings both compared
+    off = evaluate(BUNDLED_BASE_MODEL, records, batch_size=24, formats="off")
+    assert off.formats is None and [e.prediction for e in off.examples] != [e.prediction for e in got.examples]
+
+
+@pytest.mark.slow
+def test_with_a_warm_cache_eval_imports_no_tensorflow(tmp_path):
+    """`plateocr eval` in fresh processes: the first converts the checkpoint for LiteRT (TensorFlow
+    imported), the next reads the records and the model without TensorFlow; the same figures
+    as eval on the tensorflow backend."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    from conftest import REPO_ROOT
+    from tiny_model import random_model_dir
+
+    from plateocr.charset import Charset
+
+    charset = Charset.from_texts(TEXTS[:5])
+    write_records(tmp_path / "records", {"test": TEXTS[:5]}, charset=charset)
+    model = random_model_dir(tmp_path / "model", charset=charset).path
+    code = f"""
+        import sys
+        sys.argv = ["plateocr", "eval", "--model-dir", {str(model)!r}, "--data", {str(tmp_path / "records")!r}, "--json"]
+        from plateocr.cli import main
+        try:
+            main()
+        except SystemExit as e:
+            assert not e.code, e.code
+        print("TENSORFLOW", "tensorflow" in sys.modules)
+        """
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"), "PLATEOCR_BACKEND": ""}
+
+    def run() -> tuple[dict, bool]:
+        out = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env, cwd=REPO_ROOT
+        )
+        printed, _, imported = out.stdout.rpartition("TENSORFLOW ")
+        assert out.returncode == 0 and imported, out.stderr[-2000:]
+        return json.loads(printed), imported.strip() == "True"
+
+    first, first_imported = run()
+    warm, warm_imported = run()
+    assert first_imported and not warm_imported  # the first built the cache; the second needed no TensorFlow
+    assert warm == first and warm["examples"] == 5
+    on_tensorflow = evaluate(model, tmp_path / "records", backend="tensorflow").report()
+    assert on_tensorflow.pop("mean_confidence") == pytest.approx(warm.pop("mean_confidence"), abs=1e-4)
+    assert on_tensorflow == warm

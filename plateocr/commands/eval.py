@@ -12,6 +12,7 @@ from typing import Optional
 import typer
 
 from plateocr import defaults
+from plateocr.commands.predict import Backend
 from plateocr.formats import FORMATS_HELP
 
 
@@ -35,6 +36,7 @@ def run(
     tta: bool = typer.Option(True, "--tta/--no-tta", help=defaults.TTA_HELP, show_default=False),
     formats: str = typer.Option("auto", "--formats", help=FORMATS_HELP, show_default=False),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing --errors file."),
+    backend: Optional[Backend] = typer.Option(None, "--backend", case_sensitive=False, help=defaults.READ_BACKEND_HELP),
 ) -> None:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
@@ -61,12 +63,14 @@ def run(
             batch_size=batch_size,
             tta=tta,
             formats=formats,
+            backend=backend and backend.value,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     if errors is not None:
         result.write_errors_csv(errors)
-    for note in result.choice.notes:
-        err.print(f"note: {note}")
+    for note in (result.backend_note, *result.choice.notes):
+        if note:
+            err.print(f"note: {note}")
     if as_json:
         typer.echo(json.dumps(result.report(), indent=2, sort_keys=True))
         return

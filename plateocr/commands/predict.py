@@ -66,9 +66,7 @@ def run(
         None,
         "--backend",
         case_sensitive=False,
-        help="What runs the model: litert (TensorFlow Lite, built once per checkpoint and cached; then no "
-        "TensorFlow start-up), tensorflow, or auto (litert where installed). The readings are the same. "
-        f"\\[default: ${defaults.READ_BACKEND_ENV}, else auto]",
+        help=defaults.READ_BACKEND_HELP,
     ),
 ) -> None:
     from rich.console import Console

@@ -183,6 +183,11 @@ class PlateReader:
             self._runner = _SessionRunner(self.config, self.checkpoint, threads, cache_graph)
         self.backend = "tensorflow" if isinstance(self._runner, _SessionRunner) else "litert"
 
+    @property
+    def reads_formats(self) -> bool:
+        """Whether readings are chosen with formats (some format given that this model can read)."""
+        return self._tables is not None
+
     def _open_litert(self, required: bool, threads: int | None, use_cache: bool):
         """The LiteRT runner; None (with backend_note) where it cannot be had and not `required`."""
         from plateocr.inference import litert_runner

@@ -18,9 +18,10 @@ apart from its models).
   synthetic crops (plateocr.synth.crops), for pretraining the base model: ``train(...,
   train_input=fn(TrainOptions) -> dataset)`` uses them instead of the records' train split
   (scripts/train_base_model.py)
-- evaluate: scoring a checkpoint on a split (Evaluator, evaluate()), for `plateocr eval` and for
-  early stopping. It lives here, not in plateocr.inference, because it reads the records through
-  data (eval_dataset); it reads plates the way PlateReader does, through plateocr.inference.
+- evaluate: scoring a checkpoint on a split, for `plateocr eval` (evaluate(): through PlateReader,
+  LiteRT by default) and for early stopping (Evaluator: one TensorFlow graph for the run's
+  checkpoints). It lives here, not in plateocr.inference, because it reads the records through
+  data (read_split, eval_dataset); it reads plates through plateocr.inference.
 
 Imports go one way: plateocr.training -> plateocr.inference -> plateocr.model.
 """

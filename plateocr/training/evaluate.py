@@ -1,9 +1,15 @@
 """Evaluation: every example of a split once, read with the inference decoding, scored.
 
-The graph is built once (is_training=False, greedy decoding) and can score several checkpoints
-(training's --eval-every reuses one Evaluator). Readings come from plateocr.inference.decoding and,
-by default, the test-time views (plateocr.inference.test_time_augmentation), the code prediction
-uses, so `eval` scores exactly what `predict` would print.
+evaluate() (`plateocr eval`, the benchmarks) reads a split's crops through PlateReader, the reader
+`predict` uses (backend "auto": LiteRT where installed, with the checkpoint's TFLite model cached
+per checkpoint), and the records with plateocr.training.data.read_split (no TensorFlow), so
+`eval` scores exactly what `predict` would print and, with a warm cache, imports no TensorFlow.
+
+Evaluator is the same scoring on a TensorFlow graph built once (is_training=False, greedy
+decoding) that scores several checkpoints in turn: training's --eval-every (early_stopping)
+keeps one, where converting every checkpoint to TFLite first would cost more than reading it.
+Both read through plateocr.inference (decoding, the test-time views of test_time_augmentation,
+the format search) and score in _add_examples, so their figures agree (tested).
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import numpy as np
 
 from plateocr.charset import Charset
 from plateocr.defaults import READ_BATCH_SIZE
-from plateocr.errors import PlateOCRError, tf_error_message
+from plateocr.errors import PlateOCRError
 from plateocr.inference.format_search import build_tables, char_probabilities, decode_outputs
 from plateocr.inference.test_time_augmentation import read_views
 from plateocr.model.metrics import AccuracyCounts, accuracy_counts, differs_only_in_o_and_0
@@ -81,6 +87,8 @@ class EvalResult:
     examples: list[ExampleResult] = field(default_factory=list)
     formats: str | None = None  # the formats file read with (format-aware reading), if any
     choice: CheckpointChoice | None = None  # set by evaluate(): which checkpoint, chosen on what
+    backend: str | None = None  # what read it: PlateReader's "litert" or "tensorflow"; None: Evaluator's graph
+    backend_note: str | None = None  # why PlateReader's "auto" read with TensorFlow, if it did
 
     @property
     def num_examples(self) -> int:
@@ -190,12 +198,10 @@ class Evaluator:
     ):
         """formats: a plateocr.formats.Formats to read with (as PlateReader's), or None."""
         from plateocr.model.compat import session_config, tf, tf1
-        from plateocr.training.data import eval_dataset, split_files
+        from plateocr.training.data import eval_dataset
         from plateocr.model.network import build_model
 
-        split_files(records_dir, spec, split)  # clear errors before building anything
-        if batch_size < 1:
-            raise PlateOCRError(f"--batch-size {batch_size}: must be at least 1")
+        _check_split(records_dir, spec, split, batch_size)  # clear errors before building anything
         self.split = split
         self.records_dir, self.spec = records_dir, spec
         self.charset = charset
@@ -231,18 +237,12 @@ class Evaluator:
             return self._evaluate(checkpoint, progress)
 
     def _evaluate(self, checkpoint: str, progress: Progress | None) -> EvalResult:
+        from plateocr.inference.export import restore_checkpoint
         from plateocr.model.compat import tf
 
-        try:
-            self._saver.restore(self.session, checkpoint)
-        except (tf.errors.OpError, ValueError) as e:
-            raise PlateOCRError(
-                f"{checkpoint}: cannot restore the model from this checkpoint ({tf_error_message(e)})"
-            ) from None
+        restore_checkpoint(self.session, self._saver, checkpoint)
         self.session.run(self._iterator.initializer)
-        result = EvalResult(split=self.split, checkpoint=str(checkpoint), step=checkpoint_step(checkpoint))
-        if self._tables is not None:
-            result.formats = self.formats.source or "given"
+        result = _new_result(self.split, checkpoint, self.formats if self._tables is not None else None)
         while True:
             try:
                 batch = self.session.run(self._batch)
@@ -253,18 +253,8 @@ class Evaluator:
 
                 raise damaged_split_error(self.records_dir, self.spec, self.split, e) from None
             readings = read_views(batch["images"], self._read, self.tta)
-            null = self.charset.null_code
-            for b, reading in enumerate(readings):
-                read_ids = np.asarray([self.charset.pad(self.charset.encode(reading.text), self.max_length)])
-                result.examples.append(
-                    ExampleResult(
-                        index=len(result.examples),
-                        truth=batch["texts"][b].decode("utf-8"),
-                        prediction=reading.text,
-                        confidence=reading.confidence,
-                        counts=accuracy_counts(read_ids, batch["labels"][b : b + 1], null),
-                    )
-                )
+            truths = [t.decode("utf-8") for t in batch["texts"]]
+            _add_examples(result, readings, truths, batch["labels"], self.charset, self.max_length)
             if progress:
                 progress(len(result.examples), self.size)
         return result
@@ -277,6 +267,83 @@ class Evaluator:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _new_result(split: str, checkpoint: str, formats) -> EvalResult:
+    """An empty EvalResult of `checkpoint` on `split`; formats: those read with, or None."""
+    result = EvalResult(split=split, checkpoint=str(checkpoint), step=checkpoint_step(checkpoint))
+    if formats is not None:
+        result.formats = formats.source or "given"
+    return result
+
+
+def _add_examples(result: EvalResult, readings, truths, labels, charset: Charset, max_length: int) -> None:
+    """Score readings against their truths (texts) and labels (padded ids): one ExampleResult
+    each, appended to result in order."""
+    null = charset.null_code
+    for reading, truth, label in zip(readings, truths, labels, strict=True):
+        read_ids = np.asarray([charset.pad(charset.encode(reading.text), max_length)])
+        result.examples.append(
+            ExampleResult(
+                index=len(result.examples),
+                truth=truth,
+                prediction=reading.text,
+                confidence=reading.confidence,
+                counts=accuracy_counts(read_ids, np.asarray([label], np.int32), null),
+            )
+        )
+
+
+def read_split_scored(
+    reader,
+    records_dir: str | os.PathLike,
+    spec: DatasetSpec,
+    split: str,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: Progress | None = None,
+) -> EvalResult:
+    """Every example of `split` read by `reader` (a PlateReader) and scored: the records read
+    without TensorFlow (training.data.read_split), their images decoded on the reader's loader
+    threads while the previous batch is read (PlateReader.read_many)."""
+    from plateocr.training.data import decode_split_image, read_split
+
+    _check_split(records_dir, spec, split, batch_size)
+    result = _new_result(split, reader.checkpoint, reader.formats if reader.reads_formats else None)
+    result.backend, result.backend_note = reader.backend, reader.backend_note
+    truths, labels, readings = [], [], []
+
+    def loaders():
+        for example in read_split(records_dir, spec, split):
+            truths.append(example.text)
+            labels.append(example.labels)
+            yield lambda example=example: decode_split_image(example, spec)
+
+    def score() -> None:
+        done = slice(len(result.examples), len(result.examples) + len(readings))
+        _add_examples(result, readings, truths[done], labels[done], reader.charset, spec.max_sequence_length)
+        readings.clear()
+        if progress:
+            progress(len(result.examples), spec.splits[split].size)
+
+    for _, reading in reader.read_many(loaders(), batch_size):
+        if isinstance(reading, PlateOCRError):
+            raise reading
+        readings.append(reading)
+        if len(readings) == batch_size:
+            score()
+    if readings:
+        score()
+    return result
+
+
+def _check_split(records_dir: str | os.PathLike, spec: DatasetSpec, split: str, batch_size: int) -> None:
+    """The errors to give before any model or record is read: an unknown or empty split, a bad
+    batch size."""
+    from plateocr.training.data import split_files
+
+    split_files(records_dir, spec, split)
+    if batch_size < 1:
+        raise PlateOCRError(f"--batch-size {batch_size}: must be at least 1")
 
 
 def choose_checkpoint(
@@ -343,12 +410,15 @@ def evaluate(
     progress: Progress | None = None,
     tta: bool = True,
     formats="auto",
+    backend: str | None = None,
 ) -> EvalResult:
     """Score a model directory's checkpoint on a records split (choose_checkpoint: by default
     best/, chosen on val, else the latest); result.choice says which and what chose it.
 
-    tta: read as predict does by default, each plate as a few views (test_time_augmentation).
-    formats: as predict's (plateocr.formats.resolve_formats): "auto", "off", a file, a Formats.
+    Read through PlateReader, as predict reads (read_split_scored). tta: read as predict does by
+    default, each plate as a few views (test_time_augmentation). formats: as predict's
+    (plateocr.formats.resolve_formats): "auto", "off", a file, a Formats. backend: PlateReader's
+    ("auto", "litert", "tensorflow"; None: $PLATEOCR_BACKEND, else "auto").
 
     records_dir defaults to the records the model was trained on (config.json), else records/.
     """
@@ -364,8 +434,11 @@ def evaluate(
     md.check_compatible(spec, charset, records_dir, hint="evaluate on records written with the model's charset")
     from plateocr.formats import resolve_formats
 
+    from plateocr.inference.reader import PlateReader
+
     chosen = resolve_formats(formats, md.path)
-    with Evaluator(records_dir, spec, md.charset, md.config, split, batch_size, tta, chosen) as ev:
-        result = ev.evaluate(choice.path, progress)
+    _check_split(records_dir, spec, split, batch_size)  # said before the model is read
+    with PlateReader(md.path, choice.path, tta=tta, formats=chosen, backend=backend) as reader:
+        result = read_split_scored(reader, records_dir, spec, split, batch_size, progress)
     result.choice = choice
     return result
