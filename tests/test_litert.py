@@ -268,3 +268,47 @@ def test_litert_reads_real_crops_as_tensorflow_does(real_crops):
     assert texts[True, True] != texts[True, False] and texts[False, True] != texts[False, False]
     confidences = {key: [r.confidence for r in got] for key, got in seen.items()}
     assert confidences[True, True] != pytest.approx(confidences[False, True], abs=TOLERANCE)
+
+
+@pytest.mark.slow
+def test_train_leaves_the_checkpoint_predict_reads_converted(tmp_path, cache, builds, monkeypatch):
+    """`plateocr train` builds the LiteRT model of best/ (else the latest) while TensorFlow is
+    loaded, so the first reader after it builds nothing; a conversion problem is a one-line note
+    and training still succeeds."""
+    from test_data import write_records
+    from typer.testing import CliRunner
+
+    from plateocr import PlateReader
+    from plateocr.cli import app
+    from plateocr.inference import litert_runner
+    from plateocr.inference.graph_cache import tflite_cache_path
+    from plateocr.model.modeldir import ModelDir
+
+    write_records(tmp_path / "records", {"train": TEXTS, "val": TEXTS}, size=SIZE)
+    args = ["train", "--data", str(tmp_path / "records"), "--model-dir", str(tmp_path / "model"), "--from-scratch"]
+    args += ["--endpoint", "MaxPool_5a_3x3", "--batch-size", "4", "--no-augment", "--seed", "1"]
+    args += ["--eval-every", "2", "--patience", "0"]
+    real = litert_runner.build_tflite
+
+    def broken(config, checkpoint, **kwargs):
+        builds.append(checkpoint)
+        raise litert_runner.LiteRTUnavailable("no converter today")
+
+    monkeypatch.setattr(litert_runner, "build_tflite", broken)
+    out = CliRunner().invoke(app, [*args, "--steps", "2"])
+    assert out.exit_code == 0, out.output
+    assert "note: the model for reading with LiteRT was not built (no converter today)" in out.output
+    assert len(builds) == 1 and not _litert_files(cache)
+
+    monkeypatch.setattr(litert_runner, "build_tflite", real)
+    builds.clear()
+    out = CliRunner().invoke(app, [*args, "--steps", "4"])  # resumed: best/ of steps 2 and 4
+    assert out.exit_code == 0 and "note:" not in out.output, out.output
+    md = ModelDir(tmp_path / "model")
+    best = md.best_checkpoint()
+    assert best is not None and builds == [best]
+    assert _litert_files(cache) == [tflite_cache_path(md.config, best)]
+    builds.clear()
+    with PlateReader(md.path) as reader:
+        assert reader.backend == "litert" and reader.checkpoint == best
+    assert builds == []  # warm: nothing converted

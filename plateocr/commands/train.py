@@ -169,6 +169,18 @@ def run(
         console.print(f"interrupted; checkpoint saved: {e.checkpoint} (run the same command to resume)")
         sys.exit(130)
     _print_result(result)
+    _warm_reader(result.model_dir, console)
+
+
+def _warm_reader(model_dir: Path, console) -> None:
+    """Convert the checkpoint predict will read (best/, else the latest) for LiteRT now, while
+    TensorFlow is loaded (a second or two), so the first `plateocr predict` starts warm."""
+    from plateocr.inference.litert_runner import warm_cache
+
+    with console.status("preparing the model for predict"):
+        note = warm_cache(model_dir)
+    if note:
+        console.print(f"note: {note}")
 
 
 class _RichListener:

@@ -148,3 +148,23 @@ def open_runner(
     except OSError:  # the checkpoint's files went away: restoring it will say so
         return load(build())
     return cached_tflite(path, build, load)
+
+
+def warm_cache(model_dir) -> str | None:
+    """Build the TFLite model of the checkpoint a PlateReader on `model_dir` reads by default
+    (best/, else the latest) into the user's cache, unless it is there: `plateocr train` calls it
+    while TensorFlow is loaded, so the first `predict` after training starts warm. Nothing is
+    done where the reader would not use LiteRT ($PLATEOCR_BACKEND=tensorflow, ai-edge-litert
+    missing). Never raises: returns None, or one line saying why the model was not built."""
+    from plateocr.inference.reader import choose_backend
+    from plateocr.model.modeldir import ModelDir
+
+    try:
+        if choose_backend(None) == "tensorflow" or not available():
+            return None
+        md = ModelDir(model_dir)
+        open_runner(md.config, md.resolve_checkpoint()).close()
+    except Exception as e:  # a conversion or cache problem must not fail the training run
+        why = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        return f"the model for reading with LiteRT was not built ({why}); predict builds it on first use"
+    return None
