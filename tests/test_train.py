@@ -15,7 +15,7 @@ from plateocr.charset import Charset
 from plateocr.errors import PlateOCRError
 from plateocr.model.modeldir import ModelDir
 from plateocr.training.loop import NaNLossError, TrainingInterrupted, TrainListener, train
-from plateocr.training.options import FINE_TUNE_LEARNING_RATE, TrainOptions
+from plateocr.training.options import FINE_TUNE_LEARNING_RATE, FINE_TUNE_SYNTHETIC_SHARE, TrainOptions
 from plateocr.training.restore import INCEPTION_SCOPE
 
 TINY = {"final_endpoint": "MaxPool_5a_3x3", "batch_norm_decay": 0.9}
@@ -290,7 +290,8 @@ def test_a_new_model_starts_from_the_bundled_base_model(tmp_path, records, monke
     rec = Recorder()
     result = train(records, tmp_path / "tuned", {**FAST, "steps": 1, "learning_rate": None}, listener=rec)
     assert any("bundled base model" in m for m in rec.messages)
-    assert result.options.learning_rate == FINE_TUNE_LEARNING_RATE  # fine-tuning's own default
+    assert result.options.learning_rate == FINE_TUNE_LEARNING_RATE  # fine-tuning's own defaults
+    assert result.options.synthetic_share == FINE_TUNE_SYNTHETIC_SHARE  # records of max length 6 hold them
     assert ModelDir(tmp_path / "tuned").config.final_endpoint == TINY["final_endpoint"]  # its architecture
     assert any(n.startswith(INCEPTION_SCOPE) for n in result.restored)
     # --from-scratch: random weights, plateocr's default architecture
@@ -305,6 +306,7 @@ def test_a_new_model_starts_from_the_bundled_base_model(tmp_path, records, monke
     )
     assert not result.restored and not any("bundled" in m for m in rec.messages)
     assert result.options.learning_rate == TrainOptions().learning_rate
+    assert result.options.synthetic_share == 0  # rehearsal is fine-tuning's
     # resuming a model dir does not start again from the base model
     rec = Recorder()
     train(records, tmp_path / "tuned", {**FAST, "steps": 2}, listener=rec)
@@ -372,8 +374,9 @@ def test_bad_inputs_are_clear_errors(tmp_path, records):
     write_records(tmp_path / "long", {"train": TEXTS[:2]}, max_len=10)
     with pytest.raises(PlateOCRError, match=r"--synthetic-share 1.0: must be in \[0, 1\)"):
         train(tmp_path / "long", tmp_path / "model", {"steps": 1, "synthetic_share": 1.0})
-    with pytest.raises(PlateOCRError, match="cannot mix in synthetic plates: the records' max length 6 is under 8"):
-        train(records, tmp_path / "model", {"steps": 1, "synthetic_share": 0.5}, config_overrides=TINY)
+    write_records(tmp_path / "short", {"train": TEXTS[:2]}, max_len=5)
+    with pytest.raises(PlateOCRError, match="cannot mix in synthetic plates: the records' max length 5 is under 6"):
+        train(tmp_path / "short", tmp_path / "model", {"steps": 1, "synthetic_share": 0.5}, config_overrides=TINY)
     assert not (tmp_path / "model").exists()  # nothing was created for a failed start
 
 

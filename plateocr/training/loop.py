@@ -32,7 +32,7 @@ from plateocr.model.modeldir import ModelDir, checkpoint_step
 from plateocr.spec import DatasetSpec
 from plateocr.training.early_stopping import BestKeeper, no_eval_split_note
 from plateocr.training.graph import TrainGraph, build_graph
-from plateocr.training.options import FINE_TUNE_LEARNING_RATE, TrainOptions
+from plateocr.training.options import FINE_TUNE_LEARNING_RATE, FINE_TUNE_SYNTHETIC_SHARE, TrainOptions
 from plateocr.training.restore import (
     base_architecture,
     initialize,
@@ -176,6 +176,14 @@ def train(
     incep_arg = resolve_checkpoint_arg(checkpoint_inception) if checkpoint_inception else None
     if ckpt_arg and new_model and (options or {}).get("learning_rate") is None:
         options = {**(options or {}), "learning_rate": FINE_TUNE_LEARNING_RATE}
+    if ckpt_arg and new_model and train_input is None and (options or {}).get("synthetic_share") is None:
+        from plateocr.training.synthetic_data import rehearsal_problem
+
+        problem = rehearsal_problem(charset, spec)
+        share = 0.0 if problem else FINE_TUNE_SYNTHETIC_SHARE
+        if problem:
+            listener.message(f"fine-tuning on the real plates only (no rendered plates mixed in: {problem})")
+        options = {**(options or {}), "synthetic_share": share}
     if ckpt_arg and new_model:
         # a new model takes the architecture of the plateocr model it starts from
         given_config = {k: v for k, v in (config_overrides or {}).items() if v is not None}
