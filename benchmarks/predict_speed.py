@@ -9,16 +9,30 @@ Rows (each system on the same plate crops):
   each backend with one thread; the exported SavedModel (`plateocr export`, five views and
   --no-tta), fed the files' bytes in batches of 64 through `serving_default` (decode and fit in
   the graph; file reads before the clock); Tesseract with one process per crop
-  (`tesseract IMG stdout --psm 7 -c tessedit_char_whitelist=A-Z0-9`), as many at once as cores.
+  (`tesseract IMG stdout --psm 7 -c tessedit_char_whitelist=A-Z0-9`), as many at once as cores;
+  fast-plate-ocr's smallest architecture (below), speed only.
 - cold single image: wall time of one `plateocr predict one.png` (a fresh process: Python, the
   backend's start-up, the model, one read): LiteRT with a warm cache, LiteRT on first use of
-  the model (an empty cache: TensorFlow converts it once), TensorFlow (its graph cache warm);
-  and of one `tesseract` call.
+  the model (an empty cache: TensorFlow converts it once), LiteRT first after `plateocr train`
+  (a model fine-tuned 2 steps from --model-dir on the crops, the cache empty before training:
+  train converts the checkpoint predict will read), TensorFlow (its graph cache warm); and of
+  one `tesseract` call.
 - CPU ms/plate (user + system time of all threads, or of the Tesseract processes) and the
   throughput it implies on idle cores: the machine is shared, so wall figures move with the load.
-- sequence accuracy on the labelled crops the model did not train on (the test split's texts
-  when the crops come from the model's data; otherwise all crops, said in the notes), and how
-  many of LiteRT's texts equal TensorFlow's.
+- sequence accuracy (the whole plate read right) on the labelled crops the model did not train
+  on (the test split's texts when the crops come from the model's data; otherwise all crops,
+  said in the notes), for every row that reads them, and how many of LiteRT's texts equal
+  TensorFlow's.
+
+fast-plate-ocr (pip, MIT; `pip install 'fast-plate-ocr[onnx]'`, and keras>=3.10 and pydantic,
+which its [train] extra names and TensorFlow's environment has): its pretrained models are
+downloaded from GitHub when first used, which a machine without that access cannot do, so its
+row is its smallest architecture (cct_xs_v1: the layer sizes of models/cct_xs_v1.yaml in its
+repository, written out in FAST_PLATE_OCR_ARCH) built offline with random weights, 64x128 RGB,
+9 slots of 37 classes (its default Latin plate config): throughput only, in a subprocess, Keras 3
+on TensorFlow (`predict_on_batch`, batches of --batch-size, each crop read and resized by its
+own `read_and_resize_plate_image`, as its recognizer does), and inference alone. Its accuracy is
+not comparable (untrained), so that column says "-". Absent, the row is skipped with that hint.
 
 Two more tables: start-up in a fresh process (PlateReader constructed and its first plate read,
 from `import`; a warm cache), and the LiteRT interpreter alone on one batch of 64 plates' five
@@ -70,6 +84,112 @@ PLATEOCR = Path(sys.executable).parent / "plateocr"
 def default_data() -> Path:
     sample = REPO / "data" / "sample"
     return sample if (sample / "annot.csv").is_file() else REAL_PLATES
+
+
+# fast-plate-ocr's smallest model, cct_xs_v1: the layer sizes of models/cct_xs_v1.yaml in
+# github.com/ankandrew/fast-plate-ocr (its pretrained weights are a download away; untrained here).
+FAST_PLATE_OCR_ARCH = {
+    "model": "cct",
+    "rescaling": {"scale": 1 / 255, "offset": 0.0},
+    "tokenizer": {
+        "blocks": [
+            {"layer": "Conv2D", "filters": 32, "kernel_size": 3, "padding": "valid"},
+            {"layer": "MaxBlurPooling2D", "pool_size": 2, "filter_size": 3},
+            {"layer": "Conv2D", "filters": 48, "kernel_size": 3, "padding": "valid"},
+            {"layer": "Conv2D", "filters": 64, "kernel_size": 3, "padding": "valid"},
+            {"layer": "MaxBlurPooling2D", "pool_size": 2, "filter_size": 3},
+            {"layer": "Conv2D", "filters": 80, "kernel_size": 3, "padding": "valid"},
+            {"layer": "Conv2D", "filters": 96, "kernel_size": 3, "padding": "valid"},
+        ],
+        "positional_emb": True,
+        "patch_size": 2,
+        "patch_mlp": {"layer": "MLP", "hidden_units": [64], "activation": "gelu", "dropout_rate": 0.05},
+    },
+    "transformer_encoder": {
+        "layers": 4,
+        "heads": 1,
+        "projection_dim": 64,
+        "units": [64, 64],
+        "activation": "gelu",
+        "stochastic_depth": 0.05,
+        "attention_dropout": 0.05,
+        "mlp_dropout": 0.1,
+        "head_mlp_dropout": 0.05,
+        "token_reducer_heads": 4,
+        "normalization": "dyt",
+    },
+}
+FAST_PLATE_OCR_PLATE = {  # its default Latin plate config, 3 channels
+    "max_plate_slots": 9,
+    "alphabet": "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_",
+    "pad_char": "_",
+    "img_height": 64,
+    "img_width": 128,
+    "keep_aspect_ratio": True,
+    "image_color_mode": "rgb",
+}
+# In a subprocess (Keras 3, eager TensorFlow: kept away from plateocr's graph-mode sessions):
+# argv: a JSON file {"arch", "plate", "paths", "batch"}; prints one JSON line of figures.
+FAST_PLATE_OCR = """
+import json, os, resource, sys, time
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+import numpy as np
+from importlib.metadata import version
+from pydantic import TypeAdapter
+from fast_plate_ocr.core.process import read_and_resize_plate_image
+from fast_plate_ocr.train.model.config import PlateConfig
+from fast_plate_ocr.train.model.model_builders import build_model
+from fast_plate_ocr.train.model.model_schema import AnyModelConfig
+
+job = json.load(open(sys.argv[1]))
+plate = PlateConfig(**job["plate"])
+model = build_model(TypeAdapter(AnyModelConfig).validate_python(job["arch"]), plate)
+batch, paths = job["batch"], job["paths"]
+
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+def load(files):
+    return np.stack([read_and_resize_plate_image(
+        f, plate.img_height, plate.img_width, plate.image_color_mode, plate.keep_aspect_ratio,
+        plate.interpolation, plate.padding_color) for f in files])
+
+def read(images):
+    return model.predict_on_batch(images)["plate"].argmax(-1)
+
+read(load(paths[:batch]))  # warm-up
+c0, t0 = cpu(), time.perf_counter()
+for i in range(0, len(paths), batch):
+    read(load(paths[i : i + batch]))
+wall, used = time.perf_counter() - t0, cpu() - c0
+images = load(paths[:batch])
+c1, t1 = cpu(), time.perf_counter()
+for _ in range(max(1, len(paths) // batch)):
+    read(images)
+n = batch * max(1, len(paths) // batch)
+print(json.dumps({"version": version("fast-plate-ocr"), "params": model.count_params(),
+                  "rate": len(paths) / wall, "cpu_ms": 1000 * used / len(paths),
+                  "infer_rate": n / (time.perf_counter() - t1), "infer_cpu_ms": 1000 * (cpu() - c1) / n}))
+"""
+
+
+def fast_plate_ocr_speed(paths: list[Path], batch: int, work: Path) -> dict | None:
+    """fast-plate-ocr's cct_xs_v1 architecture, random weights, reading `paths` (FAST_PLATE_OCR);
+    None where fast-plate-ocr (or what it needs to build a model: keras 3, pydantic) is missing."""
+    import importlib.util
+    import json
+
+    if not all(importlib.util.find_spec(m) for m in ("fast_plate_ocr", "keras", "pydantic")):
+        return None
+    job = work / "fast_plate_ocr.json"
+    arch, plate = FAST_PLATE_OCR_ARCH, FAST_PLATE_OCR_PLATE
+    job.write_text(json.dumps({"arch": arch, "plate": plate, "paths": [str(p) for p in paths], "batch": batch}))
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    res = subprocess.run([sys.executable, "-c", FAST_PLATE_OCR, str(job)], capture_output=True, text=True, env=env)
+    if res.returncode != 0:
+        raise SystemExit(f"fast-plate-ocr failed:\n{res.stderr[-2000:]}")
+    return json.loads(res.stdout.strip().splitlines()[-1])
 
 
 def tesseract_read(path: Path) -> str:
@@ -141,6 +261,31 @@ def read_with(model: Path, backend: str, tta: bool, threads: int | None, paths, 
         return rate, cpu_ms, [r.text for r in reader.read_batch(paths, batch)]
 
 
+def predict_after_train(model: Path, manifest: Path, image: Path, work: Path) -> float:
+    """Wall seconds of the first `plateocr predict one.png` on a model `plateocr train` has just
+    made (fine-tuned from `model` for 2 steps on the crops), with a cache that was empty before
+    the training: train leaves the checkpoint converted for LiteRT."""
+    from plateocr.model.modeldir import ModelDir
+    from plateocr.records import RecordsOptions, write_records
+
+    md, folder = ModelDir(model), work / "after-train"
+    spec = md.spec
+    options = RecordsOptions(
+        split=1.0,
+        val=0,
+        size=(spec.height, spec.width),
+        keep_aspect=spec.keep_aspect,
+        charset_file=md.path / spec.charset_file,
+        max_length=spec.max_sequence_length,
+    )
+    write_records(manifest, folder / "records", options)
+    env = {"XDG_CACHE_HOME": str(folder / "cache")}
+    train = [str(PLATEOCR), "train", "--data", str(folder / "records"), "--model-dir", str(folder / "model")]
+    train += ["--init-from", str(model), "--steps", "2", "--batch-size", "8", "--eval-every", "0"]
+    timed_cold(train, 1, env)
+    return timed_cold([str(PLATEOCR), "predict", str(image), "--model-dir", str(folder / "model")], 1, env)[0]
+
+
 def litert_settings(model: Path, paths: list[Path], cores: int, repeat: int = 5) -> list[tuple]:
     """The LiteRT interpreter alone on one batch of 64 plates' views, each setting side by side:
     (setting, views/s, CPU ms/view)."""
@@ -199,8 +344,8 @@ def read_exported(model: Path, out: Path, tta: bool, paths: list[Path], repeated
     return rate, 1000 * (cpu_seconds() - c0) / len(data), read(paths)
 
 
-def prepare(args, work: Path) -> tuple[Path, list[tuple[Path, str]], list[str]]:
-    """(model dir, labelled crops to score, notes)."""
+def prepare(args, work: Path) -> tuple[Path, list[tuple[Path, str]], list[str], Path]:
+    """(model dir, labelled crops to score, notes, the crops' labels CSV)."""
     from plateocr.cropping import crop_annotations
     from plateocr.demo import crops_with_texts, run_demo
     from plateocr.training.evaluate import evaluate
@@ -258,7 +403,7 @@ def prepare(args, work: Path) -> tuple[Path, list[tuple[Path, str]], list[str]]:
                 else "some may be plates the model trained on"
             )
         )
-    return model, labelled, notes
+    return model, labelled, notes, manifest
 
 
 def main() -> None:
@@ -284,7 +429,7 @@ def main() -> None:
     os.environ["XDG_CACHE_HOME"] = str(work / "cache")  # this run's own cache (plateocr.user_cache)
     load_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     try:
-        model, labelled, notes = prepare(args, work)
+        model, labelled, notes, manifest = prepare(args, work)
         paths = [p for p, _ in labelled]
         repeated = [paths[i % len(paths)] for i in range(args.plates)]
         rows = []
@@ -326,9 +471,15 @@ def main() -> None:
             args.cold_repeats,
             lambda: {"PLATEOCR_BACKEND": "litert", "XDG_CACHE_HOME": str(work / f"empty-cache-{next(fresh)}")},
         )
+        after_train = predict_after_train(model, manifest, paths[0], work)
         startup = [
             ("`plateocr predict one.png`, LiteRT, warm cache", rows[0][3], "five views (the default)"),
             ("`plateocr predict one.png`, LiteRT, first use (empty cache)", first_use, "TensorFlow converts it once"),
+            (
+                "`plateocr predict one.png`, LiteRT, first after `plateocr train`",
+                after_train,
+                "one run; train converted the new checkpoint",
+            ),
             ("`plateocr predict one.png`, TensorFlow", rows[1][3], "its graph cache warm"),
         ]
         for backend in ("litert", "tensorflow"):
@@ -348,6 +499,27 @@ def main() -> None:
                     accuracy(texts, labelled),
                     f"serving_default on file bytes, batch {args.batch_size}, "
                     + ("5 views voted in the graph" if tta else "one view"),
+                )
+            )
+
+        # fast-plate-ocr's smallest architecture, untrained: speed only
+        fpo = fast_plate_ocr_speed(repeated, args.batch_size, work)
+        if fpo is None:
+            notes.append(
+                "fast-plate-ocr not installed, its row skipped: pip install 'fast-plate-ocr[onnx]' (keras>=3.10, pydantic)"
+            )
+        else:
+            rows.append(
+                (
+                    f"fast-plate-ocr {fpo['version']} cct_xs_v1, random weights",
+                    fpo["rate"],
+                    fpo["cpu_ms"],
+                    None,
+                    None,
+                    None,
+                    f"Keras 3, batch {args.batch_size}, its own read and resize; inference alone "
+                    f"{fpo['infer_rate']:.0f} plates/s ({fpo['infer_cpu_ms']:.2f} CPU ms); untrained: "
+                    "accuracy not comparable",
                 )
             )
 
@@ -410,12 +582,12 @@ def main() -> None:
                 f"{1000 * cores / cpu_ms:.0f}",
                 "-" if cold_s is None else f"{cold_s:.2f}",
                 "-" if cold_cpu is None else f"{cold_cpu:.2f}",
-                f"{acc:.3f}",
+                "-" if acc is None else f"{acc:.3f}",
                 how,
             )
         table.add_row("target (plateocr, default)", ">= 522", "", ">= 522", "<= 1.0", "", "", f"{cores} cores")
         if rows[-1][0].startswith("tesseract"):
-            a, b = rows[0], rows[-1]
+            a, b = rows[0], rows[-1]  # plateocr's default (LiteRT, five views) and Tesseract
             table.add_row(
                 "plateocr / Tesseract",
                 f"{a[1] / b[1]:.1f}x",
@@ -425,6 +597,11 @@ def main() -> None:
                 "",
                 f"{a[5] - b[5]:+.3f}",
                 "",
+            )
+        if fpo is not None:
+            notes.append(
+                f"fast-plate-ocr: its smallest architecture ({fpo['params']:,} weights, 64x128 RGB) with random "
+                "weights, as its trained ones are downloaded from GitHub at run time"
             )
         notes.append(
             "the machine is shared: wall figures fall as the load rises; CPU figures (and the idle-core "
