@@ -143,7 +143,6 @@ def test_eval_command_tables_json_and_errors_csv(memorised, monkeypatch):
 def test_missing_model_and_bad_split_are_clear_errors(tmp_path):
     with pytest.raises(PlateOCRError, match="model directory not found"):
         evaluate(tmp_path / "model")
-    from plateocr.charset import Charset
     from plateocr.model.config import ModelConfig
     from plateocr.model.modeldir import ModelDir
 
@@ -156,10 +155,6 @@ def test_missing_model_and_bad_split_are_clear_errors(tmp_path):
     (tmp_path / "model" / "ckpt-1.index").write_bytes(b"")
     with pytest.raises(PlateOCRError, match="no split 'test'"):
         evaluate(tmp_path / "model", split="test")
-    other = Charset.from_texts(["XYZ", "Ä"])
-    write_records(tmp_path / "other", {"test": ["XYZ", "Ä"]}, charset=other)
-    with pytest.raises(PlateOCRError, match="charset .* differs"):
-        evaluate(tmp_path / "model", tmp_path / "other")
     with pytest.raises(PlateOCRError, match="ckpt-1: cannot restore .*too short"):
         evaluate(tmp_path / "model", split="train")  # an unreadable checkpoint
 
@@ -172,11 +167,15 @@ def test_eval_without_a_model_scores_the_bundled_base_model(tmp_path, monkeypatc
     from conftest import BUNDLED_BASE_MODEL
 
     from plateocr.base_model import bundled_base_model
+    from plateocr.charset import Charset
     from plateocr.cli import app
 
     monkeypatch.setattr(plateocr.base_model, "BASE_MODEL_DIR", BUNDLED_BASE_MODEL)
-    plates = ["AB123CD", "XY4567", "K9LM22"]
-    write_records(tmp_path / "records", {"train": plates}, size=(32, 128), max_len=10)
+    # as `tfrecords` writes a user's labels by default: padded to the longest label (not the
+    # model's 10), crops at another size, and a character the model has never read
+    plates = ["AB123CD", "XY4567", "K9LM22", "ÄB12"]
+    charset = Charset.from_texts(plates)
+    write_records(tmp_path / "records", {"train": plates}, size=(32, 96), max_len=7, charset=charset)
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
     for flags, tta in (([], True), (["--no-tta"], False)):
@@ -185,7 +184,8 @@ def test_eval_without_a_model_scores_the_bundled_base_model(tmp_path, monkeypatc
         assert "evaluating the bundled base model" in out.stderr
         metrics = json.loads(out.stdout)
         expected = evaluate(bundled_base_model(), tmp_path / "records", split="train", tta=tta).metrics()
-        assert metrics["examples"] == 3 and metrics["checkpoint"] == expected["checkpoint"]
+        assert metrics["examples"] == 4 and metrics["checkpoint"] == expected["checkpoint"]
+        assert metrics["errors"] >= 1 and metrics["sequence_accuracy"] <= 0.75  # ÄB12 is never read right
         assert metrics["character_accuracy"] == pytest.approx(expected["character_accuracy"])
         assert metrics["mean_confidence"] == pytest.approx(expected["mean_confidence"], rel=1e-4)
 

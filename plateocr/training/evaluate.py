@@ -254,7 +254,7 @@ class Evaluator:
                 raise damaged_split_error(self.records_dir, self.spec, self.split, e) from None
             readings = read_views(batch["images"], self._read, self.tta)
             truths = [t.decode("utf-8") for t in batch["texts"]]
-            _add_examples(result, readings, truths, batch["labels"], self.charset, self.max_length)
+            _add_examples(result, readings, truths, self.charset, self.max_length)
             if progress:
                 progress(len(result.examples), self.size)
         return result
@@ -277,21 +277,29 @@ def _new_result(split: str, checkpoint: str, formats) -> EvalResult:
     return result
 
 
-def _add_examples(result: EvalResult, readings, truths, labels, charset: Charset, max_length: int) -> None:
-    """Score readings against their truths (texts) and labels (padded ids): one ExampleResult
-    each, appended to result in order."""
+def _add_examples(result: EvalResult, readings, truths, charset: Charset, max_length: int) -> None:
+    """Score readings against their truths (texts), position by position: one ExampleResult each,
+    appended to result in order. `charset` holds every character of both (scoring_charset)."""
     null = charset.null_code
-    for reading, truth, label in zip(readings, truths, labels, strict=True):
-        read_ids = np.asarray([charset.pad(charset.encode(reading.text), max_length)])
+    for reading, truth in zip(readings, truths, strict=True):
+        n = max(max_length, len(truth), len(reading.text))
+        read_ids, truth_ids = ([charset.pad(charset.encode(text), n)] for text in (reading.text, truth))
         result.examples.append(
             ExampleResult(
                 index=len(result.examples),
                 truth=truth,
                 prediction=reading.text,
                 confidence=reading.confidence,
-                counts=accuracy_counts(read_ids, np.asarray([label], np.int32), null),
+                counts=accuracy_counts(np.asarray(read_ids), np.asarray(truth_ids, np.int32), null),
             )
         )
+
+
+def scoring_charset(model: Charset, records: Charset) -> Charset:
+    """The model's charset and any character only the records have: the truths a model cannot
+    read still score (as misreadings) instead of failing."""
+    extra = [c for c in records.chars if c is not None and model.unknown(c)]
+    return Charset(chars=(*model.chars, *extra), null_code=model.null_code) if extra else model
 
 
 def read_split_scored(
@@ -310,17 +318,18 @@ def read_split_scored(
     _check_split(records_dir, spec, split, batch_size)
     result = _new_result(split, reader.checkpoint, reader.formats if reader.reads_formats else None)
     result.backend, result.backend_note = reader.backend, reader.backend_note
-    truths, labels, readings = [], [], []
+    charset = scoring_charset(reader.charset, Charset.read(Path(records_dir) / spec.charset_file))
+    truths, readings = [], []
 
     def loaders():
         for example in read_split(records_dir, spec, split):
             truths.append(example.text)
-            labels.append(example.labels)
-            yield lambda example=example: decode_split_image(example, spec)
+            # fitted to the model's input as predict fits any crop (records of another size)
+            yield lambda example=example: reader.prepare(decode_split_image(example, spec), example.name)
 
     def score() -> None:
         done = slice(len(result.examples), len(result.examples) + len(readings))
-        _add_examples(result, readings, truths[done], labels[done], reader.charset, spec.max_sequence_length)
+        _add_examples(result, readings, truths[done], charset, spec.max_sequence_length)
         readings.clear()
         if progress:
             progress(len(result.examples), spec.splits[split].size)
@@ -430,8 +439,9 @@ def evaluate(
     records_dir = Path(records_dir)
     choice = choose_checkpoint(md, checkpoint, records_dir, split)
     spec = DatasetSpec.read(records_dir)
-    charset = Charset.read(records_dir / spec.charset_file)
-    md.check_compatible(spec, charset, records_dir, hint="evaluate on records written with the model's charset")
+    # no check that the records match the model: the reader fits every crop to the model's input
+    # and scoring compares texts, so the base model scores records written for any charset,
+    # image size or max length (`eval` before training)
     from plateocr.formats import resolve_formats
 
     from plateocr.inference.reader import PlateReader
