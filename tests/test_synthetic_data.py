@@ -93,5 +93,7 @@ def test_rehearsal_needs_the_base_alphabet_room_for_a_plate_and_one_view(tmp_pat
     assert rehearsal_problem(charset, spec) is None
     digits = Charset.from_texts(["123"], base="0123456789")
     assert rehearsal_problem(digits, spec) == "the charset lacks ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    spec, charset = write_records(tmp_path / "short", {"train": ["AB123"]}, max_len=6)
-    assert rehearsal_problem(charset, spec) == "the records' max length 6 is under 8"
+    spec, charset = write_records(tmp_path / "six", {"train": ["AB123"]}, max_len=6)
+    assert rehearsal_problem(charset, spec) is None  # renders longer than 6 are left out
+    spec, charset = write_records(tmp_path / "short", {"train": ["AB123"]}, max_len=5)
+    assert rehearsal_problem(charset, spec) == "the records' max length 5 is under 6"
