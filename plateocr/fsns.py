@@ -228,23 +228,39 @@ def _int64(n: int) -> int:
     return n - (1 << 64) if n >= 1 << 63 else n
 
 
+def _payload(number: int, wire: int, value: int | bytes) -> bytes:
+    """The bytes of a length-delimited field (a message, a string); ValueError for a field of
+    another wire type where the Example format has one (bytes that are not an Example)."""
+    if wire != _LEN:
+        raise ValueError(f"field {number} has wire type {wire} where a length-delimited one belongs")
+    return value
+
+
 def _decode_feature(data: bytes) -> list:
     """A Feature message -> its list of bytes, ints or floats (packed or not)."""
     values: list = []
-    for kind, _, payload in _fields(data):
-        for _, wire, v in _fields(payload):
+    for kind, wire, payload in _fields(data):
+        if kind not in (1, 2, 3):
+            continue  # not a BytesList, FloatList or Int64List: an unknown field, skipped
+        for number, vwire, v in _fields(_payload(kind, wire, payload)):
+            if number != 1:
+                continue
             if kind == 1:  # BytesList
-                values.append(bytes(v))
+                values.append(bytes(_payload(number, vwire, v)))
             elif kind == 3:  # Int64List
-                if wire == _LEN:
+                if vwire == _LEN:
                     pos = 0
                     while pos < len(v):
                         n, pos = _read_varint(v, pos)
                         values.append(_int64(n))
-                else:
+                elif vwire == _VARINT:
                     values.append(_int64(v))
-            elif kind == 2:  # FloatList
+                else:
+                    raise ValueError(f"an int64 list holds a field of wire type {vwire}")
+            elif vwire == _I32 or (vwire == _LEN and len(v) % 4 == 0):  # FloatList
                 values.extend(struct.unpack(f"<{len(v) // 4}f", v))
+            else:
+                raise ValueError("a float list holds a field that is not whole floats")
     return values
 
 
@@ -252,17 +268,17 @@ def decode_example(data: bytes) -> dict[str, list]:
     """A serialized tf.train.Example -> {feature name: list of bytes, ints or floats}, as
     encode_example takes them (the inverse of it). ValueError for bytes that are not one."""
     features: dict[str, list] = {}
-    for number, _, entries in _fields(data):
+    for number, wire, entries in _fields(data):
         if number != 1:
             continue
-        for entry_number, _, entry in _fields(entries):
+        for entry_number, entry_wire, entry in _fields(_payload(number, wire, entries)):
             if entry_number != 1:
                 continue
             name, value = "", b""
-            for part, _, v in _fields(entry):
+            for part, part_wire, v in _fields(_payload(entry_number, entry_wire, entry)):
                 if part == 1:
-                    name = bytes(v).decode("utf-8")
+                    name = _payload(part, part_wire, v).decode("utf-8")
                 elif part == 2:
-                    value = v
+                    value = _payload(part, part_wire, v)
             features[name] = _decode_feature(value)
     return features

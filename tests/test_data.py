@@ -162,3 +162,27 @@ def test_empty_split_is_a_clear_error(tmp_path):
     spec, _ = write_records(tmp_path, {"train": TEXTS, "test": []})
     with pytest.raises(PlateOCRError, match="no examples"):
         split_files(tmp_path, spec, "test")
+
+
+def test_read_split_names_a_record_that_is_not_an_fsns_example(tmp_path):
+    """eval's reader (no TensorFlow) refuses, naming shard and record, a record that is no
+    Example (an image's bytes) or whose features are of another kind (the image as ints)."""
+    from plateocr.fsns import encode_example
+    from plateocr.training.data import read_split
+
+    spec, _ = write_records(tmp_path, {"test": TEXTS[:2]}, shards=1)
+    shard = tmp_path / "test-00000-of-00001.tfrecord"
+    assert [e.text for e in read_split(tmp_path, spec, "test")] == TEXTS[:2]
+    ok, png = cv2.imencode(".png", plate_image("AB12"))
+    ids = [1] * spec.max_sequence_length
+    wrong = [
+        (png.tobytes(), "not an FSNS example"),
+        (encode_example({"image/encoded": [7], "image/class": ids}), "image/encoded is not a list of bytes"),
+        (encode_example({"image/encoded": [b"x"], "image/class": [b"1"] * len(ids)}), "image/class is not"),
+        (encode_example({"image/encoded": [b"x"], "image/class": ids, "image/text": [1.5]}), "image/text is not"),
+    ]
+    for record, why in wrong:
+        write_tfrecord_file(shard, [record])
+        with pytest.raises(PlateOCRError, match=why) as e:
+            list(read_split(tmp_path, spec, "test"))
+        assert str(e.value).startswith(f"{shard} record 1: not an FSNS example (")

@@ -125,3 +125,28 @@ def test_examples_and_records_read_back_without_tensorflow_as_tensorflow_wrote_t
         for r in records:
             w.write(r)
     assert list(read_tfrecords(path)) == records
+
+
+def test_bytes_that_are_not_an_example_are_a_value_error():
+    """What a record that is no Example holds (an image, text, an Example's fields of another
+    wire type) is a ValueError, never another exception, for read_split to name the record."""
+    from plateocr.fsns import _field, _varint, decode_example
+
+    ok, png = cv2.imencode(".png", np.zeros((8, 8, 3), np.uint8))
+    not_examples = [
+        png.tobytes(),  # its varints and fixed-size fields parse as far as wire types go
+        _varint(1 << 3) + _varint(5),  # features as a varint
+        _field(1, _varint(1 << 3) + _varint(5)),  # a feature entry as a varint
+        _field(1, _field(1, _varint(1 << 3) + _varint(5))),  # a feature's name as a varint
+        _field(1, _field(1, _field(2, _field(1, _varint(1 << 3) + _varint(5))))),  # a bytes value as a varint
+        _field(1, _field(1, _field(2, _field(3, _varint((1 << 3) | 1) + bytes(8))))),  # an int64 as fixed64
+        _field(1, _field(1, _field(2, _field(2, _field(1, b"abc"))))),  # 3 bytes of packed floats
+    ]
+    for data in not_examples:
+        with pytest.raises(ValueError):
+            decode_example(data)
+    # fields the format does not have are skipped, as protobuf skips unknown fields
+    unknown = _varint((9 << 3) | 5) + bytes(4)
+    assert decode_example(
+        _field(1, _field(1, _field(1, b"n") + _field(2, unknown + _field(3, _field(1, _varint(7))))))
+    ) == {"n": [7]}

@@ -110,7 +110,16 @@ def read_split(records_dir: str | os.PathLike, spec: DatasetSpec, split: str) ->
             try:
                 features = decode_example(data)
                 png, labels = features[KEY_IMAGE][0], features[KEY_CLASS]
-                text = (features.get(KEY_TEXT) or [b""])[0].decode("utf-8")
+                text = (features.get(KEY_TEXT) or [b""])[0]
+                # a feature of another kind (ints where bytes belong...), as TensorFlow's parser refuses it
+                for key, values, kind in (
+                    (KEY_IMAGE, [png], bytes),
+                    (KEY_CLASS, labels, int),
+                    (KEY_TEXT, [text], bytes),
+                ):
+                    if not all(type(v) is kind for v in values):
+                        raise ValueError(f"{key} is not a list of {kind.__name__}")
+                text = text.decode("utf-8")
                 if len(labels) != spec.max_sequence_length:
                     raise ValueError(f"{len(labels)} class ids, not {spec.max_sequence_length}")
             except (ValueError, KeyError, IndexError) as e:  # UnicodeDecodeError is a ValueError
