@@ -312,3 +312,19 @@ def test_with_a_warm_cache_eval_imports_no_tensorflow(tmp_path):
     on_tensorflow = evaluate(model, tmp_path / "records", backend="tensorflow").report()
     assert on_tensorflow.pop("mean_confidence") == pytest.approx(warm.pop("mean_confidence"), abs=1e-4)
     assert on_tensorflow == warm
+
+
+def test_records_with_another_number_of_views_are_a_clear_error(tmp_path):
+    """Crops of another size or max length are fitted and scored, but records of four views side
+    by side (FSNS's own) are not squeezed into a one-view model's input."""
+    from tiny_model import random_model_dir
+
+    from plateocr.charset import Charset
+
+    charset = Charset.from_texts(TEXTS[:5])
+    spec, _ = write_records(tmp_path / "records", {"test": TEXTS[:5]}, charset=charset)
+    model = random_model_dir(tmp_path / "model", charset=charset).path
+    spec.num_of_views = 4
+    spec.write(tmp_path / "records" / "dataset.json")
+    with pytest.raises(PlateOCRError, match=r"records: 4 view\(s\) per image, but .*model reads 1; "):
+        evaluate(model, tmp_path / "records", tta=False)

@@ -439,9 +439,15 @@ def evaluate(
     records_dir = Path(records_dir)
     choice = choose_checkpoint(md, checkpoint, records_dir, split)
     spec = DatasetSpec.read(records_dir)
-    # no check that the records match the model: the reader fits every crop to the model's input
-    # and scoring compares texts, so the base model scores records written for any charset,
-    # image size or max length (`eval` before training)
+    # the records need not match the model: the reader fits every crop to the model's input and
+    # scoring compares texts, so the base model scores records written for any charset, image
+    # size or max length (`eval` before training). Views are the exception: fitting four views
+    # side by side into a one-view model's input would score garbage
+    if spec.num_of_views != md.config.num_of_views:
+        raise PlateOCRError(
+            f"{records_dir}: {spec.num_of_views} view(s) per image, but {md.path} reads "
+            f"{md.config.num_of_views}; evaluate it on records written with as many views"
+        )
     from plateocr.formats import resolve_formats
 
     from plateocr.inference.reader import PlateReader
