@@ -185,3 +185,22 @@ def test_renamed_options_still_work_with_a_note(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     old = runner.invoke(app, ["predict", "--output", "rows.csv"])  # then stops: no images given
     assert "note: --output is now --out" in old.output and "no images given" in str(old.exception)
+
+
+def test_train_help_gives_fine_tunings_own_defaults():
+    """--learning-rate and --synthetic-share default otherwise when starting from a model (the
+    base model, --init-from) than --from-scratch: --help says both."""
+    from typer.testing import CliRunner
+
+    from plateocr.cli import app
+    from plateocr.training.options import FINE_TUNE_LEARNING_RATE, FINE_TUNE_SYNTHETIC_SHARE, TrainOptions
+
+    out = CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "400"}, terminal_width=400)
+    assert out.exit_code == 0
+    text = " ".join(out.output.replace("│", " ").split())
+    for option, tuned, scratch in (
+        ("learning rate", FINE_TUNE_LEARNING_RATE, TrainOptions().learning_rate),
+        ("synthetic share", FINE_TUNE_SYNTHETIC_SHARE, TrainOptions().synthetic_share),
+    ):
+        assert f"[default: {tuned:g} from the base model or --init-from" in text, option
+        assert f"{scratch:g} --from-scratch]" in text, option

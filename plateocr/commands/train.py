@@ -17,7 +17,13 @@ from typing import Optional
 import typer
 
 from plateocr import defaults
-from plateocr.training.options import FINE_TUNE_LEARNING_RATE, OPTIMIZERS, SCHEDULES, TrainOptions
+from plateocr.training.options import (
+    FINE_TUNE_LEARNING_RATE,
+    FINE_TUNE_SYNTHETIC_SHARE,
+    OPTIMIZERS,
+    SCHEDULES,
+    TrainOptions,
+)
 from plateocr.training.train_layers import TRAIN_LAYERS
 
 _D = TrainOptions()  # the defaults shown in --help
@@ -60,7 +66,8 @@ def run(
         None,
         "--synthetic-share",
         help="Share of each batch that is freshly rendered synthetic plates (rehearsal, against forgetting "
-        f"what the base model knew). 0: real plates only. \\[default: {_D.synthetic_share:g}]",
+        f"what the base model knew). 0: real plates only. \\[default: {FINE_TUNE_SYNTHETIC_SHARE:g} from the base "
+        f"model or --init-from (0 where the records cannot hold rendered plates), {_D.synthetic_share:g} --from-scratch]",
     ),
     init_from: Optional[Path] = typer.Option(
         None,
