@@ -200,3 +200,21 @@ def test_without_a_model_dir_the_bundled_base_model_is_exported_here(tmp_path, m
     assert res.exit_code == 0, res.output
     assert "exporting the bundled base model" in res.output
     assert (tmp_path / "work" / "export" / "saved_model.pb").is_file() and not (bundled / "export").exists()
+
+
+def test_a_conversion_error_without_a_message_is_one_line(monkeypatch):
+    """The converter's exception, however it is worded (here: not at all), is one PlateOCRError
+    line, for export --tflite and the reader's LiteRT graph alike."""
+    from plateocr.inference.export import tflite_flatbuffer
+    from plateocr.model.compat import tf1
+
+    class Silent(Exception):
+        pass
+
+    def from_session(*args):
+        raise Silent()
+
+    monkeypatch.setattr(tf1.lite.TFLiteConverter, "from_session", from_session)
+    for flex in (True, False):
+        with pytest.raises(PlateOCRError, match=r"^TensorFlow Lite conversion failed: Silent$"):
+            tflite_flatbuffer(None, [], [], flex=flex)

@@ -46,7 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
-from plateocr.errors import OutputExistsError, PlateOCRError
+from plateocr.errors import OutputExistsError, PlateOCRError, tf_error_message
 from plateocr.inference.decoding import texts_tf
 from plateocr.inference.format_search import FormatTables, build_tables, char_probabilities, search_in_graph
 from plateocr.inference.test_time_augmentation import VIEWS, views_in_graph, vote_in_graph
@@ -129,7 +129,6 @@ def _numeric_outputs(images, config, null_code: int, tta: bool, tables: FormatTa
 def restore_checkpoint(session, saver, checkpoint: str) -> None:
     """saver.restore, a checkpoint that does not fit the graph (or is damaged) a PlateOCRError."""
     from plateocr.model.compat import tf
-    from plateocr.errors import tf_error_message
 
     try:
         saver.restore(session, checkpoint)
@@ -254,8 +253,8 @@ def tflite_flatbuffer(
         with quiet_native_stderr():
             return converter.convert()
 
-    def failed(e: Exception) -> PlateOCRError:  # the converter raises many kinds; report the first line
-        return PlateOCRError(f"TensorFlow Lite conversion failed: {str(e).strip().splitlines()[0]}")
+    def failed(e: Exception) -> PlateOCRError:  # the converter raises many kinds; report the line that says why
+        return PlateOCRError(f"TensorFlow Lite conversion failed: {tf_error_message(e)}")
 
     with _quiet_tensorflow():
         try:

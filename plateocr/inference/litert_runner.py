@@ -25,7 +25,7 @@ from typing import Iterable
 
 import numpy as np
 
-from plateocr.errors import PlateOCRError
+from plateocr.errors import PlateOCRError, tf_error_message
 from plateocr.native_stderr import quiet_native_stderr
 from plateocr.workers import cpu_count
 
@@ -165,6 +165,7 @@ def warm_cache(model_dir) -> str | None:
         md = ModelDir(model_dir)
         open_runner(md.config, md.resolve_checkpoint()).close()
     except Exception as e:  # a conversion or cache problem must not fail the training run
-        why = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        return f"the model for reading with LiteRT was not built ({why}); predict builds it on first use"
+        return (
+            f"the model for reading with LiteRT was not built ({tf_error_message(e)}); predict builds it on first use"
+        )
     return None
