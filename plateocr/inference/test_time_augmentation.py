@@ -38,9 +38,15 @@ def _resample(pixels, view, take):
     """float32 [B, H, W, C] -> the view of each image, float32, by bilinear taps. `take` is
     np.take or tf.gather: the same products in the same order give the same pixels in both."""
     scale_x, scale_y, shift_x, shift_y = view
-    y0, y1, wy0, wy1 = _taps(pixels.shape[1], scale_y, shift_y)
+    # An axis neither zoomed nor shifted is left as it is: its taps would weigh each pixel 1 and
+    # its neighbour 0, the same values exactly, for half the work of the five views.
+    rows = pixels
+    if (scale_y, shift_y) != (1.0, 0.0):
+        y0, y1, wy0, wy1 = _taps(pixels.shape[1], scale_y, shift_y)
+        rows = take(pixels, y0, axis=1) * wy0[:, None, None] + take(pixels, y1, axis=1) * wy1[:, None, None]
+    if (scale_x, shift_x) == (1.0, 0.0):
+        return rows
     x0, x1, wx0, wx1 = _taps(pixels.shape[2], scale_x, shift_x)
-    rows = take(pixels, y0, axis=1) * wy0[:, None, None] + take(pixels, y1, axis=1) * wy1[:, None, None]
     return take(rows, x0, axis=2) * wx0[:, None] + take(rows, x1, axis=2) * wx1[:, None]
 
 
