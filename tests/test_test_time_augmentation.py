@@ -49,6 +49,23 @@ def _reading(text: str, confidence: float) -> Reading:
     return Reading(text, confidence, tuple([confidence] * len(text)))
 
 
+def test_an_axis_left_alone_is_the_same_pixels_as_its_identity_taps():
+    """views() skips the resampling of an axis a view neither zooms nor shifts; the full two-pass
+    resampling (each pixel weighed 1, its neighbour 0) gives the same pixels bit for bit."""
+    from plateocr.inference.test_time_augmentation import _taps
+
+    pixels = np.random.default_rng(3).integers(0, 256, (4, 32, 128, 3)).astype(np.float32)
+    full = []
+    for scale_x, scale_y, shift_x, shift_y in VIEWS:
+        y0, y1, wy0, wy1 = _taps(32, scale_y, shift_y)
+        x0, x1, wx0, wx1 = _taps(128, scale_x, shift_x)
+        rows = pixels[:, y0] * wy0[:, None, None] + pixels[:, y1] * wy1[:, None, None]
+        full.append(rows[:, :, x0] * wx0[:, None] + rows[:, :, x1] * wx1[:, None])
+    expected = np.clip(np.rint(np.stack(full, axis=1)), 0, 255).astype(np.uint8).reshape(-1, 32, 128, 3)
+    assert any(v[1:4:2] == (1.0, 0.0) for v in VIEWS)  # some view leaves the vertical axis alone
+    np.testing.assert_array_equal(views(pixels.astype(np.uint8)), expected)
+
+
 def test_the_text_with_the_highest_summed_confidence_wins():
     # the crop itself reads AB1 most confidently, but four views agree on AB7
     group = [_reading("AB1", 0.9), _reading("AB7", 0.3), _reading("AB7", 0.5), _reading("AB7", 0.4), _reading("", 0.2)]
