@@ -154,14 +154,14 @@ def train(
         raise PlateOCRError(
             f"{records_dir}: dataset spec says {spec.num_classes} classes, charset has {charset.num_classes}"
         )
+    rehearsal = None  # why rendered plates cannot be mixed into the records' batches, if so
     if train_input is None:
-        check_split_records(records_dir, spec, "train")  # a damaged shard named before any work
-    if (options or {}).get("synthetic_share") and train_input is None:
         from plateocr.training.synthetic_data import rehearsal_problem
 
-        problem = rehearsal_problem(charset, spec)
-        if problem:
-            raise PlateOCRError(f"--synthetic-share: cannot mix in synthetic plates: {problem}")
+        check_split_records(records_dir, spec, "train")  # a damaged shard named before any work
+        rehearsal = rehearsal_problem(charset, spec)
+    if (options or {}).get("synthetic_share") and rehearsal:
+        raise PlateOCRError(f"--synthetic-share: cannot mix in synthetic plates: {rehearsal}")
     unstarted = not force and ModelDir.exists(model_dir) and ModelDir(model_dir).resume_checkpoint() is None
     if unstarted:  # e.g. Ctrl-C or a crash before the first checkpoint: nothing to resume
         listener.message(
@@ -177,13 +177,9 @@ def train(
     if ckpt_arg and new_model and (options or {}).get("learning_rate") is None:
         options = {**(options or {}), "learning_rate": FINE_TUNE_LEARNING_RATE}
     if ckpt_arg and new_model and train_input is None and (options or {}).get("synthetic_share") is None:
-        from plateocr.training.synthetic_data import rehearsal_problem
-
-        problem = rehearsal_problem(charset, spec)
-        share = 0.0 if problem else FINE_TUNE_SYNTHETIC_SHARE
-        if problem:
-            listener.message(f"fine-tuning on the real plates only (no rendered plates mixed in: {problem})")
-        options = {**(options or {}), "synthetic_share": share}
+        if rehearsal:
+            listener.message(f"fine-tuning on the real plates only (no rendered plates mixed in: {rehearsal})")
+        options = {**(options or {}), "synthetic_share": 0.0 if rehearsal else FINE_TUNE_SYNTHETIC_SHARE}
     if ckpt_arg and new_model:
         # a new model takes the architecture of the plateocr model it starts from
         given_config = {k: v for k, v in (config_overrides or {}).items() if v is not None}
