@@ -17,7 +17,8 @@ of the train part (`predict --formats FILE`), fine-tuned at each stop, from scra
 minutes, `train --from-scratch` defaults) and Tesseract 5 (`--psm 7`, A-Z0-9, on crops cut at 64x256
 for it, as it needs larger characters; skipped when not installed). Columns per set: mean and
 worst fold of the held-out full-plate accuracy, the mean read with one view (`predict --no-tta`),
-and the mean of what `plateocr eval` printed (the records' own test split).
+and the mean of what `plateocr eval` printed (the records' own test split), with five views and
+with one (`eval --no-tta`: the default reading is chosen on that split, as the recipe is).
 
 Choosing a recipe: --variant rows train other TrainOptions. A variant is chosen on the "eval"
 column (the records' test split, which training never saw and nothing else chose on), never on
@@ -109,7 +110,13 @@ def eval_printed(model_dir: Path, records: Path) -> dict:
     from plateocr.training.evaluate import evaluate
 
     result = evaluate(model_dir, records, split="test")
-    return {"eval": result.sequence_accuracy, "eval_plates": result.num_examples, "scored_step": result.step}
+    one_view = evaluate(model_dir, records, split="test", tta=False)  # eval --no-tta: choosing the views
+    return {
+        "eval": result.sequence_accuracy,
+        "eval_one_view": one_view.sequence_accuracy,
+        "eval_plates": result.num_examples,
+        "scored_step": result.step,
+    }
 
 
 # --- rows -------------------------------------------------------------------------------------
@@ -258,6 +265,7 @@ def summary(results: list[dict], sets: list[str], select: bool):
             table.add_column(f"{s} worst", justify="right")
             table.add_column(f"{s} 1 view", justify="right")
         table.add_column(f"{s} eval", justify="right")
+        table.add_column(f"{s} eval 1 view", justify="right")
     table.add_column("folds", justify="right")
     names = list(dict.fromkeys(r["row"] for r in results))
     for name in names:
@@ -268,9 +276,10 @@ def summary(results: list[dict], sets: list[str], select: bool):
             scores = [r["held_out"] for r in mine]
             one_view = [r["held_out_one_view"] for r in mine if "held_out_one_view" in r]
             evals = [r["eval"] for r in mine if r.get("eval") is not None]
+            evals_one_view = [r["eval_one_view"] for r in mine if r.get("eval_one_view") is not None]
             if not select:
                 cells += [mean(scores), f"{min(scores):.3f}" if scores else "-", mean(one_view)]
-            cells.append(mean(evals))
+            cells += [mean(evals), mean(evals_one_view)]
         table.add_row(name, *cells, "/".join(str(n) for n in sorted(folds)))
     return table
 
@@ -334,7 +343,7 @@ def main() -> None:
             with open(store, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps({"job": job, "rows": done[key]}) + "\n")
         results += done[key]
-    Console(width=160).print(summary(results, args.sets, args.select))
+    Console(width=200).print(summary(results, args.sets, args.select))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
 
