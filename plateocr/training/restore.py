@@ -60,7 +60,7 @@ def resolve_checkpoint_arg(path: str | os.PathLike) -> str:
     if p.is_dir():
         if ModelDir.exists(p):
             return ModelDir(p).resolve_checkpoint()
-        from plateocr.model.modeldir import _latest_in
+        from plateocr.model.checkpoint_folder import _latest_in
 
         found = _latest_in(p)
         if found is None:
