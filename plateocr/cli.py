@@ -26,6 +26,7 @@ COMMANDS = {
     "crop": "crop",
     "tfrecords": "tfrecords",
     "train": "train",
+    "train-detector": "train_detector",
     "eval": "eval",
     "predict": "predict",
     "export": "export",

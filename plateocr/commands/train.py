@@ -132,6 +132,7 @@ def run(
     from rich.console import Console
 
     from plateocr.commands.renamed import renamed
+    from plateocr.commands.training_progress import RichTrainListener
     from plateocr.errors import PlateOCRError
     from plateocr.training.loop import TrainingInterrupted, train
 
@@ -157,7 +158,7 @@ def run(
         "freeze_batch_norm": freeze_batch_norm,
         "seed": seed,
     }
-    listener = _RichListener(console)
+    listener = RichTrainListener(console, _describe)
     try:
         result = train(
             data,
@@ -190,60 +191,11 @@ def _warm_reader(model_dir: Path, console) -> None:
         console.print(f"note: {note}")
 
 
-class _RichListener:
-    """Progress bar (step, loss, images/s, ETA) and messages on stderr."""
-
-    def __init__(self, console):
-        self.console = console
-        self.progress = None
-        self.task = None
-
-    def start(self, first_step: int, total_steps: int) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        if first_step >= total_steps:
-            self.console.print(f"already at step {first_step} of {total_steps}; pass a larger --steps to continue")
-            return
-        self.progress = Progress(
-            TextColumn("train"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]}"),
-            TextColumn("{task.fields[rate]} img/s"),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=self.console,
-        )
-        self.progress.start()
-        self.task = self.progress.add_task("train", total=total_steps, completed=first_step, loss="-", rate="-")
-
-    def step(self, step: int, loss: float, images_per_sec: float) -> None:
-        if self.progress is not None:
-            rate = f"{images_per_sec:.1f}" if images_per_sec else "-"
-            self.progress.update(self.task, completed=step, loss=f"{loss:.3f}", rate=rate)
-
-    def message(self, text: str) -> None:
-        (self.progress.console if self.progress else self.console).print(text)
-
-    def evaluated(self, step: int, metrics: dict, is_best: bool) -> None:
-        mark = " (best so far, kept in best/)" if is_best else ""
-        self.message(
-            f"step {step}: {metrics['split']} sequence accuracy {metrics['sequence_accuracy']:.3f}, "
-            f"character accuracy {metrics['character_accuracy']:.3f}{mark}"
-        )
-
-    def finish(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-            self.progress = None
+def _describe(metrics: dict) -> str:
+    return (
+        f"{metrics['split']} sequence accuracy {metrics['sequence_accuracy']:.3f}, "
+        f"character accuracy {metrics['character_accuracy']:.3f}"
+    )
 
 
 def _print_result(result) -> None:
