@@ -190,6 +190,23 @@ def test_eval_without_a_model_scores_the_bundled_base_model(tmp_path, monkeypatc
         assert metrics["mean_confidence"] == pytest.approx(expected["mean_confidence"], rel=1e-4)
 
 
+def test_evaluate_checks_the_split_once_and_reports_its_backend(tmp_path, monkeypatch):
+    from tiny_model import random_model_dir
+
+    from plateocr.charset import Charset
+    from plateocr.training import evaluate as evaluation
+
+    charset = Charset.from_texts(TEXTS[:5])
+    write_records(tmp_path / "records", {"test": TEXTS[:5]}, charset=charset)
+    model = random_model_dir(tmp_path / "model", charset=charset).path
+    calls, check = [], evaluation._check_split
+    monkeypatch.setattr(evaluation, "_check_split", lambda *args: calls.append(args) or check(*args))
+    result = evaluate(model, tmp_path / "records", backend="tensorflow")
+    assert result.num_examples == 5 and len(calls) == 1
+    report = result.report()
+    assert (report["backend"], report["backend_note"]) == ("tensorflow", None)
+
+
 def test_a_damaged_test_shard_is_named(tmp_path):
     from tiny_model import random_model_dir
 
@@ -311,6 +328,9 @@ def test_with_a_warm_cache_eval_imports_no_tensorflow(tmp_path):
     assert warm == first and warm["examples"] == 5
     on_tensorflow = evaluate(model, tmp_path / "records", backend="tensorflow").report()
     assert on_tensorflow.pop("mean_confidence") == pytest.approx(warm.pop("mean_confidence"), abs=1e-4)
+    # `eval --json` says which backend read (LiteRT's conversion, then its stored model)
+    assert (warm.pop("backend"), warm.pop("backend_note")) == ("litert", None)
+    assert (on_tensorflow.pop("backend"), on_tensorflow.pop("backend_note")) == ("tensorflow", None)
     assert on_tensorflow == warm
 
 

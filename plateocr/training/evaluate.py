@@ -150,7 +150,8 @@ class EvalResult:
         }
 
     def report(self) -> dict:
-        """metrics() and which checkpoint was scored, what chose it, and notes (`eval --json`)."""
+        """metrics(), which checkpoint was scored, what chose it, notes, and which backend read it
+        and why "auto" fell back, if it did (`eval --json`)."""
         c = self.choice
         return {
             **self.metrics(),
@@ -159,6 +160,8 @@ class EvalResult:
             "chosen_on_scored_split": c.chosen_on_scored_split if c else False,
             "choice": c.describe() if c else None,
             "notes": list(c.notes) if c else [],
+            "backend": self.backend,
+            "backend_note": self.backend_note,
         }
 
     def better_than(self, other: dict | None) -> bool:
@@ -312,10 +315,10 @@ def read_split_scored(
 ) -> EvalResult:
     """Every example of `split` read by `reader` (a PlateReader) and scored: the records read
     without TensorFlow (training.data.read_split), their images decoded on the reader's loader
-    threads while the previous batch is read (PlateReader.read_many)."""
+    threads while the previous batch is read (PlateReader.read_many). The split and batch size
+    are the caller's to check first (_check_split: evaluate does, before reading the model)."""
     from plateocr.training.data import decode_split_image, read_split
 
-    _check_split(records_dir, spec, split, batch_size)
     result = _new_result(split, reader.checkpoint, reader.formats if reader.reads_formats else None)
     result.backend, result.backend_note = reader.backend, reader.backend_note
     charset = scoring_charset(reader.charset, Charset.read(Path(records_dir) / spec.charset_file))
