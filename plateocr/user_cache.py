@@ -1,6 +1,7 @@
-"""Where plateocr keeps what it can rebuild (the inference graphs, and the TFLite models the
-reader's LiteRT backend runs: plateocr.inference.graph_cache): the user's cache directory, never
-the installed package or a model folder.
+"""Where plateocr keeps what it can rebuild (the inference graphs, plateocr.inference.graph_cache,
+and the TFLite models the reader's LiteRT backend runs, plateocr.inference.tflite_store): the
+user's cache directory, never the installed package. (A TFLite model is also stored beside its
+checkpoint in a writable model folder, so the folder starts warm wherever it is copied.)
 
 $XDG_CACHE_HOME/plateocr, else ~/.cache/plateocr (Linux and other Unix systems);
 ~/Library/Caches/plateocr (macOS); %LOCALAPPDATA%\\plateocr\\Cache (Windows). Deleting it

@@ -1,7 +1,9 @@
 """PlateReader's LiteRT backend: it reads as the TensorFlow backend does (texts, confidences,
-character probabilities, attention; views and formats on and off), its TFLite model is cached
-per checkpoint (reused, rebuilt for new weights or a damaged file, never written with
-cache_graph=False), and with a warm cache reading imports no TensorFlow."""
+character probabilities, attention; views and formats on and off), its TFLite model is stored
+per checkpoint beside it and in the user cache (reused, rebuilt for new weights or a stale or
+damaged file, never written with cache_graph=False nor into the bundled base model), a failed
+conversion is remembered, and with a warm cache or a model directory that carries its TFLite
+model reading imports no TensorFlow."""
 
 from __future__ import annotations
 
@@ -25,13 +27,19 @@ TEXTS = ["AB12", "CD345", "EF6", "K9"]
 TOLERANCE = 1e-4  # LiteRT's XNNPACK kernels against TensorFlow's oneDNN ones: float rounding
 
 
+def _use_cache(monkeypatch, folder: Path) -> Path:
+    """`folder` as plateocr.user_cache's folder; its graphs/ folder."""
+    from plateocr.inference import graph_cache, tflite_store
+
+    for module in (graph_cache, tflite_store):
+        monkeypatch.setattr(module, "user_cache_dir", lambda: folder)
+    return folder / "graphs"
+
+
 @pytest.fixture
 def cache(tmp_path, monkeypatch) -> Path:
     """A cache folder of this test's own (the graphs/ folder of plateocr.user_cache)."""
-    from plateocr.inference import graph_cache
-
-    monkeypatch.setattr(graph_cache, "user_cache_dir", lambda: tmp_path / "cache")
-    return tmp_path / "cache" / "graphs"
+    return _use_cache(monkeypatch, tmp_path / "cache")
 
 
 @pytest.fixture
@@ -71,23 +79,26 @@ def _litert_files(cache: Path) -> list[Path]:
 
 def test_the_tflite_model_is_built_once_per_checkpoint_and_rebuilt_for_new_weights(tmp_path, cache, builds, crops):
     from plateocr import PlateReader
-    from plateocr.inference.graph_cache import tflite_cache_path
+    from plateocr.inference.tflite_store import beside_path, read_stored, tflite_cache_path, tflite_key
 
     md = random_model_dir(tmp_path / "model", TEXTS, size=SIZE, seed=1)
     with PlateReader(md.path) as first:
         assert first.backend == "litert" and first.backend_note is None
         readings = first.read_batch(crops, batch_size=3)
         checkpoint = first.checkpoint
-    path = tflite_cache_path(md.config, checkpoint)
+    path, beside = tflite_cache_path(md.config, checkpoint), beside_path(checkpoint)
     assert _litert_files(cache) == [path] and len(builds) == 1
-    inode = path.stat().st_ino
+    # stored twice, the same model with its key: beside the checkpoint and in the user cache
+    assert beside == md.path / "ckpt-1-litert.tflite" and beside.read_bytes() == path.read_bytes()
+    assert read_stored(beside)[1] == tflite_key(md.config, checkpoint)
+    inodes = path.stat().st_ino, beside.stat().st_ino
     # Another reader of the same checkpoint, with other reading options too: the same file, no build.
     with PlateReader(md.path) as second, PlateReader(md.path, tta=False, formats="off") as other:
         _assert_same(second.read_batch(crops, batch_size=2), readings)
         other.read_batch(crops)
-    assert len(builds) == 1 and _litert_files(cache) == [path] and path.stat().st_ino == inode
+    assert len(builds) == 1 and _litert_files(cache) == [path] and (path.stat().st_ino, beside.stat().st_ino) == inodes
 
-    # Retrained in place: the same checkpoint path, other weights -> another file.
+    # Retrained in place: the same checkpoint path, other weights -> another key, both files new.
     retrained = random_model_dir(tmp_path / "retrained", TEXTS, size=SIZE, seed=2)
     for f in Path(retrained.checkpoint_prefix).parent.glob("ckpt-1.*"):
         shutil.copyfile(f, md.path / f.name)
@@ -95,35 +106,198 @@ def test_the_tflite_model_is_built_once_per_checkpoint_and_rebuilt_for_new_weigh
         again = third.read_batch(crops)
     assert len(builds) == 2 and builds[1] == checkpoint
     assert tflite_cache_path(md.config, checkpoint) != path and len(_litert_files(cache)) == 2
+    assert read_stored(beside)[1] == tflite_key(md.config, checkpoint) != read_stored(path)[1]
     assert [r.confidence for r in again] != pytest.approx([r.confidence for r in readings], abs=TOLERANCE)
 
-    # cache_graph=False builds in memory: nothing read from the cache, nothing written to it.
-    before = {p: p.stat().st_mtime_ns for p in cache.iterdir()}
+    # cache_graph=False builds in memory: nothing read from the stored models, nothing written.
+    stored = [*cache.iterdir(), beside]
+    before = {p: p.stat().st_mtime_ns for p in stored}
     with PlateReader(md.path, cache_graph=False) as uncached:
         _assert_same(uncached.read_batch(crops), again)
-    assert len(builds) == 3 and {p: p.stat().st_mtime_ns for p in cache.iterdir()} == before
+    assert len(builds) == 3 and {p: p.stat().st_mtime_ns for p in stored} == before
+    assert sorted(cache.iterdir()) == sorted(stored[:-1])
 
 
-@pytest.mark.parametrize("damage", ["truncated", "garbage", "flipped bytes in the weights", "empty"])
-def test_a_damaged_cache_file_is_rebuilt(tmp_path, cache, builds, crops, damage):
+@pytest.mark.parametrize("where", ["beside the checkpoint", "in the user cache"])
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "flipped bytes in the weights", "empty", "another key"])
+def test_a_damaged_or_stale_stored_model_is_rebuilt(tmp_path, cache, builds, crops, damage, where):
     from plateocr import PlateReader
-    from plateocr.inference.graph_cache import tflite_cache_path
+    from plateocr.inference.tflite_store import beside_path, decode, encode, tflite_cache_path
 
     md = random_model_dir(tmp_path / "model", TEXTS, size=SIZE, seed=3)
     with PlateReader(md.path) as reader:
         expected = reader.read_batch(crops)
-    path = tflite_cache_path(md.config, reader.checkpoint)
-    good = path.read_bytes()
+    beside, cached = beside_path(reader.checkpoint), tflite_cache_path(md.config, reader.checkpoint)
+    good = beside.read_bytes()
+    assert cached.read_bytes() == good
     damaged = {
         "truncated": good[: len(good) // 2],
         "garbage": b"not a model" * 100,
         "flipped bytes in the weights": good[:10000] + bytes(b ^ 0xFF for b in good[10000:10100]) + good[10100:],
         "empty": b"",
+        "another key": encode(decode(good)[0], "0" * 20),  # a stale file: its checksum holds
     }[damage]
-    path.write_bytes(damaged)
+    if where == "beside the checkpoint":
+        cached.unlink()  # else the user cache's copy is read, and no build is needed
+        beside.write_bytes(damaged)
+    else:
+        beside.unlink()
+        cached.write_bytes(damaged)
     with PlateReader(md.path) as reader:
         _assert_same(reader.read_batch(crops), expected)
-    assert len(builds) == 2 and path.read_bytes() == good
+    assert len(builds) == 2 and beside.read_bytes() == good and cached.read_bytes() == good
+
+
+def test_a_model_found_in_the_user_cache_is_stored_beside_its_checkpoint(tmp_path, cache, builds, crops):
+    """A model directory read before models were stored beside checkpoints (or copied there
+    without them) gets its file from the user cache, without a build."""
+    from plateocr import PlateReader
+    from plateocr.inference.tflite_store import beside_path
+
+    md = random_model_dir(tmp_path / "model", TEXTS, size=SIZE, seed=9)
+    with PlateReader(md.path) as reader:
+        reader.read(crops[0])
+    beside = beside_path(reader.checkpoint)
+    good = beside.read_bytes()
+    beside.unlink()
+    with PlateReader(md.path) as reader:
+        reader.read(crops[0])
+    assert len(builds) == 1 and beside.read_bytes() == good
+
+
+def test_a_model_directory_carries_its_tflite_model(tmp_path, monkeypatch, builds, crops):
+    """Copied elsewhere, with an empty user cache: read without converting (no TensorFlow needed);
+    a file left beside a checkpoint that training rotated away is removed with the next write."""
+    from plateocr import PlateReader
+
+    _use_cache(monkeypatch, tmp_path / "cache-here")
+    md = random_model_dir(tmp_path / "model", TEXTS, size=SIZE, seed=10)
+    with PlateReader(md.path) as reader:
+        expected = reader.read_batch(crops)
+    shutil.copytree(md.path, tmp_path / "elsewhere")
+    there = _use_cache(monkeypatch, tmp_path / "cache-there").parent
+    with PlateReader(tmp_path / "elsewhere") as reader:
+        _assert_same(reader.read_batch(crops), expected)
+    assert len(builds) == 1 and not there.exists()  # nothing to build, nothing cached
+
+    orphan = md.path / "ckpt-7-litert.tflite"  # its checkpoint gone (training keeps the last few)
+    orphan.write_bytes(b"left over")
+    other = random_model_dir(tmp_path / "other", TEXTS, size=SIZE, seed=11)
+    for f in Path(other.checkpoint_prefix).parent.glob("ckpt-1.*"):
+        shutil.copyfile(f, md.path / f.name)
+    with PlateReader(md.path) as reader:
+        reader.read(crops[0])
+    assert len(builds) == 2 and not orphan.exists() and (md.path / "ckpt-1-litert.tflite").is_file()
+
+
+def test_the_bundled_base_model_folder_is_never_written(tmp_path, monkeypatch, cache, builds, crops):
+    """Read-only where installed: a stale file there is passed over (the user cache serves),
+    never replaced; nothing is written into it."""
+    import plateocr.base_model
+    from plateocr import PlateReader
+    from plateocr.inference.tflite_store import beside_path, decode, encode
+
+    md = random_model_dir(tmp_path / "model", TEXTS, size=SIZE, seed=12)
+    monkeypatch.setattr(plateocr.base_model, "BASE_MODEL_DIR", md.path)
+    checkpoint = md.resolve_checkpoint()
+    before = sorted(md.path.rglob("*"))
+    with PlateReader(md.path) as reader:
+        expected = reader.read_batch(crops)
+    assert sorted(md.path.rglob("*")) == before and len(_litert_files(cache)) == 1
+    stale = encode(decode(_litert_files(cache)[0].read_bytes())[0], "0" * 20)
+    beside_path(checkpoint).write_bytes(stale)
+    with PlateReader(md.path) as reader:
+        _assert_same(reader.read_batch(crops), expected)
+    assert len(builds) == 1 and beside_path(checkpoint).read_bytes() == stale
+
+
+def test_a_failed_conversion_is_remembered(tmp_path, monkeypatch, cache, crops):
+    """`auto` reads with TensorFlow at once on the next start, with the same note, until another
+    TensorFlow or LiteRT is installed; a model that converts is not held back by it."""
+    from plateocr import PlateReader
+    from plateocr.inference import litert_runner, tflite_store
+
+    tried = []
+
+    def broken(config, checkpoint, **kwargs):
+        tried.append(checkpoint)
+        raise litert_runner.LiteRTUnavailable("no converter today")
+
+    monkeypatch.setattr(litert_runner, "build_tflite", broken)
+    md = random_model_dir(tmp_path / "model", TEXTS, size=SIZE, seed=13)
+    notes = []
+    for _ in range(2):
+        with PlateReader(md.path) as reader:
+            assert reader.backend == "tensorflow"
+            notes.append(reader.backend_note)
+    assert len(tried) == 1 and notes == ["no converter today: reading with TensorFlow"] * 2
+    assert len(list(cache.glob("litert-*.failed"))) == 1 and not _litert_files(cache)
+    with pytest.raises(PlateOCRError, match="no converter today"):
+        PlateReader(md.path, backend="litert")
+    assert len(tried) == 1
+
+    versions = tflite_store._versions()
+    monkeypatch.setattr(tflite_store, "_versions", lambda: {**versions, "ai-edge-litert": "9.9"})
+    with PlateReader(md.path) as reader:  # another LiteRT: tried again
+        assert reader.backend == "tensorflow"
+    assert len(tried) == 2
+
+
+def test_the_first_use_opens_one_interpreter(tmp_path, monkeypatch, cache, crops):
+    from plateocr import PlateReader
+    from plateocr.inference import litert_runner
+
+    opened = []
+
+    class Counting(litert_runner.LiteRTRunner):
+        def __init__(self, *args, **kwargs):
+            opened.append(args[1:])
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(litert_runner, "LiteRTRunner", Counting)
+    md = random_model_dir(tmp_path / "model", TEXTS, size=SIZE, seed=14)
+    with PlateReader(md.path, threads=1) as reader:
+        reader.read(crops[0])
+    assert opened == [(1, True)]  # the one that checked the conversion reads, on the reader's threads
+
+
+@pytest.fixture
+def unenterable(tmp_path, monkeypatch) -> Path:
+    """A user cache directory that cannot be entered: chmod 0, and where this runs as root (who
+    may enter anything) every file access below it raising PermissionError, as it would."""
+    import io
+
+    folder = tmp_path / "locked"
+    _use_cache(monkeypatch, folder).mkdir(parents=True)
+    if os.geteuid() != 0:
+        folder.chmod(0)
+        yield folder
+        folder.chmod(0o755)
+        return
+
+    def denied(real):
+        def call(path, *args, **kwargs):
+            if isinstance(path, (str, os.PathLike)) and Path(os.fspath(path)).is_relative_to(folder / "graphs"):
+                raise PermissionError(13, "Permission denied", os.fspath(path))
+            return real(path, *args, **kwargs)
+
+        return call
+
+    for module, name in ((os, "stat"), (os, "open"), (os, "mkdir"), (os, "scandir"), (os, "utime"), (io, "open")):
+        monkeypatch.setattr(module, name, denied(getattr(module, name)))
+    yield folder
+
+
+@pytest.mark.parametrize("backend", ["litert", "tensorflow"])
+def test_an_unenterable_cache_directory_only_loses_the_speed_up(tmp_path, unenterable, crops, backend):
+    from plateocr import PlateReader
+
+    md = random_model_dir(tmp_path / "model", TEXTS, size=SIZE, seed=15)
+    with PlateReader(md.path, cache_graph=False, backend=backend) as reader:
+        expected = reader.read_batch(crops)
+    with PlateReader(md.path, backend=backend) as reader:
+        _assert_same(reader.read_batch(crops), expected)
+        assert reader.backend == backend and reader.backend_note is None
 
 
 def test_backend_choice_and_fallback(tmp_path, monkeypatch, crops):
@@ -174,7 +348,8 @@ def _python(code: str, env: dict) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 def test_with_a_warm_cache_reading_imports_no_tensorflow(tmp_path, crops):
     """PlateReader and `plateocr predict` in fresh processes: the first builds the cache (and
-    imports TensorFlow); then neither imports it, nor do `predict --help` and `predict` alone."""
+    imports TensorFlow); then neither imports it, nor do `predict --help` and `predict` alone,
+    nor `predict` on a copy of the model directory with an empty user cache."""
     md = random_model_dir(tmp_path / "model", TEXTS, size=SIZE, seed=6)
     env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "PLATEOCR_BACKEND": ""}
     read = f"""
@@ -214,6 +389,12 @@ def test_with_a_warm_cache_reading_imports_no_tensorflow(tmp_path, crops):
     printed, modules = predict(str(crops[0]), "--model-dir", str(md.path), "--format", "csv")
     assert f"{crops[0]},{warm.stdout.split()[1]}," in printed  # the text PlateReader read
     assert "tensorflow" not in modules and "ai_edge_litert.interpreter" in modules
+    # the model directory copied to another machine (another, empty user cache): warm too
+    shutil.copytree(md.path, tmp_path / "copied")
+    env["XDG_CACHE_HOME"] = str(tmp_path / "another-cache")
+    printed, modules = predict(str(crops[0]), "--model-dir", str(tmp_path / "copied"), "--format", "csv")
+    assert f"{crops[0]},{warm.stdout.split()[1]}," in printed and "tensorflow" not in modules
+    assert not (tmp_path / "another-cache").exists()
     for args in ((), ("--help",)):
         printed, modules = predict(*args)
         assert not {m for m in modules if m.split(".")[0] in ("tensorflow", "ai_edge_litert")}, args
@@ -273,15 +454,16 @@ def test_litert_reads_real_crops_as_tensorflow_does(real_crops):
 @pytest.mark.slow
 def test_train_leaves_the_checkpoint_predict_reads_converted(tmp_path, cache, builds, monkeypatch):
     """`plateocr train` builds the LiteRT model of best/ (else the latest) while TensorFlow is
-    loaded, so the first reader after it builds nothing; a conversion problem is a one-line note
-    and training still succeeds."""
+    loaded, beside the checkpoint (and in the user cache), so the first reader after it builds
+    nothing, even with the user cache gone; a conversion problem is a one-line note and training
+    still succeeds."""
     from test_data import write_records
     from typer.testing import CliRunner
 
     from plateocr import PlateReader
     from plateocr.cli import app
     from plateocr.inference import litert_runner
-    from plateocr.inference.graph_cache import tflite_cache_path
+    from plateocr.inference.tflite_store import beside_path, read_stored, tflite_cache_path, tflite_key
     from plateocr.model.modeldir import ModelDir
 
     write_records(tmp_path / "records", {"train": TEXTS, "val": TEXTS}, size=SIZE)
@@ -299,6 +481,9 @@ def test_train_leaves_the_checkpoint_predict_reads_converted(tmp_path, cache, bu
     assert out.exit_code == 0, out.output
     assert "note: the model for reading with LiteRT was not built (no converter today)" in out.output
     assert len(builds) == 1 and not _litert_files(cache)
+    # remembered (test_a_failed_conversion_is_remembered); forgotten here, as another TensorFlow would
+    (failed,) = cache.glob("litert-*.failed")
+    failed.unlink()
 
     monkeypatch.setattr(litert_runner, "build_tflite", real)
     builds.clear()
@@ -308,7 +493,9 @@ def test_train_leaves_the_checkpoint_predict_reads_converted(tmp_path, cache, bu
     best = md.best_checkpoint()
     assert best is not None and builds == [best]
     assert _litert_files(cache) == [tflite_cache_path(md.config, best)]
+    assert read_stored(beside_path(best))[1] == tflite_key(md.config, best)  # in the model directory
     builds.clear()
+    shutil.rmtree(cache)  # the model directory alone starts warm
     with PlateReader(md.path) as reader:
         assert reader.backend == "litert" and reader.checkpoint == best
     assert builds == []  # warm: nothing converted

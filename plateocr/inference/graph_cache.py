@@ -6,16 +6,12 @@ first reader of a model config writes ``graphs/inference-<key>.meta`` into the u
 directory (plateocr.user_cache; when it may); later ones import it. The key covers everything
 that shapes the graph: the model config, the TensorFlow version and the source of the modules
 that build it, so an upgraded plateocr or a retrained model with another config never picks up
-a stale graph, and models of one config (whatever their weights) share one file.
+a stale graph, and models of one config (whatever their weights) share one file. A cache
+directory that cannot be read or written (permissions) only loses the speed-up.
 
-The reader's LiteRT graph (plateocr.inference.litert_runner) is cached here too, as
-``graphs/litert-<key>.tflite``: the same graph converted to TensorFlow Lite with a checkpoint's
-weights in it. Its key adds the checkpoint's digest (its files' bytes: retrained weights give
-another file, the same weights copied elsewhere the same one) and the code that converts it;
-the reading options (views, formats, attention) are not in it, as they are applied to the
-graph's outputs in Python, so one file serves them all. The file is the TFLite flatbuffer then
-a checksum (TFLITE_TRAILER + CRC32C of the flatbuffer): a damaged or truncated file is rebuilt.
-Reading it needs no TensorFlow; building it does (once).
+The reader's LiteRT graph (the same graph converted to TensorFlow Lite with a checkpoint's
+weights) is stored by plateocr.inference.tflite_store, beside the checkpoint and in the same
+cache folder; its key covers _GRAPH_MODULES' sources too.
 
 The KEEP_GRAPHS most recently used files of each kind are kept.
 """
@@ -26,7 +22,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Callable, NamedTuple, TypeVar
+from typing import NamedTuple
 
 from plateocr.user_cache import user_cache_dir
 
@@ -49,10 +45,6 @@ _GRAPH_MODULES = (
     "inference/graph_cache.py",
     "inference/format_search.py",
 )
-# What converts that graph to the cached TFLite model.
-_TFLITE_MODULES = ("inference/litert_runner.py", "inference/export.py")
-TFLITE_TRAILER = b"plateocr-crc32c:"  # then the 4-byte CRC32C of the flatbuffer (big-endian)
-T = TypeVar("T")
 
 
 class InferenceGraph(NamedTuple):
@@ -89,17 +81,6 @@ def cache_key(config) -> str:
     h = _sources_hash(_GRAPH_MODULES)
     h.update(json.dumps(config.to_dict(), sort_keys=True).encode())
     h.update(_tensorflow_version().encode())
-    return h.hexdigest()[:20]
-
-
-def tflite_key(config, checkpoint: str) -> str:
-    """The cached TFLite model's key: the graph's (cache_key), the converting code's and the
-    checkpoint's digest (plateocr.model.modeldir.checkpoint_digest). No TensorFlow imported."""
-    from plateocr.model.modeldir import checkpoint_digest
-
-    h = _sources_hash(_TFLITE_MODULES)
-    h.update(cache_key(config).encode())
-    h.update(checkpoint_digest(checkpoint).encode())
     return h.hexdigest()[:20]
 
 
@@ -159,7 +140,11 @@ def inference_graph(config, use_cache: bool = True) -> InferenceGraph:
     if not use_cache:
         return build_inference_graph(config)
     path = cache_path(config)
-    if path.is_file():
+    try:
+        found = path.is_file()
+    except OSError:  # a cache directory that cannot be entered (PermissionError): build, cache nothing
+        found = False
+    if found:
         try:
             g = _import(path)
         except Exception:  # truncated or foreign file: fall through and rebuild it
@@ -177,63 +162,6 @@ def inference_graph(config, use_cache: bool = True) -> InferenceGraph:
         return g  # a read-only cache directory just does not give the speed-up
     _prune(path.parent)
     return g
-
-
-def tflite_cache_path(config, checkpoint: str) -> Path:
-    """Where the TFLite model of `checkpoint` is (or would be) kept."""
-    return user_cache_dir() / "graphs" / f"litert-{tflite_key(config, checkpoint)}.tflite"
-
-
-def cached_tflite(path: Path, build: Callable[[], bytes], load: Callable[[bytes], T]) -> T:
-    """load(the TFLite model cached at `path`); when it is missing, damaged (checksum) or does
-    not load, load(build()), written to `path` (atomically; skipped where the cache directory
-    is not writable)."""
-    cached = _read_tflite(path)
-    if cached is not None:
-        try:
-            loaded = load(cached)
-        except Exception:  # a file that passes the checksum but not the runtime: rebuild it
-            pass
-        else:
-            _touch(path)
-            return loaded
-    model = build()
-    loaded = load(model)
-    _store_tflite(path, model)
-    return loaded
-
-
-def _crc32c(data: bytes) -> bytes:
-    import google_crc32c
-
-    return google_crc32c.value(data).to_bytes(4, "big")
-
-
-def _read_tflite(path: Path) -> bytes | None:
-    """The flatbuffer of a cached TFLite file whose checksum holds, else None."""
-    try:
-        blob = path.read_bytes()
-    except OSError:
-        return None
-    end = len(blob) - len(TFLITE_TRAILER) - 4
-    if end <= 0 or blob[end:-4] != TFLITE_TRAILER:
-        return None
-    model = blob[:end]
-    return model if _crc32c(model) == blob[-4:] else None
-
-
-def _store_tflite(path: Path, model: bytes) -> None:
-    from plateocr.errors import PlateOCRError
-    from plateocr.outputs import atomic_path
-
-    try:
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as fh:
-                fh.write(model)
-                fh.write(TFLITE_TRAILER + _crc32c(model))
-    except (OSError, PlateOCRError):  # a read-only or full cache directory: no speed-up, no error
-        return
-    _prune(path.parent, pattern="litert-*.tflite")
 
 
 def _touch(path: Path) -> None:

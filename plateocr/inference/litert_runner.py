@@ -3,10 +3,12 @@
 The model's inference graph (plateocr.inference.graph_cache: uint8 images [B, H, W, 3] ->
 greedy decoding, with each step's distribution and the attention masks) is converted to
 TensorFlow Lite with a checkpoint's weights (plateocr.inference.export.tflite_flatbuffer,
-built-in ops only) the first time that checkpoint is read, and cached in the user's cache
-directory (graph_cache.cached_tflite, keyed by the checkpoint's digest). Once it is there,
-reading imports no TensorFlow: LiteRT loads in a few hundredths of a second where TensorFlow
-takes seconds. The views, their vote and the format search run on its outputs in the same
+built-in ops only) the first time that checkpoint is read, and stored beside the checkpoint in
+the model directory and in the user's cache directory (plateocr.inference.tflite_store, keyed by
+the code, the model config and the checkpoint's digest; the bundled base model ships with its
+own). Once it is there, reading imports no TensorFlow: LiteRT loads in a few hundredths of a
+second where TensorFlow takes seconds. The first use opens one interpreter: the one that checked
+the conversion reads. The views, their vote and the format search run on its outputs in the same
 NumPy code as on TensorFlow's (PlateReader.run), so both backends read alike: the same texts,
 confidences within float rounding (tested on crops).
 
@@ -88,10 +90,14 @@ class LiteRTRunner:
         self._interpreter = None
 
 
-def build_tflite(config, checkpoint: str, use_graph_cache: bool = True) -> bytes:
+def build_tflite(
+    config, checkpoint: str, use_graph_cache: bool = True, threads: int | None = None, xnnpack: bool = True
+) -> tuple[bytes, LiteRTRunner]:
     """The TFLite model of the inference graph with `checkpoint`'s weights (TensorFlow imported
-    here), checked against TensorFlow on a sample. Raises PlateOCRError when the checkpoint does
-    not restore, or the graph does not convert to built-in ops or reads the sample differently."""
+    here), checked against TensorFlow on a sample, and the runner (load_runner(model, threads,
+    xnnpack)) that checked it, to read with. Raises PlateOCRError when the checkpoint does not
+    restore; LiteRTUnavailable when the graph does not convert to built-in ops, LiteRT cannot
+    run it or it reads the sample differently."""
     from plateocr.inference.export import restore_checkpoint, tflite_flatbuffer
     from plateocr.inference.graph_cache import inference_graph
     from plateocr.model.compat import tf, tf1
@@ -114,10 +120,12 @@ def build_tflite(config, checkpoint: str, use_graph_cache: bool = True) -> bytes
         except PlateOCRError as e:
             raise LiteRTUnavailable(str(e)) from None
         expected = session.run(outputs, {g.images: sample})
-    got = load_runner(model).run(sample)
+    runner = load_runner(model, threads, xnnpack)
+    got = runner.run(sample)
     if not all(np.allclose(got[k], expected[k], rtol=0, atol=CHECK_TOLERANCE) for k in ("probs", "confidence")):
+        runner.close()
         raise LiteRTUnavailable(f"{checkpoint}: its TensorFlow Lite graph reads a test image unlike TensorFlow")
-    return model
+    return model, runner
 
 
 def load_runner(model: bytes, threads: int | None = None, xnnpack: bool = True) -> LiteRTRunner:
@@ -131,31 +139,26 @@ def load_runner(model: bytes, threads: int | None = None, xnnpack: bool = True) 
 def open_runner(
     config, checkpoint: str, threads: int | None = None, use_cache: bool = True, xnnpack: bool = True
 ) -> LiteRTRunner:
-    """A LiteRTRunner on `checkpoint`: its TFLite model from the user's cache, else built (and
-    cached, unless `use_cache` is False: then nothing is read from or written to the cache)."""
-    from plateocr.inference.graph_cache import cached_tflite, tflite_cache_path
+    """A LiteRTRunner on `checkpoint`: its TFLite model from beside it or the user's cache, else
+    built and stored in both (plateocr.inference.tflite_store.open_tflite). `use_cache` False
+    builds it in memory: nothing read from or written to either."""
+    from plateocr.inference.tflite_store import open_tflite
 
-    def build() -> bytes:
-        return build_tflite(config, checkpoint, use_graph_cache=use_cache)
-
-    def load(model: bytes) -> LiteRTRunner:
-        return load_runner(model, threads, xnnpack)
+    def build() -> tuple[bytes, LiteRTRunner]:
+        return build_tflite(config, checkpoint, use_graph_cache=use_cache, threads=threads, xnnpack=xnnpack)
 
     if not use_cache:
-        return load(build())
-    try:
-        path = tflite_cache_path(config, checkpoint)
-    except OSError:  # the checkpoint's files went away: restoring it will say so
-        return load(build())
-    return cached_tflite(path, build, load)
+        return build()[1]
+    return open_tflite(config, checkpoint, build, lambda model: load_runner(model, threads, xnnpack))
 
 
 def warm_cache(model_dir) -> str | None:
     """Build the TFLite model of the checkpoint a PlateReader on `model_dir` reads by default
-    (best/, else the latest) into the user's cache, unless it is there: `plateocr train` calls it
-    while TensorFlow is loaded, so the first `predict` after training starts warm. Nothing is
-    done where the reader would not use LiteRT ($PLATEOCR_BACKEND=tensorflow, ai-edge-litert
-    missing). Never raises: returns None, or one line saying why the model was not built."""
+    (best/, else the latest) beside it (and into the user's cache), unless it is there: `plateocr
+    train` calls it while TensorFlow is loaded, so the first `predict` after training starts warm,
+    here or wherever the model directory is copied. Nothing is done where the reader would not
+    use LiteRT ($PLATEOCR_BACKEND=tensorflow, ai-edge-litert missing). Never raises: returns
+    None, or one line saying why the model was not built."""
     from plateocr.inference.reader import choose_backend
     from plateocr.model.modeldir import ModelDir
 

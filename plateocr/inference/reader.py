@@ -25,10 +25,11 @@ vote, format search, decoding), so they read alike (texts equal, confidences wit
 rounding; tested):
 
 - "litert" (the default where ai-edge-litert is installed): the model's graph as TensorFlow Lite,
-  run by LiteRT (plateocr.inference.litert_runner). The TFLite model of a checkpoint is built on
-  its first use (TensorFlow imported then, a few seconds) and cached in the user's cache
-  directory (plateocr.user_cache), keyed by the checkpoint's contents; afterwards a reader starts
-  in a fraction of a second and imports no TensorFlow.
+  run by LiteRT (plateocr.inference.litert_runner). The TFLite model of a checkpoint is read from
+  beside it in the model directory (`plateocr train` leaves it there; the bundled base model
+  ships with its own), else from the user's cache directory (plateocr.user_cache), else built
+  (TensorFlow imported then, a few seconds) and stored in both (plateocr.inference.tflite_store);
+  a reader then starts in a fraction of a second and imports no TensorFlow.
 - "tensorflow": a TensorFlow session on the graph (the trainer's code path; with PLATEOCR_BF16,
   bfloat16 sessions). "auto" falls back to it where LiteRT is missing or cannot run the model,
   and says why in `backend_note`.
@@ -38,8 +39,9 @@ TensorFlow (either backend's first use of a checkpoint, or the tensorflow backen
 per process: with oneDNN on, Keras 2 (tf_keras) and C++ logs off unless the environment says
 otherwise (set only for the import, then removed), and with stderr's descriptor pointing to
 /dev/null during that import. plateocr.model.compat says what else that import does and how to
-choose otherwise. cache_graph=False neither reads nor writes the user's cache (the TFLite models
-and the TensorFlow graphs, plateocr.inference.graph_cache).
+choose otherwise. cache_graph=False neither reads nor writes a stored model: the user's cache
+(the TFLite models and the TensorFlow graphs, plateocr.inference.graph_cache) and the TFLite
+model beside the checkpoint.
 """
 
 from __future__ import annotations
@@ -135,8 +137,9 @@ class PlateReader:
     read(image) -> Reading(text, confidence, char_confidences); read_batch(images) -> list.
     An image is a path, an RGB uint8 numpy array of any size, or encoded image bytes.
     threads: CPU threads for the model (default: all this process may use). cache_graph: keep
-    the TFLite model (and TensorFlow's graph) in the user's cache directory (plateocr.user_cache)
-    so the next start is faster; False neither reads nor writes it.
+    the TFLite model beside the checkpoint and in the user's cache directory (plateocr.user_cache),
+    and TensorFlow's graph in the latter, so the next start is faster; False neither reads nor
+    writes them.
     tta: read each plate as a few re-framed views and keep what they agree on (more accurate,
     len(test_time_augmentation.VIEWS) times the work); False reads each image once.
     formats: prefer readings that follow the plates' formats (plateocr.formats): "auto" (the
