@@ -1,0 +1,77 @@
+"""Regenerate the TFLite model shipped with the bundled base model.
+
+PlateReader's LiteRT backend reads plateocr/assets/base_model/ckpt-<step>-litert.tflite instead of
+converting the checkpoint with TensorFlow on first use (plateocr.inference.tflite_store), so a
+fresh install's first `plateocr predict` imports no TensorFlow. The file records a key of the
+sources that build and convert the graph, the model config and the checkpoint: a change to any of
+them makes it stale (readers then ignore it and convert on first use, as without it), and
+tests/test_litert.py::test_the_bundled_tflite_is_current fails until this script is run:
+
+    python scripts/build_bundled_tflite.py           # convert the checkpoint and write the file
+    python scripts/build_bundled_tflite.py --check   # exit 1 when it is missing or stale
+
+Run it after changing plateocr/model/{network,decoder,compat,config}.py,
+plateocr/inference/{graph_cache,format_search,litert_runner,export}.py or the bundled checkpoint
+(scripts/train_base_model.py --export-base), and commit the file with the change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from plateocr.base_model import BASE_MODEL_DIR  # noqa: E402
+from plateocr.model.modeldir import ModelDir  # noqa: E402
+
+COMMAND = "python scripts/build_bundled_tflite.py"
+
+
+def status(model_dir: Path = BASE_MODEL_DIR) -> tuple[Path, str, str | None]:
+    """(the TFLite file beside the model's checkpoint, the key the current sources give it, the
+    key it records: None when it is missing or damaged)."""
+    from plateocr.inference.tflite_store import beside_path, read_stored, tflite_key
+
+    md = ModelDir(model_dir)
+    checkpoint = md.resolve_checkpoint()
+    stored = read_stored(beside_path(checkpoint))
+    return beside_path(checkpoint), tflite_key(md.config, checkpoint), stored and stored[1]
+
+
+def build(model_dir: Path = BASE_MODEL_DIR) -> Path:
+    """Convert the model's checkpoint (checked against TensorFlow on a sample) and write the file."""
+    from plateocr.inference.litert_runner import build_tflite
+    from plateocr.inference.tflite_store import beside_path, tflite_key, write_stored
+
+    md = ModelDir(model_dir)
+    checkpoint = md.resolve_checkpoint()
+    model, runner = build_tflite(md.config, checkpoint, use_graph_cache=False)
+    runner.close()
+    path = beside_path(checkpoint)
+    if not write_stored(path, model, tflite_key(md.config, checkpoint)):
+        raise SystemExit(f"{path}: cannot write it")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model-dir", type=Path, default=BASE_MODEL_DIR, help="the model folder [the bundled base model]")
+    p.add_argument("--check", action="store_true", help="only say whether the file is current (exit 1 if not)")
+    args = p.parse_args(argv)
+    path, key, recorded = status(args.model_dir)
+    if args.check:
+        if recorded == key:
+            print(f"{path}: current (key {key})")
+            return 0
+        print(f"{path}: {'stale (key ' + recorded + ')' if recorded else 'missing or damaged'}; expected key {key}")
+        return 1
+    path = build(args.model_dir)
+    print(f"{path}: written ({path.stat().st_size / 2**20:.1f} MiB, key {key})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
