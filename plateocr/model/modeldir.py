@@ -10,6 +10,8 @@ Layout (TensorFlow is not needed to read it):
       ckpt-<step>.index / ckpt-<step>.data-*      periodic checkpoints (weights + optimizer state)
       formats.json       the formats of the training labels (plateocr.formats; read by predict, eval, export)
       best/              the best checkpoint seen by --eval-every, with its metrics.json
+      <checkpoint>-litert.tflite  the checkpoint predict reads (best/'s, else the latest) converted
+                         for LiteRT, beside it (plateocr.inference.tflite_store; train writes it)
       early_stopping.json  evaluations since the best one, so --patience counts across resumes
       events.out.tfevents.*  TensorBoard summaries (eval/ holds the evaluation ones)
 
