@@ -94,6 +94,30 @@ def test_scene_plate_pixels_are_the_rendered_plate():
         assert np.percentile(grey, 95) - np.percentile(grey, 5) > 40
 
 
+def test_car_photo_boxes_are_the_visible_plates_mask_bounding_boxes():
+    """render_photo (the detector's scenes): 0-4 plates of many sizes, each box the bounding box
+    of the plate's visible pixels, which show the plate's contrast; determinism per seed."""
+    from plateocr.synth.scene import render_photo
+
+    widths, counts = [], []
+    for i in range(30):
+        photo, plates, labels = render_photo(np.random.default_rng([12, i]), 512, 384, with_mask=True)
+        assert photo.shape == (384, 512, 3) and photo.dtype == np.uint8 and labels.shape == (384, 512)
+        assert set(np.unique(labels)) == set(range(len(plates) + 1))
+        counts.append(len(plates))
+        for k, (text, (xmin, xmax, ymin, ymax)) in enumerate(plates, 1):
+            assert LABEL.match(text)
+            ys, xs = np.nonzero(labels == k)
+            assert (xmin, xmax, ymin, ymax) == (xs.min(), xs.max() + 1, ys.min(), ys.max() + 1)
+            grey = cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY)[ys, xs]
+            assert np.percentile(grey, 95) - np.percentile(grey, 5) > 15
+            widths.append(xmax - xmin)
+    assert 0 in counts and max(counts) >= 2 and max(counts) <= 4
+    assert min(widths) < 50 and max(widths) > 150
+    a, b = render_photo(np.random.default_rng(3)), render_photo(np.random.default_rng(3))
+    assert np.array_equal(a[0], b[0]) and a[1] == b[1]
+
+
 def test_random_texts_are_5_to_8_plate_characters_of_many_patterns():
     rng = np.random.default_rng(0)
     texts = [random_text(rng) for _ in range(500)]

@@ -24,3 +24,9 @@ def blur(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
     if sigma < 0.3:
         return img
     return cv2.GaussianBlur(img, (0, 0), sigma)
+
+
+def jpeg_roundtrip(img: np.ndarray, quality: int) -> np.ndarray:
+    """uint8 img as a JPEG of that quality would decode it: blocks, ringing, smeared colour."""
+    ok, data = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    return cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if ok else img

@@ -1,11 +1,22 @@
-"""Street-photo scenes: a cluttered background, a fake car body around each plate, the plate warped
-in with slight perspective, then light, blur and noise over the whole photo."""
+"""Street-photo scenes with plates and their tight boxes.
+
+render_scene: a cluttered background, a fake car body around each plate, the plate warped in with
+slight perspective, then light, blur and noise over the whole photo (the OCR's synthetic photos;
+data/sample is made with it, so its output stays as it is).
+
+render_photo: photos as people take them of cars, for the plate detector: mostly one car close
+up, front or back, filling much of the frame (cars.py), sometimes a row of parked cars, a plate
+seen from very near, or no plate at all; muted streets, car parks and their clutter, the light of
+the day (street.py)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
+from plateocr.synth import cars, street
 from plateocr.synth.effects import blur, shade
 from plateocr.synth.plate import render_plate
 
@@ -213,3 +224,122 @@ def _finish(rng: np.random.Generator, photo: np.ndarray) -> np.ndarray:
         img = blur(rng, img)
     img += rng.standard_normal(img.shape, dtype=np.float32) * np.float32(rng.uniform(0.5, 3.5))
     return np.clip(img, 0, 255).astype(np.uint8)
+
+
+# What a photo shows: one car near, a plate seen from very near, a row of parked cars, no plate.
+PHOTO_KINDS = (("close", "macro", "row", "none"), (0.62, 0.08, 0.2, 0.10))
+MAX_FACE_W = 640  # a car wider than this in the photo is drawn at this width and scaled up
+MIN_VISIBLE = 0.5  # a plate less visible than this (frame edge, a car in front) is not labelled
+
+
+@dataclass
+class _Car:
+    width: float  # in the photo, pixels
+    anchor: tuple[float, float]  # where the face's bottom centre lands (or the plate's centre)
+    on_plate: bool  # anchor is the plate's centre
+    yaw: float
+    plate: bool = True
+
+
+def _cars_for(rng: np.random.Generator, kind: str, width: int, height: int) -> tuple[list[_Car], int]:
+    """The cars a photo of this kind shows, far ones first, and its horizon's height."""
+    horizon = int(height * rng.uniform(0.25, 0.6))
+
+    def turn(spread: float = 0.3) -> float:
+        return float(np.clip(rng.normal(0, spread), -0.8, 0.8))
+
+    if kind == "macro":
+        plate_w = width * rng.uniform(0.35, 0.6)
+        return [
+            _Car(plate_w / 0.3, (width * rng.uniform(0.3, 0.7), height * rng.uniform(0.3, 0.7)), True, turn(0.12))
+        ], horizon
+    if kind == "row":
+        n = int(rng.integers(2, 5))
+        xs = np.sort(rng.uniform(0.05, 0.95, n)) * width
+        out = []
+        for x in xs:
+            depth = rng.uniform(0.35, 1.0)  # 1 at the photo's bottom edge
+            base = horizon + (height - horizon) * depth
+            w = max(0.2 * width, width * depth * rng.uniform(0.3, 0.5))
+            out.append(_Car(w, (x, base), False, turn(0.35)))
+        return sorted(out, key=lambda c: c.anchor[1]), horizon
+    if kind == "none":
+        if rng.random() < 0.5:
+            return [], horizon
+        w = width * rng.uniform(0.6, 1.1)  # a car too near and too high for its plate to show
+        return [
+            _Car(w, (width * rng.uniform(0.3, 0.7), height * rng.uniform(1.35, 1.7)), False, turn(), plate=False)
+        ], horizon
+    # One car, most of it in the frame, the camera about as high as its roof: the horizon
+    # crosses the car near its top.
+    w = min(width * rng.uniform(0.5, 1.05), height * rng.uniform(0.9, 1.4))
+    base = height * rng.uniform(0.86, 1.02)
+    main = _Car(w, (width * rng.uniform(0.35, 0.65), base), False, turn())
+    horizon = int(np.clip(base - w * rng.uniform(0.5, 0.85), height * 0.1, height * 0.7))
+    out = []
+    for side in rng.permutation([-1, 1])[: int(rng.choice(3, p=[0.4, 0.4, 0.2]))]:  # neighbours behind it
+        nw = w * rng.uniform(0.6, 1.0)
+        x = main.anchor[0] + side * (w / 2 + nw * rng.uniform(0.0, 0.6))
+        out.append(_Car(nw, (x, main.anchor[1] - height * rng.uniform(0.03, 0.15)), False, main.yaw + turn(0.1)))
+    return [*out, main], horizon
+
+
+def _quad_area(quad: np.ndarray) -> float:
+    x, y = quad[:, 0], quad[:, 1]
+    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+
+
+def render_photo(rng: np.random.Generator, width: int = 512, height: int = 384, with_mask: bool = False):
+    """A photo of cars as people take them, with 0-4 plates: (photo_bgr, [(text, (xmin, xmax,
+    ymin, ymax))]), and with with_mask=True the int32 label image as render_scene gives it.
+
+    Plates are 20-300 px wide at 512x384, on cars turned up to about 45 degrees. A plate cut by
+    the frame or hidden by a nearer car is labelled only where at least half of it shows (its box
+    then holds the part that shows)."""
+    kind = str(rng.choice(PHOTO_KINDS[0], p=PHOTO_KINDS[1]))
+    plan, horizon = _cars_for(rng, kind, width, height)
+    photo = street.backdrop(rng, width, height, horizon)
+    street.negatives(rng, photo, int(rng.integers(0, 5)) + (3 if kind == "none" else 0))
+    labels = np.zeros((height, width), np.int32)
+    drawn: list[tuple[str, float]] = []  # text, full area of each plate drawn
+    lamps = []
+    for car in plan:
+        plate, text = render_plate(rng, degrade=False)
+        fw = int(min(car.width, MAX_FACE_W))
+        face = cars.draw_face(rng, fw, plate.shape[1] / plate.shape[0], rear=rng.random() < 0.6)
+        fh = face.alpha.shape[0]
+        view = cars.View(
+            0,
+            0,
+            car.width / fw,
+            car.yaw,
+            rng.uniform(-0.05, 0.2),
+            float(np.clip(rng.normal(0, 0.03), -0.1, 0.1)),
+            rng.uniform(2, 5),
+        )
+        px0, py0, px1, py1 = face.plate
+        anchor = ((px0 + px1) / 2, (py0 + py1) / 2, 0) if car.on_plate else (fw / 2, fh, 0)
+        view.cx, view.cy = np.subtract(car.anchor, cars.project(view, fw, fh, [anchor])[0])
+        cover = cars.place_car(rng, photo, face, view)
+        labels[cover > 0.5] = 0  # the car hides what stands behind it
+        lamps += [(*cars.project(view, fw, fh, [(x, y, 0)])[0], r * view.scale, c) for x, y, r, c in face.lights]
+        if not car.plate:
+            continue
+        quad = cars.project(view, fw, fh, [(px0, py0, 0), (px1, py0, 0), (px1, py1, 0), (px0, py1, 0)])
+        if quad[:, 0].max() < 0 or quad[:, 1].max() < 0 or quad[:, 0].min() >= width or quad[:, 1].min() >= height:
+            continue
+        alpha, (x0, y0) = _warp_in(photo, plate, quad)
+        ys, xs = np.nonzero(alpha >= 0.5)
+        drawn.append((text, _quad_area(quad)))
+        labels[ys + y0, xs + x0] = len(drawn)
+    img = street.light(rng, photo, lamps)
+    photo = street.finish(rng, img)
+    plates = []
+    kept = np.zeros(len(drawn) + 1, np.int32)
+    for k, (text, area) in enumerate(drawn, 1):
+        ys, xs = np.nonzero(labels == k)
+        if len(xs) and len(xs) >= MIN_VISIBLE * area:
+            plates.append((text, (int(xs.min()), int(xs.max() + 1), int(ys.min()), int(ys.max() + 1))))
+            kept[k] = len(plates)
+    labels = kept[labels]
+    return (photo, plates, labels) if with_mask else (photo, plates)
