@@ -44,6 +44,11 @@ class PredictionRow:
     line: int | None = None
     truth: str | None = None
     attention: str = ""  # the attention picture written, if any
+    # predict --detect: the box found in the photo, its score, and a note for a photo without
+    # plates, a plate missed or a box where none is annotated
+    box: tuple[int, int, int, int] | None = None
+    detection_score: float | None = None
+    note: str = ""
 
     @property
     def ok(self) -> bool:
@@ -51,9 +56,12 @@ class PredictionRow:
 
     @property
     def correct(self) -> bool | None:
-        """Whether the text equals the annotated truth (None without a truth or on error)."""
+        """Whether the text equals the annotated truth (None without a truth or on error; False
+        for an annotated plate the detector missed)."""
         if self.truth is None or self.error:
             return None
+        if self.box is None and self.note:
+            return False
         return self.text == self.truth
 
 
@@ -61,10 +69,12 @@ class PredictionRow:
 class PredictResult:
     rows: list[PredictionRow]
     annotated: bool  # rows come from an annotation CSV (photo, line, truth)
+    detected: bool = False  # rows are plates found in whole photos (predict --detect)
+    detection: dict | None = None  # with --annotations --detect: plateocr.detection.scoring's counts
 
     @property
     def read(self) -> list[PredictionRow]:
-        return [r for r in self.rows if r.ok]
+        return [r for r in self.rows if r.ok and not r.note]
 
     @property
     def failed(self) -> list[PredictionRow]:
@@ -285,3 +295,118 @@ def _merge(rows: list[PredictionRow], inserts: list[tuple[int, PredictionRow]]) 
         taken = max(taken, n)
         merged.append(row)
     return merged + rows[taken:]
+
+
+# --- whole photos (--detect) -------------------------------------------------------------------
+
+
+def _photo_row(path: str, plate, line=None, truth=None, note: str = "") -> PredictionRow:
+    r = plate.reading
+    return PredictionRow(
+        path,
+        text=r.text,
+        confidence=r.confidence,
+        char_confidences=r.char_confidences,
+        line=line,
+        truth=truth,
+        box=plate.box,
+        detection_score=plate.detection_score,
+        note=note,
+    )
+
+
+def predict_photos(
+    reader,
+    detector,
+    images: Iterable[str] = (),
+    *,
+    annotations: str | os.PathLike | None = None,
+    images_dir: str | os.PathLike | None = None,
+    attention_dir: str | os.PathLike | None = None,
+    stdin=None,
+    progress: Progress | None = None,
+) -> PredictResult:
+    """Find and read the plates of whole photos (plateocr.photo_reading): one row per plate
+    found, a row saying so for a photo without one, an error row for a photo that does not load.
+
+    With `annotations` the photos are the CSV's: found boxes are matched to the annotated ones
+    (IoU >= 0.5, plateocr.detection.scoring), rows carry the annotated text, plates missed and
+    boxes where none is annotated get rows saying so, and `detection` holds recall, precision
+    and plates read exactly. With `attention_dir`, each photo is drawn with its boxes and texts.
+    """
+    from plateocr.detection.scoring import DetectionScore
+    from plateocr.image_paths import expand_image_args
+    from plateocr.photo_reading import draw_plates, photo_loader, read_photos, save_drawing
+
+    early: list[tuple[int, PredictionRow]] = []
+    truths: dict[str, list] = {}
+    if annotations is not None:
+        from plateocr.annotations import read_annotations
+        from plateocr.cropping import default_images_dir
+
+        rows, problems = read_annotations(annotations)
+        folder = Path(images_dir) if images_dir is not None else default_images_dir(annotations)
+        for a in rows:
+            truths.setdefault(os.path.normpath(folder / a.file), []).append(a)
+        paths = list(truths)
+        early = [(0, PredictionRow(p.image, error=p.reason, line=p.line)) for p in problems]
+    else:
+        found, missing = expand_image_args(list(images), stdin)
+        paths = [str(p) for p in found]
+        early = [(u.before, PredictionRow(u.name, error=u.reason)) for u in missing]
+    out_dir = Path(attention_dir) if attention_dir is not None else None
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    names = _unique_names(Path(p).stem for p in paths)
+    score = DetectionScore() if annotations is not None else None
+    result_rows: list[PredictionRow] = []
+    for done, (path, found) in enumerate(zip(paths, read_photos(reader, detector, map(photo_loader, paths))), 1):
+        if isinstance(found, PlateOCRError):
+            result_rows.append(PredictionRow(path, error=_error_text(path, found)))
+            continue
+        annotated, plates = truths.get(path, []), found.plates
+        if score is not None:
+            photo_rows = _match_rows(path, found, annotated, score)
+        else:
+            photo_rows = [_photo_row(path, p) for p in plates] or [PredictionRow(path, note="no plate found")]
+        result_rows.extend(photo_rows)
+        if out_dir is not None:
+            photo = read_bgr(path)
+            shown = [(a.pixel_box(photo.shape[1], photo.shape[0]), a.text) for a in annotated]
+            target = save_drawing(out_dir / names[done - 1], draw_plates(photo, plates, shown))
+            for r in photo_rows:
+                r.attention = target
+        if progress:
+            progress(done, len(paths))
+    result = PredictResult(_merge(result_rows, early), annotations is not None, detected=True)
+    if score is not None:
+        result.detection = score.to_dict()
+    return result
+
+
+def _match_rows(path: str, found, annotated, score) -> list[PredictionRow]:
+    """Rows of one annotated photo (a PhotoReading): each found plate with the annotation it
+    matches, the boxes matching none, and the annotated plates no box found."""
+    from plateocr.cropping import box_problem
+
+    plates, bad = found.plates, []
+    for a in annotated:  # a box no crop could be cut from is an error row, as predict --annotations has it
+        problem = box_problem(a.pixel_box(found.width, found.height), found.width, found.height)
+        if problem:
+            bad.append(PredictionRow(path, error=problem, line=a.line, truth=a.text))
+    annotated = [a for a in annotated if a.line not in {r.line for r in bad}]
+    true_boxes = [a.pixel_box(found.width, found.height) for a in annotated]
+    m = score.add(
+        [p.box for p in plates],
+        [p.detection_score for p in plates],
+        true_boxes,
+        [p.text for p in plates],
+        [a.text for a in annotated],
+    )
+    rows = [_photo_row(path, plates[p], annotated[t].line, annotated[t].text) for p, t in m.pairs]
+    rows += [_photo_row(path, plates[p], note="no annotated plate here") for p in m.unmatched_predictions]
+    rows += [
+        PredictionRow(path, line=annotated[t].line, truth=annotated[t].text, note="missed: no plate found here")
+        for t in m.unmatched_truths
+    ]
+    return sorted(rows + bad, key=lambda r: (r.line is None, r.line or 0))

@@ -28,7 +28,14 @@ def choose_format(fmt: str | None, output: str | os.PathLike | None) -> str:
     return suffix if suffix in ("csv", "json") else "table"
 
 
-def _columns(annotated: bool, with_truth: bool = False) -> list[str]:
+BOX_COLUMNS = ["xmin", "xmax", "ymin", "ymax", "detection_score"]
+
+
+def _columns(annotated: bool, with_truth: bool = False, detected: bool = False) -> list[str]:
+    if detected:  # predict --detect: one row per plate found in a photo
+        head = ["photo", *BOX_COLUMNS] + (["line", "truth"] if annotated else [])
+        tail = ["correct"] if annotated else []
+        return head + ["text", *tail, "confidence", "char_confidences", "note", "error"]
     if annotated:
         return ["photo", "line", "truth", "text", "correct", "confidence", "char_confidences", "error"]
     if with_truth:
@@ -40,16 +47,21 @@ def _with_truth(result: PredictResult) -> bool:
     return any(r.truth is not None for r in result.rows)
 
 
-def row_dict(row: PredictionRow, annotated: bool, with_truth: bool = False) -> dict:
+def row_dict(row: PredictionRow, annotated: bool, with_truth: bool = False, detected: bool = False) -> dict:
     """The row as plain JSON-able values (confidences as floats, a list per character)."""
     d = {
         "path": row.path,
-        "text": row.text if row.ok else None,
+        "text": row.text if row.ok and (row.box is not None or not detected) else None,
         "confidence": row.confidence,
         "char_confidences": list(row.char_confidences),
         "error": row.error or None,
     }
-    if annotated:
+    if detected:
+        box = dict(zip(BOX_COLUMNS, row.box)) if row.box is not None else dict.fromkeys(BOX_COLUMNS[:4])
+        d = {"photo": d.pop("path"), **box, "detection_score": row.detection_score, **d, "note": row.note or None}
+        if annotated:
+            d = {**d, "line": row.line, "truth": row.truth, "correct": row.correct}
+    elif annotated:
         d = {"photo": d.pop("path"), "line": row.line, "truth": row.truth, **d, "correct": row.correct}
     elif with_truth:
         d = {"path": d.pop("path"), "truth": row.truth, **d, "correct": row.correct}
@@ -60,18 +72,21 @@ def row_dict(row: PredictionRow, annotated: bool, with_truth: bool = False) -> d
 
 def to_csv(result: PredictResult) -> str:
     with_truth = _with_truth(result)
-    cols = _columns(result.annotated, with_truth)
+    cols = _columns(result.annotated, with_truth, result.detected)
     if any(r.attention for r in result.rows):
         cols.append("attention")
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(cols)
     for row in result.rows:
-        d = row_dict(row, result.annotated, with_truth)
+        d = row_dict(row, result.annotated, with_truth, result.detected)
         d["confidence"] = "" if row.confidence is None else f"{row.confidence:.6g}"
+        if row.detection_score is not None:
+            d["detection_score"] = f"{row.detection_score:.4g}"
         d["char_confidences"] = " ".join(f"{c:.6g}" for c in row.char_confidences)
         d["text"] = row.text
         d["error"] = row.error
+        d["note"] = row.note
         if result.annotated or with_truth:
             d["correct"] = "" if row.correct is None else int(row.correct)
         w.writerow(["" if d.get(c) is None else d.get(c) for c in cols])
@@ -80,14 +95,21 @@ def to_csv(result: PredictResult) -> str:
 
 def to_json(result: PredictResult) -> str:
     with_truth = _with_truth(result)
-    rows = [row_dict(r, result.annotated, with_truth) for r in result.rows]
+    rows = [row_dict(r, result.annotated, with_truth, result.detected) for r in result.rows]
     return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
 
 
 def to_table(result: PredictResult, max_rows: int | None = None) -> Table:
     annotated, with_truth = result.annotated, result.annotated or _with_truth(result)
-    table = Table(title=f"{len(result.read)} of {len(result.rows)} plates read", title_justify="left")
-    table.add_column("photo" if annotated else "image", overflow="fold")
+    title = f"{len(result.read)} of {len(result.rows)} plates read"
+    if result.detected:
+        photos = len({r.path for r in result.rows})
+        title = f"{sum(r.box is not None for r in result.rows)} plates found in {photos} photos"
+    table = Table(title=title, title_justify="left")
+    table.add_column("photo" if annotated or result.detected else "image", overflow="fold")
+    if result.detected:
+        table.add_column("box (x, y)")
+        table.add_column("found", justify="right")
     if annotated:
         table.add_column("line", justify="right")
     if with_truth:
@@ -98,11 +120,19 @@ def to_table(result: PredictResult, max_rows: int | None = None) -> Table:
     rows = result.rows if max_rows is None else result.rows[:max_rows]
     for row in rows:
         cells = [row.path]
+        if result.detected:
+            if row.box is None:
+                cells += ["", ""]
+            else:
+                x0, x1, y0, y1 = row.box
+                cells += [f"{x0}-{x1}, {y0}-{y1}", f"{row.detection_score:.2f}"]
         if annotated:
             cells.append("" if row.line is None else str(row.line))
         if with_truth:
             cells.append(row.truth or "")
-        if row.ok:
+        if row.ok and row.box is None and row.note:
+            cells += [f"[yellow]{row.note}[/yellow]", "", ""]
+        elif row.ok:
             mark = {True: "[green]", False: "[red]"}.get(row.correct, "")
             cells += [
                 f"{mark}{row.text}" if mark else row.text,

@@ -68,6 +68,17 @@ def run(
         case_sensitive=False,
         help=defaults.READ_BACKEND_HELP,
     ),
+    detect: bool = typer.Option(
+        False,
+        "--detect",
+        help="The images are whole photos: find their plates, then read each (one row per plate found, with "
+        "its box). With --annotations, compare with the annotated boxes. --attention then draws the boxes.",
+    ),
+    detector: Optional[Path] = typer.Option(
+        None,
+        "--detector",
+        help="Detector folder `plateocr train-detector` wrote. \\[default: detector/ if it exists, else the bundled one]",
+    ),
 ) -> None:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
@@ -107,19 +118,22 @@ def run(
                 f"{reader.config.max_sequence_length} characters, or of characters its charset lacks) are ignored: "
                 + ", ".join(reader.unreadable_formats[:5])
             )
-    with reader, progress_bar(*columns, console=err) as bar:
-        task = bar.add_task("predict", total=None)
-        result = predict(
-            images or [],
-            annotations=annotations,
-            images_dir=images_dir,
-            batch_size=batch_size,
-            attention_dir=attention,
-            force=force,
-            stdin=sys.stdin,
-            reader=reader,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
+    if detect:
+        result = _predict_photos(reader, detector, images, annotations, images_dir, attention, err, columns)
+    else:
+        with reader, progress_bar(*columns, console=err) as bar:
+            task = bar.add_task("predict", total=None)
+            result = predict(
+                images or [],
+                annotations=annotations,
+                images_dir=images_dir,
+                batch_size=batch_size,
+                attention_dir=attention,
+                force=force,
+                stdin=sys.stdin,
+                reader=reader,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
 
     if output is not None:
         write_result(result, output, chosen, force)
@@ -133,10 +147,47 @@ def run(
         err.print(
             f"[yellow]{len(failed)} of {len(result.rows)} could not be read[/yellow]; first: {failed[0].path}: {failed[0].error}"
         )
-    if result.sequence_accuracy is not None:
+    if result.detection is not None:
+        d = result.detection
+        err.print(
+            f"detection: {d['found']} of {d['annotated']} annotated plates found (recall {d['recall'] or 0:.3f}), "
+            f"precision {d['precision'] or 0:.3f}; read exactly: {d['read_exactly']} of {d['annotated']} "
+            f"({d['read_rate'] or 0:.3f})"
+        )
+    elif result.sequence_accuracy is not None:
         err.print(f"sequence accuracy on the annotated plates: {result.sequence_accuracy:.4f}")
     if attention is not None and result.read:
-        err.print(f"attention pictures in {attention}")
-    if not result.read:
+        err.print(f"{'photos with their boxes' if detect else 'attention pictures'} in {attention}")
+    if not (any(r.ok for r in result.rows) if detect else result.read):
         err.print("[red]error: no image could be read[/red]")
         raise typer.Exit(1)
+
+
+def _predict_photos(reader, detector_dir, images, annotations, images_dir, attention, err, columns):
+    """predict --detect: the detector loaded, the photos found and read with a progress bar."""
+    import sys
+
+    from plateocr.commands.progress import progress_bar
+    from plateocr.detection.detector import PlateDetector, bundled_base_detector, default_detector_dir
+    from plateocr.prediction import predict_photos
+
+    detector_dir = default_detector_dir(detector_dir)
+    if detector_dir == bundled_base_detector():
+        err.print(
+            "no detector/ here: finding plates with the bundled base detector (rendered scenes only; "
+            "train one on your photos with `plateocr train-detector`)"
+        )
+    with err.status("loading the detector"):
+        detector = PlateDetector(detector_dir)
+    with reader, detector, progress_bar(*columns, console=err) as bar:
+        task = bar.add_task("predict", total=None)
+        return predict_photos(
+            reader,
+            detector,
+            images or [],
+            annotations=annotations,
+            images_dir=images_dir,
+            attention_dir=attention,
+            stdin=sys.stdin,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )

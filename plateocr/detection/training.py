@@ -263,6 +263,7 @@ def _resolve_start(init_from) -> str:
 
 def _run(dd: DetectorDir, opts, batches: BatchMaker, val: ValSet | None, start, listener, time_limit, result):
     from plateocr.detection.network import build_detector, detector_loss
+    from plateocr.inference.export import restore_checkpoint
     from plateocr.detection.geometry import GRID_HEIGHT, GRID_WIDTH, INPUT_HEIGHT, INPUT_WIDTH
     from plateocr.model.compat import session_config, tf, tf1
     from plateocr.training.optimizers import learning_rate, optimizer_for
@@ -323,9 +324,9 @@ def _run(dd: DetectorDir, opts, batches: BatchMaker, val: ValSet | None, start, 
             session.run(init)
             latest = dd.resume_checkpoint()
             if latest:
-                saver.restore(session, latest)
+                restore_checkpoint(session, saver, latest)
             elif restorer is not None:
-                restorer.restore(session, start)
+                restore_checkpoint(session, restorer, start)
         first = step = int(session.run(global_step))
         result.first_step = first
         last_ckpt, last_saved = latest, (step if latest else None)

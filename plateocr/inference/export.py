@@ -126,11 +126,25 @@ def _numeric_outputs(images, config, null_code: int, tta: bool, tables: FormatTa
     }
 
 
+def _check_shapes(graph, checkpoint: str) -> None:
+    """ValueError naming the first variable whose shape differs from the checkpoint's: resource
+    variables take a tensor of another shape without complaint, which would leave a network of
+    another config quietly broken."""
+    from plateocr.model.compat import tf, tf1
+
+    stored = dict(tf.train.list_variables(checkpoint))
+    for v in graph.get_collection(tf1.GraphKeys.GLOBAL_VARIABLES):
+        name = v.op.name
+        if name in stored and list(stored[name]) != v.shape.as_list():
+            raise ValueError(f"{name} has shape {list(stored[name])} there, {v.shape.as_list()} in this network")
+
+
 def restore_checkpoint(session, saver, checkpoint: str) -> None:
     """saver.restore, a checkpoint that does not fit the graph (or is damaged) a PlateOCRError."""
     from plateocr.model.compat import tf
 
     try:
+        _check_shapes(session.graph, checkpoint)
         saver.restore(session, checkpoint)
     except (tf.errors.OpError, ValueError) as e:
         raise PlateOCRError(

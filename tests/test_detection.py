@@ -1,0 +1,157 @@
+"""The plate detector end to end on tiny runs: train-detector's directory, resume, bad rows and
+refusals; predict --detect's rows (boxes, photos without plates, error rows, --annotations'
+comparison); the network's loss falls on a batch it sees again."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from conftest import make_photos
+from tiny_model import random_model_dir
+from typer.testing import CliRunner
+
+from plateocr.cli import app
+
+PLATES = [
+    ("car1.png", "AB123CD", (40, 240, 200, 250)),
+    ("car2.png", "XY99ZZ", (300, 520, 100, 150)),
+    ("car3.png", "K777KK", (100, 300, 300, 350)),
+    ("car4.png", "LM456NO", (200, 420, 260, 310)),
+    ("car5.png", "PQ12RS", (60, 260, 80, 130)),
+    ("car6.png", "TU345VW", (340, 560, 380, 430)),
+]
+TINY = ["--steps", "4", "--batch-size", "2", "--eval-every", "2", "--val", "0.3", "--from-scratch"]
+
+
+def invoke(*args):
+    return CliRunner().invoke(app, [*map(str, args)])
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    root = tmp_path_factory.mktemp("detect")
+    # the bad row is reported and skipped; training goes on
+    return make_photos(root, PLATES, photo_size=(480, 640), extra_rows=[["car1.png", "BAD1", 5000, 5100, 10, 40]])
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return random_model_dir(tmp_path_factory.mktemp("reader") / "model", [t for _, t, _ in PLATES]).path
+
+
+@pytest.fixture(scope="module")
+def detector(photos, tmp_path_factory):
+    out = tmp_path_factory.mktemp("det") / "detector"
+    result = invoke("train-detector", photos.csv, "--detector-dir", out, *TINY)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_train_detector_writes_a_self_describing_dir_and_reports_bad_rows(detector, photos):
+    doc = json.loads((detector / "detector.json").read_text())
+    assert doc["kind"] == "plateocr-detector" and doc["detector"]["widths"]
+    assert doc["training"]["steps"] == 4 and doc["annotations"] == str(photos.csv.resolve())
+    assert (detector / "ckpt-4.index").is_file()
+    metrics = json.loads((detector / "best" / "metrics.json").read_text())
+    assert metrics["annotated"] >= 1 and metrics["step"] in (2, 4)  # scored on val photos only
+    skipped = (detector / "skipped.csv").read_text()
+    assert "box lies outside" in skipped and "BAD1" not in skipped.splitlines()[0]
+
+
+def test_train_detector_resumes_to_a_larger_step_count(detector, photos):
+    result = invoke("train-detector", photos.csv, "--detector-dir", detector, "--steps", "6")
+    assert result.exit_code == 0, result.output
+    assert "4 -> 6" in result.output
+    assert json.loads((detector / "detector.json").read_text())["training"]["batch_size"] == 2  # kept
+
+
+def error(result) -> str:
+    """The one-line error a command gave (the CLI's entry point prints it; invoked here it is
+    the exception)."""
+    assert result.exit_code != 0 and result.exception is not None
+    from plateocr.errors import PlateOCRError
+
+    assert isinstance(result.exception, PlateOCRError), repr(result.exception)
+    return str(result.exception)
+
+
+def test_a_detector_dir_of_another_config_is_refused(detector, model, photos, tmp_path):
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(detector, other)
+    doc = json.loads((other / "detector.json").read_text())
+    doc["detector"]["widths"] = [8, 16, 32, 48, 64]
+    (other / "detector.json").write_text(json.dumps(doc))
+    assert "widths=[8, 16, 32, 48, 64]" in error(invoke("train-detector", photos.csv, "--detector-dir", other))
+    predicting = ("predict", "--model-dir", model, "--detect", "--detector", other, tmp_path / "x.png")
+    assert "cannot restore" in error(invoke(*predicting))
+    (other / "detector.json").write_text('{"kind": "something else"}')
+    assert "cannot read the detector description" in error(invoke(*predicting))
+
+
+def test_a_model_dir_given_as_a_detector_is_named_as_such(model, tmp_path):
+    result = invoke("predict", "--model-dir", model, "--detect", "--detector", model, tmp_path / "x.png")
+    assert "recogniser model directory" in error(result)
+
+
+def test_predict_detect_rows_boxes_error_rows_and_annotated_comparison(detector, model, photos, tmp_path):
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a photo")
+    out = tmp_path / "rows.json"
+    args = ("predict", "--model-dir", model, "--detect", "--detector", detector)
+    args += (photos.images / "car1.png", broken, "--out", out)
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    rows = json.loads(out.read_text())
+    by_photo = {}
+    for r in rows:
+        by_photo.setdefault(r["photo"], []).append(r)
+    assert by_photo[str(broken)][0]["error"]  # an error row, the other photo still read
+    for r in by_photo[str(photos.images / "car1.png")]:
+        if r["note"] == "no plate found":
+            assert r["xmin"] is None and r["text"] is None
+        else:
+            assert 0 <= r["xmin"] < r["xmax"] <= 640 and 0 <= r["ymin"] < r["ymax"] <= 480
+            assert 0 <= r["detection_score"] <= 1 and isinstance(r["text"], str)
+    out2 = tmp_path / "annotated.csv"
+    result = invoke(*args[:6], "--annotations", photos.csv, "--out", out2)
+    assert result.exit_code == 0, result.output
+    assert "detection:" in result.output and "annotated plates found" in result.output
+    table = list(csv.DictReader(out2.open()))
+    truths = {r["truth"] for r in table if r["truth"] and not r["error"]}
+    assert truths == {t for _, t, _ in PLATES}  # every annotated plate has a row: found or missed
+    assert any("outside" in r["error"] for r in table)  # the bad row
+
+
+def test_loss_falls_on_a_batch_seen_again():
+    from plateocr.detection.config import DetectorConfig
+    from plateocr.detection.geometry import encode_targets
+    from plateocr.detection.network import build_detector, detector_loss
+    from plateocr.detection.samples import scene_sample
+    from plateocr.model.compat import tf, tf1
+
+    samples = [scene_sample(np.random.default_rng([7, i])) for i in range(2)]
+    targets = [encode_targets(b) for _, b in samples]
+    graph = tf.Graph()
+    with graph.as_default():
+        tf1.set_random_seed(0)
+        images = tf1.placeholder(tf.uint8, [None, 384, 512, 3])
+        out = build_detector(images, DetectorConfig(), is_training=True)
+        heat = tf.constant(np.stack([t["heatmap"][..., 0] for t in targets]))
+        size = tf.constant(np.stack([t["size"] for t in targets]))
+        offset = tf.constant(np.stack([t["offset"] for t in targets]))
+        mask = tf.constant(np.stack([t["mask"][..., 0] for t in targets]))
+        loss, _ = detector_loss(out, heat, size, offset, mask)
+        with tf.control_dependencies(tf1.get_collection(tf1.GraphKeys.UPDATE_OPS)):
+            step = tf1.train.AdamOptimizer(1e-3).minimize(loss)
+        with tf1.Session() as s:
+            s.run(tf1.global_variables_initializer())
+            feed = {images: np.stack([im for im, _ in samples])}
+            first = s.run(loss, feed)
+            for _ in range(8):
+                s.run(step, feed)
+            assert s.run(loss, feed) < 0.7 * first
