@@ -14,6 +14,7 @@ from typing import Callable, Iterable, Iterator
 import cv2
 import numpy as np
 
+from plateocr.defaults import MARGIN
 from plateocr.errors import PlateOCRError
 from plateocr.imaging import encode_png, read_bgr
 from plateocr.inference.decoding import Reading
@@ -59,10 +60,11 @@ def read_photo_batch(reader, detector, photos_bgr: list[np.ndarray]) -> list[Pho
     from plateocr.cropping import crop_one
 
     found = detector.detect([cv2.cvtColor(p, cv2.COLOR_BGR2RGB) for p in photos_bgr])
+    margin = MARGIN if reader.spec.margin is None else reader.spec.margin  # records that do not say: crop's
     crops, owners = [], []
     for i, (photo, detections) in enumerate(zip(photos_bgr, found)):
         for d in detections:
-            crop = crop_one(photo, d.box, reader.size, reader.keep_aspect, reader.spec.margin)
+            crop = crop_one(photo, d.box, reader.size, reader.keep_aspect, margin)
             crops.append(reader.prepare_bgr(crop))
             owners.append((i, d))
     readings = reader.run(np.stack(crops)) if crops else []

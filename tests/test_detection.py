@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 
+import cv2
 import numpy as np
 import pytest
 from conftest import make_photos
@@ -155,3 +156,30 @@ def test_loss_falls_on_a_batch_seen_again():
             for _ in range(8):
                 s.run(step, feed)
             assert s.run(loss, feed) < 0.7 * first
+
+
+def test_read_photo_reads_as_predict_detect_and_litert_as_tensorflow(detector, model, photos, tmp_path):
+    from plateocr.detection.detector import PlateDetector
+    from plateocr.inference.reader import PlateReader
+
+    photo = photos.images / "car2.png"
+    out = tmp_path / "rows.json"
+    result = invoke("predict", "--model-dir", model, "--detect", "--detector", detector, photo, "--out", out)
+    assert result.exit_code == 0, result.output
+    rows = [r for r in json.loads(out.read_text()) if r["xmin"] is not None]
+    from plateocr.detection.geometry import letterbox
+
+    image = letterbox(cv2.cvtColor(photos.read("car2.png"), cv2.COLOR_BGR2RGB))[0][None]
+    heads = {}
+    for backend in ("litert", "tensorflow"):
+        with PlateDetector(detector, backend=backend) as d:
+            assert d.backend == backend
+            heads[backend] = d.heads(image)[0]
+    for name in ("heatmap", "size", "offset"):
+        assert np.allclose(heads["litert"][name], heads["tensorflow"][name], atol=1e-3), name
+    with PlateReader(model) as reader:
+        with PlateDetector(detector) as d:  # the default threshold, as predict --detect
+            plates = reader.read_photo(cv2.cvtColor(photos.read("car2.png"), cv2.COLOR_BGR2RGB), detector=d)
+    assert [(p.box, p.text) for p in plates] == [
+        ((r["xmin"], r["xmax"], r["ymin"], r["ymax"]), r["text"]) for r in rows
+    ]

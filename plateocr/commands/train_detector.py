@@ -115,6 +115,12 @@ def run(
         console.print(f"interrupted; checkpoint saved: {e.checkpoint} (run the same command to resume)")
         sys.exit(130)
     _print_result(result, console)
+    from plateocr.detection.detector import warm_detector
+
+    with console.status("preparing the detector for predict --detect"):
+        note = warm_detector(result.detector_dir)
+    if note:
+        console.print(f"note: {note}")
 
 
 def _describe(metrics: dict) -> str:

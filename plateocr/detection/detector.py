@@ -26,6 +26,8 @@ import numpy as np
 
 from plateocr.detection.detector_dir import DetectorDir
 from plateocr.detection.geometry import INPUT_HEIGHT, INPUT_WIDTH, THRESHOLD, boxes_to_photo, decode, letterbox
+from plateocr.errors import PlateOCRError
+from plateocr.inference.reader import choose_backend
 
 BASE_DETECTOR_DIR = Path(__file__).resolve().parent.parent / "assets" / "base_detector"
 DETECTOR_DIR = "detector"
@@ -101,11 +103,60 @@ class _SessionRunner:
         self.session.close()
 
 
+# What builds the detector's graph and converts it: the key of its stored TFLite model.
+TFLITE_SOURCES = (
+    "detection/network.py",
+    "detection/config.py",
+    "detection/detector.py",
+    "inference/export.py",
+    "inference/litert_runner.py",
+)
+CHECK_TOLERANCE = 1e-3  # the converted graph's heatmap against TensorFlow's, on a sample
+
+
+def build_detector_tflite(config, checkpoint: str, threads: int | None = None):
+    """(TFLite flatbuffer, LiteRTRunner) of the detector with `checkpoint`'s weights, checked
+    against TensorFlow on a sample (TensorFlow imported here)."""
+    from plateocr.inference.export import restore_checkpoint, tflite_flatbuffer
+    from plateocr.inference.litert_runner import LiteRTUnavailable, load_runner
+    from plateocr.model.compat import tf1
+
+    graph, images, outputs, saver = detector_graph(config)
+    sample = np.random.default_rng(0).integers(0, 256, (1, INPUT_HEIGHT, INPUT_WIDTH, 3), dtype=np.uint8)
+    with tf1.Session(graph=graph) as session:
+        with graph.as_default():
+            restore_checkpoint(session, saver, checkpoint)
+        try:
+            model, _ = tflite_flatbuffer(session, [images], list(outputs.values()), flex=False, metadata=False)
+        except PlateOCRError as e:
+            raise LiteRTUnavailable(str(e)) from None
+        expected = session.run(outputs, {images: sample})
+    runner = load_runner(model, threads, outputs=OUTPUTS)
+    got = runner.run(sample)
+    if not all(np.allclose(got[k], expected[k], rtol=0, atol=CHECK_TOLERANCE) for k in OUTPUTS):
+        raise LiteRTUnavailable(f"{checkpoint}: its TensorFlow Lite graph detects a test image unlike TensorFlow")
+    return model, runner
+
+
+def _open_litert(config, checkpoint: str, threads: int | None):
+    from plateocr.inference.litert_runner import load_runner
+    from plateocr.inference.tflite_store import open_tflite
+
+    return open_tflite(
+        config,
+        checkpoint,
+        lambda: build_detector_tflite(config, checkpoint, threads),
+        lambda model: load_runner(model, threads, outputs=OUTPUTS),
+        sources=TFLITE_SOURCES,
+    )
+
+
 class PlateDetector:
     """One detector (start-up paid once), batched detection of RGB photos.
 
     detector_dir: a detector directory (default: default_detector_dir()); checkpoint: best/
-    (else the latest) unless given; threshold: the least centre score that counts as a plate.
+    (else the latest) unless given; threshold: the least centre score that counts as a plate;
+    backend: "auto", "litert" or "tensorflow" as PlateReader's ($PLATEOCR_BACKEND when None).
     """
 
     def __init__(
@@ -114,12 +165,28 @@ class PlateDetector:
         checkpoint: str | None = None,
         threshold: float = THRESHOLD,
         backend: str | None = None,
+        threads: int | None = None,
     ):
         self.dir = DetectorDir(default_detector_dir(detector_dir))
         self.checkpoint = self.dir.resolve_checkpoint(checkpoint)
         self.threshold = threshold
-        self.backend = "tensorflow"
-        self._runner = _SessionRunner(self.dir.config, self.checkpoint)
+        self.backend_note: str | None = None
+        self._runner = None
+        choice = choose_backend(backend)
+        if choice != "tensorflow":
+            from plateocr.inference.litert_runner import LiteRTUnavailable, available
+
+            try:
+                if not available():
+                    raise LiteRTUnavailable("ai-edge-litert is not installed (pip install ai-edge-litert)")
+                self._runner = _open_litert(self.dir.config, self.checkpoint, threads)
+            except LiteRTUnavailable as e:
+                if choice == "litert":
+                    raise
+                self.backend_note = f"{e}: detecting with TensorFlow"
+        if self._runner is None:
+            self._runner = _SessionRunner(self.dir.config, self.checkpoint)
+        self.backend = "tensorflow" if isinstance(self._runner, _SessionRunner) else "litert"
 
     def heads(self, images: np.ndarray) -> list[dict[str, np.ndarray]]:
         """The network's outputs for letterboxed images [B, H, W, 3], one dict per image."""
@@ -148,3 +215,16 @@ class PlateDetector:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def warm_detector(detector_dir) -> str | None:
+    """Convert the checkpoint `predict --detect` reads (best/, else the latest) for LiteRT now and
+    store it beside the checkpoint, unless it is there: `train-detector` calls it while
+    TensorFlow is loaded. Never raises: returns None, or one line saying why it was not built."""
+    from plateocr.errors import tf_error_message
+
+    try:
+        PlateDetector(detector_dir).close()
+    except Exception as e:  # a conversion problem must not fail the training run
+        return f"the detector for LiteRT was not built ({tf_error_message(e)}); predict --detect builds it on first use"
+    return None

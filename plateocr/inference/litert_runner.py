@@ -53,7 +53,7 @@ class LiteRTRunner:
     xnnpack: False runs LiteRT's built-in kernels instead of the XNNPACK delegate (for measuring).
     """
 
-    def __init__(self, model: bytes, threads: int | None = None, xnnpack: bool = True):
+    def __init__(self, model: bytes, threads: int | None = None, xnnpack: bool = True, outputs=OUTPUTS):
         from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
         from plateocr.inference.export import tflite_output_name
@@ -69,13 +69,16 @@ class LiteRTRunner:
         self._input = detail["index"]
         self._shape = tuple(detail["shape"])
         self._outputs = {tflite_output_name(d): d["index"] for d in self._interpreter.get_output_details()}
-        missing = set(OUTPUTS) - set(self._outputs)
+        missing = set(outputs) - set(self._outputs)
         if missing:
-            raise ValueError(f"not a plateocr reading graph: no output(s) {', '.join(sorted(missing))}")
+            raise ValueError(f"not the plateocr graph expected: no output(s) {', '.join(sorted(missing))}")
+        self.outputs = tuple(outputs)
         self._lock = threading.Lock()
 
-    def run(self, images: np.ndarray, names: Iterable[str] = OUTPUTS) -> dict[str, np.ndarray]:
-        """The named outputs (of OUTPUTS) for uint8 images [B, H, W, 3] at the model's size."""
+    def run(self, images: np.ndarray, names: Iterable[str] | None = None) -> dict[str, np.ndarray]:
+        """The named outputs (default: all it was opened for) for uint8 images [B, H, W, 3] at the
+        model's size."""
+        names = self.outputs if names is None else names
         images = np.ascontiguousarray(images, dtype=np.uint8)
         with self._lock:
             if images.shape != self._shape:
@@ -128,10 +131,10 @@ def build_tflite(
     return model, runner
 
 
-def load_runner(model: bytes, threads: int | None = None, xnnpack: bool = True) -> LiteRTRunner:
+def load_runner(model: bytes, threads: int | None = None, xnnpack: bool = True, outputs=OUTPUTS) -> LiteRTRunner:
     """LiteRTRunner(model, ...); LiteRTUnavailable when LiteRT cannot import or run it."""
     try:
-        return LiteRTRunner(model, threads, xnnpack)
+        return LiteRTRunner(model, threads, xnnpack, outputs)
     except Exception as e:  # ImportError of a broken install, ValueError/RuntimeError of the runtime
         raise LiteRTUnavailable(f"LiteRT cannot run this model ({type(e).__name__}: {e})") from None
 

@@ -15,6 +15,8 @@ Example::
         for r in reader.read_batch(["a.png", "b.jpg", rgb_array]):
             print(r.text)
         readings = reader.read_batch(paths, progress=True)  # a progress bar (a widget in Jupyter)
+        for plate in reader.read_photo("car.jpg"):  # a whole photo: plates found, then read
+            print(plate.box, plate.text, round(plate.detection_score, 2))
 
     # the bundled base model, preferring the formats of your country's plates (plateocr.formats)
     with PlateReader(formats="my_formats.json") as reader:
@@ -179,6 +181,7 @@ class PlateReader:
             () if self.formats is None else self._tables.dropped if self._tables else tuple(self.formats.counts)
         )
         self.backend_note: str | None = None
+        self._detector = None  # read_photo's default PlateDetector, opened on first use
         self._runner = None
         if choice != "tensorflow":
             self._runner = self._open_litert(choice == "litert", threads, cache_graph)
@@ -301,8 +304,36 @@ class PlateReader:
                 else:
                     yield x, next(readings)
 
+    # --- whole photos -----------------------------------------------------------------------
+    def read_photo(self, photo: ImageLike, detector=None) -> list:
+        """The plates of a whole photo (a path, an RGB array or encoded bytes): found by
+        `detector` (a PlateDetector; default: one on detector/ here, else the bundled base
+        detector, opened on first use and kept), each cut as `crop` cuts a box and read.
+        Returns plateocr.photo_reading.PhotoPlate items (box, detection_score, text,
+        confidence, char_confidences), best detection first; as `predict --detect` reads."""
+        from plateocr.photo_reading import read_photo_batch
+
+        if isinstance(photo, np.ndarray):
+            bgr = cv2.cvtColor(_as_rgb(photo, "photo array"), cv2.COLOR_RGB2BGR)
+        elif isinstance(photo, (bytes, bytearray, memoryview)):
+            bgr = decode_image(bytes(photo), "photo bytes")
+        elif isinstance(photo, (str, os.PathLike)):
+            bgr = read_bgr(photo)
+        else:
+            raise PlateOCRError(f"photo: expected a path, an RGB array or image bytes, got {type(photo).__name__}")
+        if detector is None:
+            if self._detector is None:
+                from plateocr.detection.detector import PlateDetector
+
+                self._detector = PlateDetector()
+            detector = self._detector
+        return read_photo_batch(self, detector, [bgr])[0].plates
+
     # --- lifetime ---------------------------------------------------------------------------
     def close(self) -> None:
+        if self._detector is not None:
+            self._detector.close()
+            self._detector = None
         self._runner.close()
 
     def __enter__(self) -> "PlateReader":

@@ -51,12 +51,16 @@ KEY_LENGTH = 20
 T = TypeVar("T")
 
 
-def tflite_key(config, checkpoint: str | os.PathLike) -> str:
-    """The key of `checkpoint`'s TFLite model: the graph's and converting code's sources, the model
-    config and the checkpoint's digest (OSError when its files cannot be read). No TensorFlow."""
+READER_SOURCES = _GRAPH_MODULES + TFLITE_MODULES  # the reader's; the detector names its own
+
+
+def tflite_key(config, checkpoint: str | os.PathLike, sources: tuple[str, ...] = READER_SOURCES) -> str:
+    """The key of `checkpoint`'s TFLite model: the graph's and converting code's sources (paths in
+    the package), the model config and the checkpoint's digest (OSError when its files cannot be
+    read). No TensorFlow."""
     from plateocr.model.modeldir import checkpoint_digest
 
-    h = _sources_hash(_GRAPH_MODULES + TFLITE_MODULES)
+    h = _sources_hash(sources)
     h.update(json.dumps(config.to_dict(), sort_keys=True).encode())
     h.update(checkpoint_digest(checkpoint).encode())
     return h.hexdigest()[:KEY_LENGTH]
@@ -201,6 +205,7 @@ def open_tflite(
     checkpoint: str,
     build: Callable[[], tuple[bytes, T]],
     load: Callable[[bytes], T],
+    sources: tuple[str, ...] = READER_SOURCES,
 ) -> T:
     """load(the TFLite model of `checkpoint`): beside it, else in the user cache, else build()'s
     (flatbuffer, loaded), written to both (module docstring). A file that passes its checksum but
@@ -209,7 +214,7 @@ def open_tflite(
     from plateocr.inference.litert_runner import LiteRTUnavailable
 
     try:
-        key = tflite_key(config, checkpoint)
+        key = tflite_key(config, checkpoint, sources)
     except OSError:  # the checkpoint's files went away: restoring it will say so
         return build()[1]
     writable = may_write_beside(checkpoint)
