@@ -266,7 +266,56 @@ def run_demo(
         else f"{len(pred.read)} plates read",
         t0,
     )
+
+    # 7. whole photos: the test plates' photos, their plates found by the detector, then read
+    from plateocr.detection.detector import bundled_base_detector, default_detector_dir
+
+    detector_dir = default_detector_dir()
+    if bundled_base_detector() is None and detector_dir == Path("detector") and not detector_dir.is_dir():
+        listener.stage("photos", "no detector in this install: whole-photo reading skipped")
+    else:
+        t0 = stage("photos", "finding and reading the plates of the test split's whole photos")
+        photos = read_test_photos(annot_csv, test_texts, trained.model_dir, detector_dir, work, listener.progress)
+        d = photos.detection or {}
+        done(
+            "photos",
+            work / "photo_predictions.csv",
+            f"{d.get('found', 0)} of {d.get('annotated', 0)} plates found, {d.get('read_exactly', 0)} read exactly; "
+            f"the photos with their boxes in {work / 'photos'}",
+            t0,
+        )
     result.seconds = time.monotonic() - started
+    return result
+
+
+def read_test_photos(annot_csv: Path, texts: set[str], model_dir, detector_dir, work: Path, progress=None):
+    """predict --detect on the photos whose plates are in the test split (none seen in
+    training): work/test_photos.csv (their annotation rows), work/photo_predictions.csv and
+    work/photos/ (each photo drawn with its boxes and texts)."""
+    from plateocr.annotations import read_csv_records, COLUMNS
+    from plateocr.cropping import default_images_dir
+    from plateocr.detection.detector import PlateDetector
+    from plateocr.inference.reader import PlateReader
+    from plateocr.prediction import predict_photos
+    from plateocr.prediction_formats import write_result
+
+    records, _ = read_csv_records(annot_csv, COLUMNS)
+    wanted = {r["files"].strip() for _, r in records if r["text"].strip() in texts}
+    test_csv = work / "test_photos.csv"
+    with open(test_csv, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(COLUMNS)
+        w.writerows([r[c] for c in COLUMNS] for _, r in records if r["files"].strip() in wanted)
+    with PlateReader(model_dir) as reader, PlateDetector(detector_dir) as detector:
+        result = predict_photos(
+            reader,
+            detector,
+            annotations=test_csv,
+            images_dir=default_images_dir(annot_csv),
+            attention_dir=work / "photos",
+            progress=progress,
+        )
+    write_result(result, work / "photo_predictions.csv", "csv", force=True)
     return result
 
 

@@ -1,4 +1,4 @@
-"""Regenerate the TFLite model shipped with the bundled base model.
+"""Regenerate the TFLite models shipped with the bundled base model and base detector.
 
 PlateReader's LiteRT backend reads plateocr/assets/base_model/ckpt-<step>-litert.tflite instead of
 converting the checkpoint with TensorFlow on first use (plateocr.inference.tflite_store), so a
@@ -12,7 +12,9 @@ tests/test_litert.py::test_the_bundled_tflite_is_current fails until this script
 
 Run it after changing plateocr/model/{network,decoder,compat,config}.py,
 plateocr/inference/{graph_cache,format_search,litert_runner,export}.py or the bundled checkpoint
-(scripts/train_base_model.py --export-base), and commit the file with the change.
+(scripts/train_base_model.py --export-base), and commit the file with the change. The bundled
+base detector's file (plateocr/assets/base_detector/ckpt-<step>-litert.tflite, keyed by
+plateocr.detection.detector.TFLITE_SOURCES) is checked and written with it.
 """
 
 from __future__ import annotations
@@ -56,20 +58,58 @@ def build(model_dir: Path = BASE_MODEL_DIR) -> Path:
     return path
 
 
+def detector_status() -> tuple[Path, str, str | None] | None:
+    """status() of the bundled base detector's file; None when the install has no detector."""
+    from plateocr.detection.detector import TFLITE_SOURCES, bundled_base_detector
+    from plateocr.detection.detector_dir import DetectorDir
+    from plateocr.inference.tflite_store import beside_path, read_stored, tflite_key
+
+    folder = bundled_base_detector()
+    if folder is None:
+        return None
+    dd = DetectorDir(folder)
+    checkpoint = dd.resolve_checkpoint()
+    stored = read_stored(beside_path(checkpoint))
+    return beside_path(checkpoint), tflite_key(dd.config, checkpoint, TFLITE_SOURCES), stored and stored[1]
+
+
+def build_detector() -> Path:
+    from plateocr.detection.detector import TFLITE_SOURCES, bundled_base_detector, build_detector_tflite
+    from plateocr.detection.detector_dir import DetectorDir
+    from plateocr.inference.tflite_store import beside_path, tflite_key, write_stored
+
+    dd = DetectorDir(bundled_base_detector())
+    checkpoint = dd.resolve_checkpoint()
+    model, runner = build_detector_tflite(dd.config, checkpoint)
+    runner.close()
+    path = beside_path(checkpoint)
+    if not write_stored(path, model, tflite_key(dd.config, checkpoint, TFLITE_SOURCES)):
+        raise SystemExit(f"{path}: cannot write it")
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model-dir", type=Path, default=BASE_MODEL_DIR, help="the model folder [the bundled base model]")
     p.add_argument("--check", action="store_true", help="only say whether the file is current (exit 1 if not)")
     args = p.parse_args(argv)
-    path, key, recorded = status(args.model_dir)
+    found = [(status(args.model_dir), lambda: build(args.model_dir))]
+    if args.model_dir == BASE_MODEL_DIR and detector_status() is not None:
+        found.append((detector_status(), build_detector))
     if args.check:
-        if recorded == key:
-            print(f"{path}: current (key {key})")
-            return 0
-        print(f"{path}: {'stale (key ' + recorded + ')' if recorded else 'missing or damaged'}; expected key {key}")
-        return 1
-    path = build(args.model_dir)
-    print(f"{path}: written ({path.stat().st_size / 2**20:.1f} MiB, key {key})")
+        current = True
+        for path, key, recorded in (f for f, _ in found):
+            if recorded == key:
+                print(f"{path}: current (key {key})")
+            else:
+                current = False
+                print(
+                    f"{path}: {'stale (key ' + recorded + ')' if recorded else 'missing or damaged'}; expected key {key}"
+                )
+        return 0 if current else 1
+    for (_, key, _), make in found:
+        path = make()
+        print(f"{path}: written ({path.stat().st_size / 2**20:.1f} MiB, key {key})")
     return 0
 
 

@@ -99,6 +99,7 @@ class _RichDemoListener(DemoListener):
         self.console.print(f"{name}: {summary} ({seconds:.0f} s)")
 
     def training_listener(self):
-        from plateocr.commands.train import _RichListener
+        from plateocr.commands.train import _describe
+        from plateocr.commands.training_progress import RichTrainListener
 
-        return _RichListener(self.console)
+        return RichTrainListener(self.console, _describe)

@@ -131,13 +131,15 @@ def write_stored(path: Path, model: bytes, key: str) -> bool:
 
 
 def may_write_beside(checkpoint: str | os.PathLike) -> bool:
-    """Whether open_tflite writes beside `checkpoint`: its folder is writable, and it is not the
-    bundled base model (read-only where installed; scripts/build_bundled_tflite.py writes its)."""
+    """Whether open_tflite writes beside `checkpoint`: its folder is writable, and it is not a
+    bundled model (the base model or detector, read-only where installed; their scripts write
+    their TFLite models: scripts/build_bundled_tflite.py)."""
     from plateocr import base_model
 
     folder = Path(checkpoint).resolve().parent
-    bundled = base_model.BASE_MODEL_DIR.resolve()
-    return bundled != folder and bundled not in folder.parents and os.access(folder, os.W_OK)
+    bundled = (base_model.BASE_MODEL_DIR.resolve(), (Path(base_model.__file__).parent / "assets").resolve())
+    inside = any(b == folder or b in folder.parents for b in bundled)
+    return not inside and os.access(folder, os.W_OK)
 
 
 def store_beside(checkpoint: str | os.PathLike, model: bytes, key: str) -> bool:
