@@ -183,3 +183,89 @@ def test_read_photo_reads_as_predict_detect_and_litert_as_tensorflow(detector, m
     assert [(p.box, p.text) for p in plates] == [
         ((r["xmin"], r["xmax"], r["ymin"], r["ymax"]), r["text"]) for r in rows
     ]
+
+
+def bundled_detector():
+    from plateocr.detection.detector import bundled_base_detector
+
+    found = bundled_base_detector()
+    if found is None:
+        pytest.skip("this install has no bundled base detector")
+    return found
+
+
+def test_the_bundled_detector_finds_the_plates_of_rendered_scenes():
+    """Scenes from seeds its training never drew (training: [seed, step, i]; val: [seed, 1e9, i])."""
+    from plateocr.detection.detector import PlateDetector
+    from plateocr.detection.samples import scene_sample
+    from plateocr.detection.scoring import DetectionScore, iou
+
+    scenes = [scene_sample(np.random.default_rng([424242, i])) for i in range(24)]
+    score, overlaps = DetectionScore(), []
+    with PlateDetector(bundled_detector()) as detector:
+        for (_image, boxes), found in zip(scenes, detector.detect([s[0] for s in scenes])):
+            m = score.add([d.box for d in found], [d.score for d in found], boxes)
+            overlaps += [float(iou(np.asarray(found[p].box, float), np.asarray(boxes[t], float))) for p, t in m.pairs]
+    assert score.annotated >= 20
+    assert score.recall >= 0.8 and score.precision >= 0.8, score.to_dict()
+    assert np.median(overlaps) >= 0.6  # tight enough to cut a readable crop
+
+
+def test_the_bundled_detector_tflite_is_current():
+    """The TFLite model shipped beside the bundled detector's checkpoint records the key its current
+    sources, config and checkpoint give (stale, every install would convert on first use)."""
+    import subprocess
+    import sys
+
+    from conftest import REPO_ROOT
+
+    bundled_detector()
+    check = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "scripts" / "build_bundled_tflite.py"), "--check"],
+        capture_output=True,
+        text=True,
+    )
+    detector_line = [line for line in check.stdout.splitlines() if "base_detector" in line]
+    assert detector_line and "current" in detector_line[0], (
+        f"{check.stdout}\nregenerate it with `python scripts/build_bundled_tflite.py` and commit it"
+    )
+
+
+def test_the_bundled_models_find_and_read_real_photos(real_plates, monkeypatch):
+    """Three real EU photos (../shared), whole: the bundled detector finds each plate and the
+    bundled base model reads what it cut, as `predict --detect` would with no training."""
+    import plateocr.base_model
+    from conftest import BUNDLED_BASE_MODEL
+
+    from plateocr.detection.detector import PlateDetector
+    from plateocr.detection.scoring import DetectionScore
+    from plateocr.inference.reader import PlateReader
+
+    monkeypatch.setattr(plateocr.base_model, "BASE_MODEL_DIR", BUNDLED_BASE_MODEL)
+    rows = list(csv.DictReader((real_plates / "annot.csv").open()))[:3]
+    score = DetectionScore()
+    with PlateReader() as reader, PlateDetector(bundled_detector()) as detector:
+        for r in rows:
+            plates = reader.read_photo(str(real_plates / "images" / r["files"]), detector=detector)
+            truth = [[float(r[k]) for k in ("xmin", "xmax", "ymin", "ymax")]]
+            score.add(
+                [p.box for p in plates],
+                [p.detection_score for p in plates],
+                truth,
+                [p.text for p in plates],
+                [r["text"]],
+            )
+    assert score.found == 3, score.to_dict()
+    assert score.read_exactly >= 2, score.misread
+
+
+def test_train_detector_starts_from_the_bundled_detector_and_scores_it_first(photos, tmp_path):
+    bundled_detector()
+    out = tmp_path / "detector"
+    result = invoke("train-detector", photos.csv, "--detector-dir", out, "--steps", "2", "--batch-size", "2")
+    assert result.exit_code == 0, result.output
+    assert "starting from" in result.output and "base_detector" in result.output
+    doc = json.loads((out / "detector.json").read_text())
+    assert doc["training"]["learning_rate"] == 5e-4  # fine-tuning's, not from scratch's
+    assert json.loads((out / "early_stopping.json").read_text())["step"] == 2
+    assert (out / "best" / "metrics.json").is_file()  # step 0 (the bundled weights) scored at least

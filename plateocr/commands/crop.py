@@ -106,14 +106,9 @@ def _summary(console: Console, err: Console, result) -> None:
     for note in result.notes:
         err.print(f"note: {note}")
     if result.problems:
-        from plateocr.problems import summarise
+        from plateocr.commands.skipped_rows import skipped_rows_table
 
-        skipped = Table(title=f"skipped rows (details in {result.report})")
-        skipped.add_column("reason")
-        skipped.add_column("rows", justify="right")
-        for reason, n in summarise(result.problems):
-            skipped.add_row(reason, str(n))
-        err.print(skipped)
+        err.print(skipped_rows_table(result.problems, result.report))
     table = Table(title=f"crop {result.settings.describe()} -> {result.out_dir}")
     table.add_column("rows read", justify="right")
     table.add_column("crops written", justify="right")

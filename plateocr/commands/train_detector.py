@@ -14,6 +14,7 @@ from typing import Optional
 import typer
 
 from plateocr.detection.options import FINE_TUNE_LEARNING_RATE, DetectorTrainOptions
+from plateocr.detection.detector_dir import SKIPPED_FILE
 
 _D = DetectorTrainOptions()
 
@@ -135,11 +136,9 @@ def _print_result(result, console) -> None:
     from rich.table import Table
 
     if result.problems:
-        from plateocr.problems import write_report
+        from plateocr.commands.skipped_rows import skipped_rows_table
 
-        report = Path(result.detector_dir) / "skipped.csv"
-        write_report(result.problems, report)
-        console.print(f"{len(result.problems)} row(s) skipped (first: {result.problems[0]}); all in {report}")
+        console.print(skipped_rows_table(result.problems, Path(result.detector_dir) / SKIPPED_FILE))
     table = Table(title=f"Detector training in {result.detector_dir}", show_header=False)
     table.add_row("photos", f"{result.train_photos} train, {result.val_photos} val")
     table.add_row(

@@ -4,6 +4,7 @@ checkpoints. `predict --detect` and `export` read everything from here (no repea
     detector/
       detector.json   {"version", "kind": "plateocr-detector", "detector": DetectorConfig,
                        "training": options, "annotations": CSV, "images": folder}
+      skipped.csv     the annotation rows the latest training skipped, with why
       checkpoint, ckpt-<step>.*, best/, early_stopping.json   (plateocr.model.checkpoint_folder)
 """
 
@@ -21,6 +22,7 @@ from plateocr.model.checkpoint_folder import (
 from plateocr.outputs import write_text_atomic
 
 DETECTOR_FILE = "detector.json"
+SKIPPED_FILE = "skipped.csv"  # the annotation rows the latest training skipped, with why
 KIND = "plateocr-detector"
 DETECTOR_DIR_VERSION = 1
 
@@ -78,7 +80,7 @@ class DetectorDir(CheckpointFolder):
 
     @staticmethod
     def _clear(path: Path) -> None:
-        CheckpointFolder._remove_own(path, (DETECTOR_FILE,))
+        CheckpointFolder._remove_own(path, (DETECTOR_FILE, SKIPPED_FILE))
 
     @property
     def options(self) -> dict:

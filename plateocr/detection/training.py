@@ -29,14 +29,14 @@ from pathlib import Path
 import numpy as np
 
 from plateocr.detection.config import DetectorConfig
-from plateocr.detection.detector_dir import DetectorDir
+from plateocr.detection.detector_dir import SKIPPED_FILE, DetectorDir
 from plateocr.detection.geometry import encode_targets, letterbox
 from plateocr.detection.options import FINE_TUNE_LEARNING_RATE, DetectorTrainOptions
 from plateocr.detection.photos import AnnotatedPhoto, load_annotated_photos
 from plateocr.detection.scoring import DetectionScore
 from plateocr.errors import PlateOCRError, tf_error_message
 from plateocr.model.checkpoint_folder import checkpoint_step
-from plateocr.problems import Problem
+from plateocr.problems import Problem, write_report
 from plateocr.records import _take_groups, split_groups, val_size
 from plateocr.training.loop import NaNLossError, TrainingInterrupted, TrainListener, _save_checkpoint
 
@@ -225,6 +225,8 @@ def train_detector(
         images = images_dir if images_dir is not None else default_images_dir(annotations)
     dd, _ = open_detector_dir(detector_dir, opts.to_dict(), force, annotations, images, listener)
     dd.update(opts.to_dict())
+    if problems:
+        write_report(problems, dd.path / SKIPPED_FILE)
     if photos:
         train_photos, val_photos = split_photos(photos, opts.val, opts.seed) if opts.eval_every else (photos, [])
         val = ValSet.from_photos(val_photos) if val_photos else None
