@@ -57,3 +57,39 @@ def random_model_dir(
             session.run(tf1.global_variables_initializer())
             saver.save(session, md.checkpoint_prefix, global_step=1)
     return md
+
+
+# A detector small enough to build in a second or two.
+TINY_DETECTOR = {"widths": (8, 8, 16, 16, 16), "head_width": 8}
+
+
+def random_detector_dir(folder: str | Path, seed: int = 0, spread: float = 100.0):
+    """A detector directory (detector.json, one checkpoint) with random weights whose heads are
+    spread so that it finds something: the heatmap's last weights times `spread` (distinct peaks
+    instead of the prior's flat 0.01), boxes about 80x20 input pixels, of varied sizes."""
+    from plateocr.detection.config import DetectorConfig
+    from plateocr.detection.detector_dir import DetectorDir
+    from plateocr.detection.geometry import INPUT_HEIGHT, INPUT_WIDTH
+    from plateocr.detection.network import build_detector
+    from plateocr.model.compat import tf, tf1
+
+    config = DetectorConfig(**TINY_DETECTOR)
+    dd = DetectorDir.create(folder, config)
+    graph = tf.Graph()
+    with graph.as_default():
+        tf1.set_random_seed(seed)
+        build_detector(tf1.placeholder(tf.uint8, [None, INPUT_HEIGHT, INPUT_WIDTH, 3]), config, is_training=False)
+        spread_heads = []
+        for v in tf1.global_variables():
+            if v.op.name.endswith("heatmap_out/weights"):
+                spread_heads.append(v.assign(v * spread))
+            elif v.op.name.endswith("size_out/weights"):
+                spread_heads.append(v.assign(v * 10))
+            elif v.op.name.endswith("size_out/biases"):
+                spread_heads.append(v.assign([3.0, 1.6]))  # log(80 / 4), log(20 / 4)
+        saver = tf1.train.Saver(save_relative_paths=True)
+        with tf1.Session(graph=graph) as session:
+            session.run(tf1.global_variables_initializer())
+            session.run(spread_heads)
+            saver.save(session, dd.checkpoint_prefix, global_step=1)
+    return dd

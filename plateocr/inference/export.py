@@ -16,21 +16,47 @@ as predict's ``--formats``: the model folder's formats.json by default) each vie
 format-aware before the vote (plateocr.inference.format_search.search_in_graph, the same search as
 PlateReader's); the formats are constants of the graph, copied beside it as formats.json.
 
+With a plate detector (``detector``/``detector_dir``: detector/ in the working directory, else
+the bundled base detector, when there is one), a third signature finds and reads the plates of
+whole photos as ``predict --detect`` does, all in the one graph:
+
+- ``photos``: ``photo_bytes`` (string [B], PNG/JPEG) -> per photo, padded to K = MAX_BOXES (20):
+  ``boxes`` int32 [B, K, 4] (xmin, xmax, ymin, ymax in the photo's pixels, max exclusive, as
+  predict --detect prints them), ``detection_scores`` [B, K], ``num_plates`` int32 [B],
+  ``texts`` string [B, K] and ``confidences`` [B, K]; slots past num_plates hold zeros and "".
+  Each photo is decoded once and letterboxed into the detector's 512x384 input
+  (plateocr.detection.in_graph, the twins of geometry.letterbox and decode); the detector's
+  variables, under its scope PlateDetector, come from its own checkpoint; its heads are decoded
+  (3x3 peaks at least the threshold, ``detection_threshold``, boxes from the size and offset
+  heads, tf.image.non_max_suppression); each box is cut as ``crop`` cuts it (the model's
+  margin, clipped), fitted as ``serving_default`` fits, and read by the same reading (views,
+  formats) as the other signatures. A photo that does not decode fails the whole call.
+
 The in-graph fit follows plateocr.imaging.fit (stretch, or keep-aspect with replicated borders;
-area filter when shrinking, bicubic when enlarging); TensorFlow's filters differ from OpenCV's by
-a grey level or so, so texts agree with `predict` exactly only for images already at the model's
-size.
+area filter when shrinking, bicubic when enlarging; halves rounded up, as OpenCV); TensorFlow's
+filters differ from OpenCV's by a grey level or so, so texts agree with `predict` exactly only
+for images already at the model's size (or shrunk by a whole factor), and a reading that is a
+near tie may come out otherwise. The letterbox likewise: detection scores agree with predict
+--detect's to ~1e-6 for photos it shrinks (area filter) and ~1e-3 for ones smaller than 512x384.
 
 Serving it, e.g. ``tensorflow_model_server --rest_api_port=8501 --model_name=plates
 --model_base_path=/models/plates`` with the export copied to ``/models/plates/1/``::
 
     POST /v1/models/plates:predict
     {"instances": [{"image_bytes": {"b64": "<base64 of a PNG or JPEG>"}}]}
+    {"signature_name": "photos", "instances": [{"photo_bytes": {"b64": "<base64 of a photo>"}}]}
 
 The TFLite model (``plateocr.tflite``) takes uint8 [1, H, W, 3] RGB and returns the numeric
 outputs (char_ids, char_probabilities, confidence, attention_masks), voted over the views like
 the SavedModel unless ``tta=False``; map ids to text with
 ``charset.txt`` (written beside it). It is checked against the TensorFlow graph when written.
+With a detector, ``detector.tflite`` too: a letterboxed photo, uint8 [1, 384, 512, 3] RGB (the
+photo scaled by s = min(512 / w, 384 / h) at the top-left, grey 114 around), in; the heads
+``heatmap`` [1, 96, 128] (probabilities), ``size`` and ``offset`` [1, 96, 128, 2] out, within
+1e-3 of TensorFlow's on a check when written. Decode them with
+``plateocr.detection.geometry.decode(heatmap[0], size[0], offset[0], threshold)`` and divide the
+boxes by s; export.json's "detector" records the constants (threshold, stride, sizes) for
+decoding elsewhere.
 """
 
 from __future__ import annotations
@@ -43,21 +69,29 @@ import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from plateocr.detection.geometry import THRESHOLD
 from plateocr.errors import OutputExistsError, PlateOCRError, tf_error_message
 from plateocr.inference.decoding import texts_tf
 from plateocr.inference.format_search import FormatTables, build_tables, char_probabilities, search_in_graph
 from plateocr.inference.test_time_augmentation import VIEWS, views_in_graph, vote_in_graph
 from plateocr.model.modeldir import ModelDir
 
+if TYPE_CHECKING:
+    from plateocr.detection.detector_dir import DetectorDir
+
 EXPORT_DIR = "export"
 TFLITE_FILE = "plateocr.tflite"
+DETECTOR_TFLITE_FILE = "detector.tflite"
 INFO_FILE = "export.json"
 SERVING_SIGNATURE = "serving_default"
 IMAGES_SIGNATURE = "images"
+PHOTOS_SIGNATURE = "photos"
 NUMERIC_OUTPUTS = ("char_ids", "char_probabilities", "confidence", "attention_masks")
+PHOTO_OUTPUTS = ("boxes", "detection_scores", "num_plates", "texts", "confidences")
 
 
 @dataclass
@@ -71,6 +105,44 @@ class ExportResult:
     tflite: Path | None = None
     tflite_bytes: int = 0
     notes: list[str] = field(default_factory=list)
+    # the plate detector in the `photos` signature, if any: its folder, checkpoint and threshold
+    detector: Path | None = None
+    detector_checkpoint: str | None = None
+    detection_threshold: float | None = None
+    detector_tflite: Path | None = None
+    detector_tflite_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class _Detector:
+    """The detector an export carries: its directory, checkpoint and threshold."""
+
+    dir: DetectorDir
+    checkpoint: str
+    threshold: float
+
+
+def resize_in_graph(image, height, width, shrinking, enlarge: str):
+    """uint8 [h, w, 3] -> uint8 [height, width, 3]: the area filter when `shrinking` (a boolean
+    tensor), else the `enlarge` method of tf.image.resize; rounded back to uint8, halves up as
+    OpenCV's fixed-point resizes round (its 2x area shrink averages 2x2 pixels: (sum + 2) >> 2);
+    the image itself when it has that size already."""
+    from plateocr.model.compat import tf
+
+    shape = tf.shape(image)
+    size = tf.stack([height, width])
+
+    def resize():
+        as_float = tf.cast(image, tf.float32)
+        out = tf.cond(
+            shrinking,
+            lambda: tf.image.resize(as_float, size, method="area"),
+            lambda: tf.image.resize(as_float, size, method=enlarge),
+        )
+        return tf.cast(tf.clip_by_value(tf.floor(out + 0.5), 0, 255), tf.uint8)
+
+    same = tf.logical_and(tf.equal(shape[0], height), tf.equal(shape[1], width))
+    return tf.cond(same, lambda: image, resize)
 
 
 def _fit_in_graph(image, height: int, width: int, keep_aspect: bool):
@@ -86,18 +158,7 @@ def _fit_in_graph(image, height: int, width: int, keep_aspect: bool):
     else:
         nh, nw = tf.constant(height), tf.constant(width)
     shrinking = tf.cast(ih * iw, tf.int64) > tf.cast(nh * nw, tf.int64)
-
-    def resize():
-        as_float = tf.cast(image, tf.float32)
-        out = tf.cond(
-            shrinking,
-            lambda: tf.image.resize(as_float, tf.stack([nh, nw]), method="area"),
-            lambda: tf.image.resize(as_float, tf.stack([nh, nw]), method="bicubic"),
-        )
-        return tf.cast(tf.clip_by_value(tf.round(out), 0, 255), tf.uint8)
-
-    same = tf.logical_and(tf.equal(ih, nh), tf.equal(iw, nw))
-    resized = tf.cond(same, lambda: image, resize)
+    resized = resize_in_graph(image, nh, nw, shrinking, enlarge="bicubic")
     if keep_aspect:
         # Centre it, padding with the replicated border (cv2.BORDER_REPLICATE).
         top, left = (height - nh) // 2, (width - nw) // 2
@@ -139,7 +200,7 @@ def _check_shapes(graph, checkpoint: str) -> None:
             raise ValueError(f"{name} has shape {list(stored[name])} there, {v.shape.as_list()} in this network")
 
 
-def restore_checkpoint(session, saver, checkpoint: str) -> None:
+def restore_checkpoint(session, saver, checkpoint: str, what: str = "the model") -> None:
     """saver.restore, a checkpoint that does not fit the graph (or is damaged) a PlateOCRError."""
     from plateocr.model.compat import tf
 
@@ -148,11 +209,113 @@ def restore_checkpoint(session, saver, checkpoint: str) -> None:
         saver.restore(session, checkpoint)
     except (tf.errors.OpError, ValueError) as e:
         raise PlateOCRError(
-            f"{checkpoint}: cannot restore the model from this checkpoint ({tf_error_message(e)})"
+            f"{checkpoint}: cannot restore {what} from this checkpoint ({tf_error_message(e)})"
         ) from None
 
 
-def _write_saved_model(target: Path, md: ModelDir, checkpoint: str, tta: bool, tables: FormatTables | None) -> None:
+def _photo_outputs(photo_bytes, md: ModelDir, detector: _Detector, tta: bool, tables: FormatTables | None) -> dict:
+    """The `photos` signature's outputs for photo_bytes (string [B]), as `predict --detect` finds
+    and reads plates: each photo decoded and letterboxed, the detector on them, its heads decoded
+    into at most MAX_BOXES boxes a photo, each box cut as `crop` cuts it (the model's margin,
+    clipped, fitted as serving_default fits) and read as serving_default reads. Per photo, padded
+    to MAX_BOXES (zero boxes and scores, empty texts): boxes int32 [B, K, 4], detection_scores
+    [B, K], num_plates int32 [B], texts string [B, K], confidences [B, K]. Call it after the
+    recogniser's graph is built: it reuses its variables."""
+    from plateocr.defaults import MARGIN
+    from plateocr.detection.geometry import INPUT_HEIGHT, INPUT_WIDTH, MAX_BOXES, PAD_VALUE
+    from plateocr.detection.in_graph import crop_regions_in_graph, decode_in_graph, letterbox_in_graph
+    from plateocr.detection.network import build_detector
+    from plateocr.model.compat import tf, tf1
+
+    h, w, _ = md.config.image_shape
+    keep_aspect = bool(md.spec.keep_aspect)
+    margin = MARGIN if md.spec.margin is None else float(md.spec.margin)  # records that do not say: crop's
+    count = tf.shape(photo_bytes)[0]
+
+    def arrays(dtype, shape):
+        return tf.TensorArray(dtype, size=count, infer_shape=False, element_shape=shape)
+
+    def load(i, photos, inputs, scales):
+        photo = tf.io.decode_image(photo_bytes[i], channels=3, expand_animations=False)
+        boxed, scale = letterbox_in_graph(photo)
+        return i + 1, photos.write(i, photo), inputs.write(i, boxed), scales.write(i, scale)
+
+    # the photos decoded once, kept (of any size) for the cuts
+    start = (
+        0,
+        arrays(tf.uint8, [None, None, 3]),
+        arrays(tf.uint8, [INPUT_HEIGHT, INPUT_WIDTH, 3]),
+        arrays(tf.float64, []),
+    )
+    _, photos, inputs, scales = tf.while_loop(lambda i, *_: i < count, load, start)
+    inputs = inputs.stack()
+    # A batch of no photos is given one blank input (the network fails on an empty batch).
+    blank = tf.fill([1, INPUT_HEIGHT, INPUT_WIDTH, 3], tf.constant(PAD_VALUE, tf.uint8))
+    inputs = tf.cond(count > 0, lambda: inputs, lambda: blank)
+    heads = build_detector(inputs, detector.dir.config, is_training=False)
+
+    def padded(t, n):  # [n, ...] -> [MAX_BOXES, ...], zeros after the first n
+        return tf.pad(t, [[0, MAX_BOXES - n]] + [[0, 0]] * (t.shape.rank - 1))
+
+    def find(i):  # one photo's boxes, scores, their number and their cuts
+        photo = photos.read(i)
+        ph, pw = tf.shape(photo)[0], tf.shape(photo)[1]
+        heat, size, offset = heads.heatmap[i], heads.size[i], heads.offset[i]
+        boxes, scores = decode_in_graph(heat, size, offset, scales.read(i), pw, ph, detector.threshold)
+
+        def cut(r):
+            return _fit_in_graph(photo[r[2] : r[3], r[0] : r[1]], h, w, keep_aspect)
+
+        regions = crop_regions_in_graph(boxes, pw, ph, margin)
+        crops = tf.map_fn(cut, regions, fn_output_signature=tf.TensorSpec([h, w, 3], tf.uint8))
+        n = tf.shape(boxes)[0]
+        return padded(boxes, n), padded(scores, n), n, padded(crops, n)
+
+    spec = (
+        tf.TensorSpec([MAX_BOXES, 4], tf.int32),
+        tf.TensorSpec([MAX_BOXES], tf.float32),
+        tf.TensorSpec([], tf.int32),
+        tf.TensorSpec([MAX_BOXES, h, w, 3], tf.uint8),
+    )
+    boxes, scores, n, crops = tf.map_fn(find, tf.range(count), fn_output_signature=spec)
+    found = tf.sequence_mask(n, MAX_BOXES)  # [B, K]
+    flat = tf.reshape(found, [-1])
+    plates = tf.boolean_mask(tf.reshape(crops, [-1, h, w, 3]), flat)
+    # One blank crop more: the recogniser's batch is never empty, and empty slots point at it.
+    plates = tf.concat([plates, tf.zeros([1, h, w, 3], tf.uint8)], 0)
+    with tf1.variable_scope(tf1.get_variable_scope(), reuse=True):
+        numeric = _numeric_outputs(plates, md.config, md.charset.null_code, tta, tables)
+    slot = tf.where(flat, tf.cumsum(tf.cast(flat, tf.int32)) - 1, tf.shape(plates)[0] - 1)
+    slot = tf.reshape(slot, [-1, MAX_BOXES])
+    texts = tf.gather(texts_tf(numeric["char_ids"], md.charset), slot)
+    confidences = tf.gather(numeric["confidence"], slot)
+    outputs = {
+        "boxes": boxes,
+        "detection_scores": scores,
+        "num_plates": n,
+        "texts": tf.where(found, texts, ""),
+        "confidences": tf.where(found, confidences, tf.zeros_like(confidences)),
+    }
+    return {k: tf.identity(v, name=k) for k, v in outputs.items()}
+
+
+def _restore_all(session, detector: _Detector | None, checkpoint: str) -> None:
+    """The recogniser's variables from its checkpoint, the detector's (scope PlateDetector) from its."""
+    from plateocr.detection.network import SCOPE
+    from plateocr.model.compat import tf1
+
+    variables = tf1.global_variables()
+    found = [v.op.name.startswith(f"{SCOPE}/") for v in variables]
+    recogniser = [v for v, theirs in zip(variables, found) if not theirs]
+    restore_checkpoint(session, tf1.train.Saver(recogniser), checkpoint)
+    if detector is not None:
+        detector_variables = [v for v, theirs in zip(variables, found) if theirs]
+        restore_checkpoint(session, tf1.train.Saver(detector_variables), detector.checkpoint, "the detector")
+
+
+def _write_saved_model(
+    target: Path, md: ModelDir, checkpoint: str, tta: bool, tables: FormatTables | None, detector: _Detector | None
+) -> None:
     from plateocr.model.compat import tf, tf1
 
     config, charset = md.config, md.charset
@@ -171,9 +334,12 @@ def _write_saved_model(target: Path, md: ModelDir, checkpoint: str, tta: bool, t
         images = tf1.placeholder_with_default(decoded, [None, h, w, 3], name="images")
         numeric = _numeric_outputs(images, config, charset.null_code, tta, tables)
         outputs = {"text": tf.identity(texts_tf(numeric["char_ids"], charset), name="text"), **numeric}
-        saver = tf1.train.Saver(tf1.global_variables())
+        if detector is not None:
+            photo_bytes = tf1.placeholder(tf.string, [None], name="photo_bytes")
+            with tf.name_scope("photos"):
+                photo_outputs = _photo_outputs(photo_bytes, md, detector, tta, tables)
         with tf1.Session(graph=graph) as session:
-            restore_checkpoint(session, saver, checkpoint)
+            _restore_all(session, detector, checkpoint)
             info = tf1.saved_model.utils.build_tensor_info
             out_info = {k: info(v) for k, v in outputs.items()}
             method = tf1.saved_model.signature_constants.PREDICT_METHOD_NAME
@@ -185,6 +351,10 @@ def _write_saved_model(target: Path, md: ModelDir, checkpoint: str, tta: bool, t
                     {"images": info(images)}, out_info, method
                 ),
             }
+            if detector is not None:
+                signatures[PHOTOS_SIGNATURE] = tf1.saved_model.signature_def_utils.build_signature_def(
+                    {"photo_bytes": info(photo_bytes)}, {k: info(v) for k, v in photo_outputs.items()}, method
+                )
             builder = tf1.saved_model.Builder(str(target))
             builder.add_meta_graph_and_variables(
                 session, [tf1.saved_model.tag_constants.SERVING], signature_def_map=signatures, strip_default_attrs=True
@@ -217,21 +387,23 @@ def tflite_output_name(detail: dict) -> str:
     return detail["name"].split(":")[0].rsplit("/", 1)[-1]
 
 
-def tflite_outputs(interpreter) -> dict[str, np.ndarray]:
-    """The outputs of an invoked plateocr TFLite interpreter, by name."""
+def tflite_outputs(interpreter, names=NUMERIC_OUTPUTS) -> dict[str, np.ndarray]:
+    """The outputs of an invoked plateocr TFLite interpreter, by name (the recogniser's, or
+    `names`: the detector's are heatmap, size and offset)."""
     found = {}
     for d in interpreter.get_output_details():
         name = tflite_output_name(d)
-        if name in NUMERIC_OUTPUTS:
+        if name in names:
             found[name] = interpreter.get_tensor(d["index"])
-    missing = set(NUMERIC_OUTPUTS) - set(found)
+    missing = set(names) - set(found)
     if missing:
         raise PlateOCRError(f"not a plateocr TFLite model: no output(s) {', '.join(sorted(missing))}")
     return found
 
 
-def run_tflite(model_path: str | os.PathLike, images: np.ndarray) -> dict[str, np.ndarray]:
-    """Run a plateocr TFLite model on uint8 RGB images [B, H, W, 3], one at a time."""
+def run_tflite(model_path: str | os.PathLike, images: np.ndarray, names=NUMERIC_OUTPUTS) -> dict[str, np.ndarray]:
+    """Run a plateocr TFLite model on uint8 RGB images [B, H, W, 3], one at a time; its outputs
+    `names` (see tflite_outputs)."""
     from plateocr.model.compat import tf
 
     with warnings.catch_warnings():  # its deprecation notice points at a package we do not use
@@ -243,7 +415,7 @@ def run_tflite(model_path: str | os.PathLike, images: np.ndarray) -> dict[str, n
     for image in images:
         interpreter.set_tensor(index, image[None])
         interpreter.invoke()
-        per_image.append(tflite_outputs(interpreter))
+        per_image.append(tflite_outputs(interpreter, names))
     return {k: np.concatenate([o[k] for o in per_image]) for k in per_image[0]}
 
 
@@ -282,38 +454,69 @@ def tflite_flatbuffer(
             raise failed(e) from None
 
 
-def _write_tflite(path: Path, md: ModelDir, checkpoint: str, tta: bool, tables: FormatTables | None) -> list[str]:
-    """Convert, write and check the TFLite model; returns notes for the user."""
+def _write_checked_tflite(path: Path, session, images, outputs: dict, agree) -> list[str]:
+    """Convert the session's graph (`images` in, `outputs` out), write it to `path`, and check
+    it: agree(interpreter's outputs, graph's) on a random sample must hold. Notes for the user."""
     notes = []
-    session, images, outputs = _tflite_graph(md, checkpoint, tta, tables)
     with session:
         model, uses_flex = tflite_flatbuffer(session, [images], list(outputs.values()))
         if uses_flex:
-            notes.append("the TFLite model uses TensorFlow (Flex) ops: its runtime needs the Flex delegate")
+            notes.append(f"{path.name} uses TensorFlow (Flex) ops: its runtime needs the Flex delegate")
         path.write_bytes(model)
-        # Check it: the interpreter must read a sample as the graph does.
-        h, w, _ = md.config.image_shape
-        sample = np.random.default_rng(0).integers(0, 256, (1, h, w, 3), dtype=np.uint8)
+        sample = np.random.default_rng(0).integers(0, 256, (1, *images.shape[1:]), dtype=np.uint8)
         expected = session.run(outputs, {images: sample})
-    got = run_tflite(path, sample)
-    if not np.array_equal(got["char_ids"], expected["char_ids"]):
-        raise PlateOCRError(f"{path}: the TensorFlow Lite model reads a test image differently from the graph")
+    if not agree(run_tflite(path, sample, tuple(outputs)), expected):
+        raise PlateOCRError(f"{path}: the TensorFlow Lite model answers a test image differently from the graph")
     return notes
 
 
-def _check_saved_model(target: Path, h: int, w: int) -> None:
-    """Load it the way a user would and run both signatures on a sample."""
+def _write_tflite(path: Path, md: ModelDir, checkpoint: str, tta: bool, tables: FormatTables | None) -> list[str]:
+    """Convert, write and check the TFLite model (it must read a sample as the graph does)."""
+    session, images, outputs = _tflite_graph(md, checkpoint, tta, tables)
+    return _write_checked_tflite(
+        path, session, images, outputs, lambda got, expected: np.array_equal(got["char_ids"], expected["char_ids"])
+    )
+
+
+def _write_detector_tflite(path: Path, detector: _Detector) -> list[str]:
+    """Convert, write and check the detector's TFLite model: letterboxed uint8 [1, 384, 512, 3]
+    in; heatmap, size and offset out, within CHECK_TOLERANCE of TensorFlow's (as the reader's
+    LiteRT detector)."""
+    from plateocr.detection.detector import CHECK_TOLERANCE, detector_graph
+    from plateocr.model.compat import tf1
+
+    graph, images, outputs, saver = detector_graph(detector.dir.config)
+    session = tf1.Session(graph=graph)
+    with graph.as_default():
+        restore_checkpoint(session, saver, detector.checkpoint, "the detector")
+
+    def agree(got, expected):
+        return all(np.allclose(got[k], expected[k], rtol=0, atol=CHECK_TOLERANCE) for k in expected)
+
+    return _write_checked_tflite(path, session, images, outputs, agree)
+
+
+def _check_saved_model(target: Path, h: int, w: int, photos: bool) -> None:
+    """Load it the way a user would and run its signatures on a sample."""
     import cv2
 
     from plateocr.model.compat import tf
 
+    def png(image):
+        return cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))[1].tobytes()
+
     loaded = tf.saved_model.load(str(target))
-    sample = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
-    png = cv2.imencode(".png", cv2.cvtColor(sample, cv2.COLOR_RGB2BGR))[1].tobytes()
-    by_bytes = loaded.signatures[SERVING_SIGNATURE](image_bytes=tf.constant([png]))
+    rng = np.random.default_rng(0)
+    sample = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    by_bytes = loaded.signatures[SERVING_SIGNATURE](image_bytes=tf.constant([png(sample)]))
     by_images = loaded.signatures[IMAGES_SIGNATURE](images=tf.constant(sample[None]))
     if not np.array_equal(by_bytes["char_ids"].numpy(), by_images["char_ids"].numpy()):
         raise PlateOCRError(f"{target}: the exported signatures disagree on a test image")
+    if photos:
+        photo = rng.integers(0, 256, (300, 400, 3), dtype=np.uint8)
+        found = loaded.signatures[PHOTOS_SIGNATURE](photo_bytes=tf.constant([png(photo)]))
+        if set(found) != set(PHOTO_OUTPUTS) or found["texts"].shape[0] != 1:
+            raise PlateOCRError(f"{target}: the {PHOTOS_SIGNATURE} signature fails on a test photo")
 
 
 def export_model(
@@ -324,6 +527,9 @@ def export_model(
     tflite: bool = False,
     tta: bool = True,
     formats="auto",
+    detector: bool = True,
+    detector_dir: str | os.PathLike | None = None,
+    detection_threshold: float = THRESHOLD,
 ) -> ExportResult:
     """Write the SavedModel (and with `tflite` the TFLite model) of a model directory's checkpoint
     (default best, else latest) into `out` (default <model_dir>/export), atomically: a finished
@@ -332,13 +538,20 @@ def export_model(
     (never a folder of the installed package). With `tta` (the default, as `predict`) the
     graph reads each image as the test-time views and votes; without, it reads each once.
     formats: as predict's ("auto", "off", a formats file, a Formats): the graph reads as
-    PlateReader does with them, and the export holds a copy (formats.json)."""
+    PlateReader does with them, and the export holds a copy (formats.json).
+
+    With `detector` (the default) the plate detector of `detector_dir` (best checkpoint, else
+    the latest; default: detector/ here, else the bundled base detector, else none, said in the
+    notes) is exported too: the `photos` signature, and with `tflite` detector.tflite.
+    detection_threshold: the least centre score that counts as a plate (as PlateDetector's)."""
     from plateocr.base_model import bundled_base_model, default_model_dir
     from plateocr.formats import resolve_formats
 
     md = ModelDir(default_model_dir(model_dir))
     chosen = resolve_formats(formats, md.path)
     ckpt = md.resolve_checkpoint(checkpoint)
+    notes: list[str] = []
+    found = _choose_detector(detector, detector_dir, detection_threshold, notes)
     if out is None:
         out = Path(EXPORT_DIR) if md.path == bundled_base_model() else md.path / EXPORT_DIR
     out = Path(out)
@@ -356,7 +569,31 @@ def export_model(
     h, w, _ = md.config.image_shape
     out.parent.mkdir(parents=True, exist_ok=True)
     with _quiet_tensorflow():
-        return _export(md, ckpt, out, h, w, tflite, tta, chosen)
+        result = _export(md, ckpt, out, h, w, tflite, tta, chosen, found)
+    result.notes[:0] = notes
+    return result
+
+
+def _choose_detector(wanted: bool, detector_dir, threshold: float, notes: list[str]) -> _Detector | None:
+    """The detector to export (see export_model), its directory and checkpoint checked."""
+    from plateocr.detection.detector import default_detector_dir
+    from plateocr.detection.detector_dir import DetectorDir
+
+    if not wanted:
+        if detector_dir is not None:
+            raise PlateOCRError("a detector folder and no detector: choose one (--detector or --no-detector)")
+        return None
+    if not 0.0 <= threshold <= 1.0:
+        raise PlateOCRError(f"the detection threshold must lie between 0 and 1, not {threshold:g}")
+    path = default_detector_dir(detector_dir)
+    if detector_dir is None and not DetectorDir.exists(path):
+        notes.append(
+            "no detector/ here and no bundled base detector: the export has no photos signature "
+            "(train one with `plateocr train-detector`, or pass --detector)"
+        )
+        return None
+    folder = DetectorDir(path)
+    return _Detector(folder, folder.resolve_checkpoint(None), float(threshold))
 
 
 @contextlib.contextmanager
@@ -373,15 +610,50 @@ def _quiet_tensorflow():
         logger.setLevel(level)
 
 
-def _export(md: ModelDir, ckpt: str, out: Path, h: int, w: int, tflite: bool, tta: bool, formats) -> ExportResult:
+def _detector_info(detector: _Detector, tflite: bool) -> dict:
+    """What export.json says of the exported detector: enough to use detector.tflite without
+    plateocr (letterbox, then plateocr.detection.geometry.decode's steps)."""
+    from plateocr.detection import geometry as g
+    from plateocr.detection.detector import OUTPUTS
+
+    return {
+        "folder": str(detector.dir.path.resolve()),
+        "checkpoint": detector.checkpoint,
+        "config": detector.dir.config.to_dict(),
+        "signature": PHOTOS_SIGNATURE,
+        "outputs": list(PHOTO_OUTPUTS),
+        "input_size": [g.INPUT_HEIGHT, g.INPUT_WIDTH],
+        "pad_value": g.PAD_VALUE,
+        "stride": g.STRIDE,
+        "threshold": detector.threshold,
+        "max_boxes": g.MAX_BOXES,
+        "nms_iou": g.NMS_IOU,
+        "log_size_range": [float(v) for v in g.LOG_SIZE_RANGE],
+        "tflite": DETECTOR_TFLITE_FILE if tflite else None,
+        "tflite_outputs": list(OUTPUTS),
+        "tflite_decode": "plateocr.detection.geometry.decode(heatmap[0], size[0], offset[0]); boxes / scale",
+    }
+
+
+def _export(
+    md: ModelDir,
+    ckpt: str,
+    out: Path,
+    h: int,
+    w: int,
+    tflite: bool,
+    tta: bool,
+    formats,
+    detector: _Detector | None = None,
+) -> ExportResult:
     from plateocr.formats import FORMATS_FILE
 
     tables = build_tables(formats, md.charset, md.config.max_sequence_length)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         target = work / "export"
-        _write_saved_model(target, md, ckpt, tta, tables)
-        _check_saved_model(target, h, w)
+        _write_saved_model(target, md, ckpt, tta, tables, detector)
+        _check_saved_model(target, h, w, photos=detector is not None)
         md.charset.write(target / "charset.txt")
         result = ExportResult(out, ckpt, (h, w), [SERVING_SIGNATURE, IMAGES_SIGNATURE], len(VIEWS) if tta else 1)
         if tables is not None:
@@ -391,6 +663,14 @@ def _export(md: ModelDir, ckpt: str, out: Path, h: int, w: int, tflite: bool, tt
             result.notes += _write_tflite(target / TFLITE_FILE, md, ckpt, tta, tables)
             result.tflite = out / TFLITE_FILE
             result.tflite_bytes = (target / TFLITE_FILE).stat().st_size
+        if detector is not None:
+            result.signatures.append(PHOTOS_SIGNATURE)
+            result.detector, result.detector_checkpoint = detector.dir.path, detector.checkpoint
+            result.detection_threshold = detector.threshold
+            if tflite:
+                result.notes += _write_detector_tflite(target / DETECTOR_TFLITE_FILE, detector)
+                result.detector_tflite = out / DETECTOR_TFLITE_FILE
+                result.detector_tflite_bytes = (target / DETECTOR_TFLITE_FILE).stat().st_size
         info = {
             "checkpoint": ckpt,
             "input_size": [h, w],
@@ -401,6 +681,7 @@ def _export(md: ModelDir, ckpt: str, out: Path, h: int, w: int, tflite: bool, tt
             "signatures": result.signatures,
             "outputs": ["text", *NUMERIC_OUTPUTS],
             "tflite": TFLITE_FILE if tflite else None,
+            "detector": _detector_info(detector, tflite) if detector is not None else None,
         }
         (target / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
         if out.exists():
