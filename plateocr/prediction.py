@@ -360,7 +360,9 @@ def predict_photos(
     names = _unique_names(Path(p).stem for p in paths)
     score = DetectionScore() if annotations is not None else None
     result_rows: list[PredictionRow] = []
+    rows_before: list[int] = []  # rows of the photos before each photo, for placing `early`
     for done, (path, found) in enumerate(zip(paths, read_photos(reader, detector, map(photo_loader, paths))), 1):
+        rows_before.append(len(result_rows))
         if isinstance(found, PlateOCRError):
             result_rows.append(PredictionRow(path, error=_error_text(path, found)))
             continue
@@ -378,6 +380,8 @@ def predict_photos(
                 r.attention = target
         if progress:
             progress(done, len(paths))
+    rows_before.append(len(result_rows))
+    early = [(rows_before[min(n, len(paths))], row) for n, row in early]  # photos before -> rows before
     result = PredictResult(_merge(result_rows, early), annotations is not None, detected=True)
     if score is not None:
         result.detection = score.to_dict()

@@ -103,15 +103,20 @@ def test_predict_detect_rows_boxes_error_rows_and_annotated_comparison(detector,
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"not a photo")
     out = tmp_path / "rows.json"
-    args = ("predict", "--model-dir", model, "--detect", "--detector", detector)
-    args += (photos.images / "car1.png", broken, "--out", out)
+    # threshold 0: every local maximum is a plate, so the tiny detector finds several per photo
+    args = ("predict", "--model-dir", model, "--detect", "--detector", detector, "--detection-threshold", "0")
+    missing = tmp_path / "missing.png"
+    args += (photos.images / "car1.png", broken, missing, photos.images / "car2.png", "--out", out)
     result = invoke(*args)
     assert result.exit_code == 0, result.output
     rows = json.loads(out.read_text())
     by_photo = {}
     for r in rows:
         by_photo.setdefault(r["photo"], []).append(r)
-    assert by_photo[str(broken)][0]["error"]  # an error row, the other photo still read
+    assert by_photo[str(broken)][0]["error"]  # an error row, the other photos still read
+    order = [r["photo"] for r in rows]
+    given = [str(photos.images / "car1.png"), str(broken), str(missing), str(photos.images / "car2.png")]
+    assert order == sorted(order, key=given.index)  # in the order given, error rows in their place
     for r in by_photo[str(photos.images / "car1.png")]:
         if r["note"] == "no plate found":
             assert r["xmin"] is None and r["text"] is None
@@ -120,6 +125,7 @@ def test_predict_detect_rows_boxes_error_rows_and_annotated_comparison(detector,
             assert 0 <= r["detection_score"] <= 1 and isinstance(r["text"], str)
     out2 = tmp_path / "annotated.csv"
     result = invoke(*args[:6], "--annotations", photos.csv, "--out", out2)
+    assert len(by_photo[str(photos.images / "car1.png")]) > 1
     assert result.exit_code == 0, result.output
     assert "detection:" in result.output and "annotated plates found" in result.output
     table = list(csv.DictReader(out2.open()))

@@ -24,6 +24,7 @@ from typing import List, Optional
 import typer
 
 from plateocr import defaults
+from plateocr.detection.geometry import THRESHOLD
 from plateocr.formats import FORMATS_HELP
 
 OutputFormat = Enum("OutputFormat", {name: name for name in defaults.PREDICT_FORMATS}, type=str)
@@ -74,6 +75,11 @@ def run(
         help="The images are whole photos: find their plates, then read each (one row per plate found, with "
         "its box). With --annotations, compare with the annotated boxes. --attention then draws the boxes.",
     ),
+    detection_threshold: float = typer.Option(
+        THRESHOLD,
+        "--detection-threshold",
+        help="With --detect: the least detection score that counts as a plate (lower: more found, more false).",
+    ),
     detector: Optional[Path] = typer.Option(
         None,
         "--detector",
@@ -119,7 +125,13 @@ def run(
                 + ", ".join(reader.unreadable_formats[:5])
             )
     if detect:
-        result = _predict_photos(reader, detector, images, annotations, images_dir, attention, err, columns)
+        from plateocr.errors import PlateOCRError
+
+        if not 0.0 <= detection_threshold <= 1.0:
+            raise PlateOCRError(f"--detection-threshold {detection_threshold:g}: must lie between 0 and 1")
+        result = _predict_photos(
+            reader, detector, detection_threshold, images, annotations, images_dir, attention, err, columns
+        )
     else:
         with reader, progress_bar(*columns, console=err) as bar:
             task = bar.add_task("predict", total=None)
@@ -163,7 +175,7 @@ def run(
         raise typer.Exit(1)
 
 
-def _predict_photos(reader, detector_dir, images, annotations, images_dir, attention, err, columns):
+def _predict_photos(reader, detector_dir, threshold, images, annotations, images_dir, attention, err, columns):
     """predict --detect: the detector loaded, the photos found and read with a progress bar."""
     import sys
 
@@ -178,7 +190,7 @@ def _predict_photos(reader, detector_dir, images, annotations, images_dir, atten
             "train one on your photos with `plateocr train-detector`)"
         )
     with err.status("loading the detector"):
-        detector = PlateDetector(detector_dir)
+        detector = PlateDetector(detector_dir, threshold=threshold)
     with reader, detector, progress_bar(*columns, console=err) as bar:
         task = bar.add_task("predict", total=None)
         return predict_photos(
