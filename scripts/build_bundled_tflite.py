@@ -73,12 +73,13 @@ def detector_status() -> tuple[Path, str, str | None] | None:
     return beside_path(checkpoint), tflite_key(dd.config, checkpoint, TFLITE_SOURCES), stored and stored[1]
 
 
-def build_detector() -> Path:
+def build_detector(folder: Path | None = None) -> Path:
+    """Convert the detector in `folder` (default: the bundled one) and write its file."""
     from plateocr.detection.detector import TFLITE_SOURCES, bundled_base_detector, build_detector_tflite
     from plateocr.detection.detector_dir import DetectorDir
     from plateocr.inference.tflite_store import beside_path, tflite_key, write_stored
 
-    dd = DetectorDir(bundled_base_detector())
+    dd = DetectorDir(folder or bundled_base_detector())
     checkpoint = dd.resolve_checkpoint()
     model, runner = build_detector_tflite(dd.config, checkpoint)
     runner.close()

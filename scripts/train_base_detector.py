@@ -1,11 +1,13 @@
 """Train the bundled base detector (plateocr/assets/base_detector) on rendered street scenes alone.
 
-    python scripts/train_base_detector.py WORK_DIR [--steps 3000] [--time-limit MINUTES] [--seed 0] [--install]
+    python scripts/train_base_detector.py WORK_DIR --steps 4000 --seed 0 --install   # the bundled one
 
-Reproducible: every batch is a function of the seed and the step (plateocr.detection.training),
-and the val scenes of the seed choose best/. --install copies best/'s checkpoint (weights only)
-and detector.json into the package, where `predict --detect` and `train-detector` find it.
-The bundled detector's history (steps, minutes, commit, scores) is in docs/base_detector.md.
+Reproducible: the initial weights and every batch are functions of the seed (and the step:
+plateocr.detection.training), and the seed's val scenes choose best/ (--time-limit stops by the
+clock, so leave it out to reproduce a run). --install copies best/'s checkpoint (weights only)
+and detector.json into the package, where `predict --detect` and `train-detector` find it, and
+writes its TFLite model beside it (scripts/build_bundled_tflite.py). The bundled detector's
+history (steps, minutes, commit, scores) is in docs/base_detector.md.
 """
 
 from __future__ import annotations
@@ -64,13 +66,14 @@ def install(work: Path, target: Path = BASE_DETECTOR_DIR) -> Path:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("work", type=Path)
-    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--steps", type=int, default=4000)
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--learning-rate", type=float, default=2e-3)
     ap.add_argument("--eval-every", type=int, default=250)
     ap.add_argument("--time-limit", type=float, default=None, help="minutes")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--install", action="store_true")
+    ap.add_argument("--target", type=Path, default=BASE_DETECTOR_DIR, help="where --install puts it [the package]")
     args = ap.parse_args(argv)
     options = {
         "steps": args.steps,
@@ -91,7 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"steps {result.first_step} -> {result.last_step} in {result.seconds / 60:.1f} min; best {result.best}")
     if args.install:
-        print(f"installed in {install(args.work)}")
+        print(f"installed in {install(args.work, args.target)}")
+        from build_bundled_tflite import build_detector
+
+        print(f"its TFLite model: {build_detector(args.target)}")
     return 0
 
 

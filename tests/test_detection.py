@@ -275,3 +275,23 @@ def test_train_detector_starts_from_the_bundled_detector_and_scores_it_first(pho
     assert doc["training"]["learning_rate"] == 5e-4  # fine-tuning's, not from scratch's
     assert json.loads((out / "early_stopping.json").read_text())["step"] == 2
     assert (out / "best" / "metrics.json").is_file()  # step 0 (the bundled weights) scored at least
+
+
+def test_the_base_detector_script_trains_on_scenes_and_installs_weights_and_tflite(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import REPO_ROOT
+
+    from plateocr.detection.detector_dir import DetectorDir
+
+    target = tmp_path / "installed"
+    command = [sys.executable, str(REPO_ROOT / "scripts" / "train_base_detector.py"), str(tmp_path / "work")]
+    command += ["--steps", "2", "--batch-size", "2", "--eval-every", "1", "--install", "--target", str(target)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    dd = DetectorDir(target)
+    checkpoint = dd.resolve_checkpoint()
+    assert not [f for f in target.iterdir() if f.suffix == ".meta"]  # weights only
+    assert (target / f"{checkpoint.rsplit('/', 1)[-1]}-litert.tflite").is_file()
+    assert json.loads((target / "detector.json").read_text())["base"]["val_scenes"]["photos"] == 64

@@ -274,6 +274,7 @@ def _run(dd: DetectorDir, opts, batches: BatchMaker, val: ValSet | None, start, 
         start = DetectorDir(start).resolve_checkpoint()
     graph = tf.Graph()
     with graph.as_default():
+        tf1.set_random_seed(opts.seed)  # the initial weights too are a function of the seed
         images = tf1.placeholder(tf.uint8, [None, INPUT_HEIGHT, INPUT_WIDTH, 3], name="images")
         heat_t = tf1.placeholder(tf.float32, [None, GRID_HEIGHT, GRID_WIDTH], name="heatmap")
         size_t = tf1.placeholder(tf.float32, [None, GRID_HEIGHT, GRID_WIDTH, 2], name="size")
