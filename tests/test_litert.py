@@ -258,7 +258,8 @@ def test_the_first_use_opens_one_interpreter(tmp_path, monkeypatch, cache, crops
     md = random_model_dir(tmp_path / "model", TEXTS, size=SIZE, seed=14)
     with PlateReader(md.path, threads=1) as reader:
         reader.read(crops[0])
-    assert [args[:2] for args in opened] == [(1, True)]  # the one that checked the conversion reads, on the reader's threads
+    # the one that checked the conversion reads, on the reader's threads
+    assert [args[:2] for args in opened] == [(1, True)]
 
 
 @pytest.fixture
