@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 import random
 
 import cv2
@@ -119,9 +120,18 @@ def test_demo_without_data_sample_renders_it_in_the_work_folder(tmp_path, monkey
     res = CliRunner().invoke(app, ["demo", "--workdir", "w", "--minutes", "0.05", "--synthetic", "10"])
     assert res.exit_code == 0, res.output
     assert "rendering its 16 photos" in res.output  # the stage line (stderr)
-    assert "as in data/sample" in res.stdout  # the final table
+    assert "sample: 16 synthetic photos, as in data/sample" in res.output  # its done line (stderr)
+    assert "│ sample" in res.stdout  # a row of the final table
     with open(tmp_path / "w" / "sample" / "annot.csv", newline="", encoding="utf-8") as fh:
         texts = {r["text"] for r in csv.DictReader(fh)}
     with open(tmp_path / "w" / "crops" / "labels.csv", newline="", encoding="utf-8") as fh:
         assert {r["text"] for r in csv.DictReader(fh)} == texts  # crop read the rendered sample
     assert (tmp_path / "w" / "predictions.csv").is_file()
+    # the last stage: the test plates' whole photos, through the bundled detector
+    with open(tmp_path / "w" / "photo_predictions.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows and {Path(r["photo"]).name for r in rows} <= {
+        p.name for p in (tmp_path / "w" / "sample" / "images").iterdir()
+    }
+    assert any(r["xmin"] for r in rows)  # plates found in rendered photos
+    assert sorted(p.suffix for p in (tmp_path / "w" / "photos").iterdir()) == [".png"] * len({r["photo"] for r in rows})
