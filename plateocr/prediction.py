@@ -327,7 +327,8 @@ def predict_photos(
     progress: Progress | None = None,
 ) -> PredictResult:
     """Find and read the plates of whole photos (plateocr.photo_reading): one row per plate
-    found, a row saying so for a photo without one, an error row for a photo that does not load.
+    found, a row saying so for a photo without one, an error row for a photo that does not load
+    (with `annotations`, one per annotated row of it, naming its line and text).
 
     With `annotations` the photos are the CSV's: found boxes are matched to the annotated ones
     (IoU >= 0.5, plateocr.detection.scoring), rows carry the annotated text, plates missed and
@@ -363,8 +364,12 @@ def predict_photos(
     rows_before: list[int] = []  # rows of the photos before each photo, for placing `early`
     for done, (path, found) in enumerate(zip(paths, read_photos(reader, detector, map(photo_loader, paths))), 1):
         rows_before.append(len(result_rows))
-        if isinstance(found, PlateOCRError):
-            result_rows.append(PredictionRow(path, error=_error_text(path, found)))
+        if isinstance(found, PlateOCRError):  # each annotated row of the photo names its line
+            why = _error_text(path, found)
+            lines = [(a.line, a.text) for a in truths.get(path, [])] or [(None, None)]
+            result_rows += [PredictionRow(path, error=why, line=line, truth=text) for line, text in lines]
+            if progress:
+                progress(done, len(paths))
             continue
         annotated, plates = truths.get(path, []), found.plates
         if score is not None:

@@ -204,8 +204,11 @@ def train_detector(
     photos, problems = ([], [])
     if annotations is not None:
         photos, problems = load_annotated_photos(annotations, images_dir, load_progress)
-        if not photos:
-            raise PlateOCRError(f"{annotations}: no usable photo with a plate box ({len(problems)} row(s) skipped)")
+        if not photos:  # say why, as no skipped.csv is written
+            first = f"; first: line {problems[0].line}, {problems[0].image}: {problems[0].reason}" if problems else ""
+            raise PlateOCRError(
+                f"{annotations}: no usable photo with a plate box ({len(problems)} row(s) skipped{first})"
+            )
     given = {k: v for k, v in (options or {}).items() if v is not None}
     new = force or not DetectorDir.exists(detector_dir) or DetectorDir(detector_dir).resume_checkpoint() is None
     start = None
