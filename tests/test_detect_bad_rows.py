@@ -60,3 +60,24 @@ def test_train_detector_says_why_no_row_was_usable(tmp_path):
         train_detector(csv, tmp_path / "detector", {"steps": 1})
     assert "2 row(s) skipped" in str(e.value) and "line 2, missing.jpg: image not found" in str(e.value)
     assert not (tmp_path / "detector").exists()
+
+
+def test_force_never_clears_the_other_kind_of_checkpoint_folder(tmp_path):
+    from plateocr.detection.config import DetectorConfig
+    from plateocr.detection.detector_dir import DetectorDir
+    from plateocr.model.modeldir import ModelDir
+
+    model = tmp_path / "model"  # a recogniser's folder given as --detector-dir
+    (model / "best").mkdir(parents=True)
+    for name in ("config.json", "ckpt-100.index", "checkpoint", "best/ckpt-80.index"):
+        (model / name).write_text("{}")
+    with pytest.raises(PlateOCRError, match="recogniser model directory is there"):
+        DetectorDir.create(model, DetectorConfig(), force=True)
+    assert (model / "ckpt-100.index").is_file() and (model / "best" / "ckpt-80.index").is_file()
+
+    detector = tmp_path / "detector"  # and a detector's given as --model-dir
+    DetectorDir.create(detector, DetectorConfig())
+    (detector / "ckpt-7.index").write_text("")
+    with pytest.raises(PlateOCRError, match="plate detector directory is there"):
+        ModelDir.create(detector, None, None, None, force=True)  # refused before these are used
+    assert (detector / "ckpt-7.index").is_file() and DetectorDir.exists(detector)

@@ -82,6 +82,10 @@ class DetectorDir(CheckpointFolder):
     def _clear(path: Path) -> None:
         CheckpointFolder._remove_own(path, (DETECTOR_FILE, SKIPPED_FILE))
 
+    @staticmethod
+    def _other_kind(path: Path) -> str | None:
+        return "a recogniser model directory" if (path / "config.json").is_file() else None
+
     @property
     def options(self) -> dict:
         return dict(self._doc.get("training") or {})

@@ -93,14 +93,25 @@ class CheckpointFolder:
     def _clear(path: Path) -> None:  # pragma: no cover - each subclass says
         raise NotImplementedError
 
+    @staticmethod
+    def _other_kind(path: Path) -> str | None:
+        """The other kind of checkpoint folder `path` holds, if any (each subclass says): --force
+        never clears it, as its checkpoints would go."""
+        return None
+
     @classmethod
     def _make_room(cls, path: str | os.PathLike, force: bool, what: str) -> Path:
         """`path` ready for a new folder of this kind (`what`, for messages): created if missing;
         one holding such a folder (or anything) is kept unless `force`, which removes only
-        plateocr's own files (_clear)."""
+        plateocr's own files (_clear); one holding the other kind (_other_kind) is refused."""
         path = Path(path)
         if path.exists() and not path.is_dir():
             raise PlateOCRError(f"{path}: exists and is not a directory")
+        other = cls._other_kind(path) if path.is_dir() else None
+        if other:
+            raise PlateOCRError(
+                f"{path}: {other} is there, not a {what}; choose another folder (--force would delete its checkpoints)"
+            )
         if path.is_dir() and any(path.iterdir()):
             if not force:
                 found = f"a {what}" if cls.exists(path) else "a non-empty folder"

@@ -108,6 +108,12 @@ class ModelDir(CheckpointFolder):
     def _clear(path: Path) -> None:
         CheckpointFolder._remove_own(path, (CONFIG_FILE, CHARSET_FILE, SPEC_FILE, FORMATS_FILE), ("eval",))
 
+    @staticmethod
+    def _other_kind(path: Path) -> str | None:
+        from plateocr.detection.detector_dir import DETECTOR_FILE
+
+        return "a plate detector directory" if (path / DETECTOR_FILE).is_file() else None
+
     # --- what the model was trained with ---------------------------------------------------
     @property
     def spec(self) -> DatasetSpec:
