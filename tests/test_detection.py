@@ -295,3 +295,28 @@ def test_the_base_detector_script_trains_on_scenes_and_installs_weights_and_tfli
     assert not [f for f in target.iterdir() if f.suffix == ".meta"]  # weights only
     assert (target / f"{checkpoint.rsplit('/', 1)[-1]}-litert.tflite").is_file()
     assert json.loads((target / "detector.json").read_text())["base"]["val_scenes"]["photos"] == 64
+
+
+def test_ctrl_c_while_scoring_the_starting_weights_saves_and_the_resume_scores_them(photos, tmp_path, monkeypatch):
+    bundled_detector()
+    from plateocr.detection import training
+    from plateocr.training.loop import TrainingInterrupted
+
+    real = training.score_outputs
+    calls = []
+
+    def interrupted_once(*args):
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(training, "score_outputs", interrupted_once)
+    out = tmp_path / "detector"
+    options = {"steps": 2, "batch_size": 2, "eval_every": 2}
+    with pytest.raises(TrainingInterrupted) as stopped:
+        training.train_detector(photos.csv, out, options)
+    assert stopped.value.checkpoint.endswith("ckpt-0")
+    training.train_detector(photos.csv, out, options)
+    scored = json.loads((out / "early_stopping.json").read_text())
+    assert scored["step"] == 2 and len(calls) == 3  # step 0 scored on resume, then step 2

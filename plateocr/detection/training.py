@@ -234,9 +234,8 @@ def train_detector(
         train_photos, val_photos = split_photos(photos, opts.val, opts.seed) if opts.eval_every else (photos, [])
         val = ValSet.from_photos(val_photos) if val_photos else None
         if val is None and opts.eval_every:
-            listener.message(
-                f"too few photos for a val split (--val {opts.val}): training to the end and keeping the latest checkpoint"
-            )
+            why = "no val split (--val 0)" if opts.val == 0 else f"too few photos for a val split (--val {opts.val})"
+            listener.message(f"{why}: training to the end and keeping the latest checkpoint")
     else:
         train_photos, val_photos = [], []
         val = ValSet.from_scenes(opts.seed) if opts.eval_every else None
@@ -353,10 +352,11 @@ def _run(dd: DetectorDir, opts, batches: BatchMaker, val: ValSet | None, start, 
         stopped = bool(val is not None and opts.patience and since_best >= opts.patience and step < opts.steps)
         if stopped:
             listener.message(f"stopped early before (step {last_scored}): --patience {opts.patience} reached")
-        if val is not None and start is not None and not latest and best is None:
-            evaluate(save(), step)  # step 0: the starting weights
         pending = {s: pool.submit(batches.batch, s) for s in range(step, min(step + 2, opts.steps))}
         try:
+            # step 0: the starting weights (also when a run stopped while scoring them: its ckpt-0)
+            if val is not None and step == 0 and best is None and (start is not None or latest):
+                evaluate(save(), step)
             while step < opts.steps and not stopped:
                 batch = pending.pop(step).result()
                 if step + 2 < opts.steps:
