@@ -153,28 +153,20 @@ def better(a: dict, b: dict | None) -> bool:
     return (round(a["f1"], 3), a["mean_iou"]) > (round(b.get("f1", 0.0), 3), b.get("mean_iou", 0.0))
 
 
-def bundled_base_detector() -> Path | None:
-    from plateocr.detection.detector import bundled_base_detector as found
-
-    return found()
-
-
-def open_detector_dir(
-    detector_dir, given: dict, force: bool, annotations, images, listener
-) -> tuple[DetectorDir, bool]:
-    """The detector directory to train (resumed or new) and whether it is new."""
+def open_detector_dir(detector_dir, given: dict, force: bool, annotations, images, listener) -> DetectorDir:
+    """The detector directory to train: resumed, or new."""
     if DetectorDir.exists(detector_dir) and not force:
         dd = DetectorDir(detector_dir)
         dd.check_config(DetectorConfig())
         if dd.resume_checkpoint() is not None:
-            return dd, False
+            return dd
         listener.message(
             f"{detector_dir}: no checkpoint yet (an earlier run stopped before its first one); starting anew"
         )
         force = True
     return DetectorDir.create(
         detector_dir, DetectorConfig(), given, force=force, annotations=annotations, images=images
-    ), True
+    )
 
 
 def train_detector(
@@ -213,6 +205,8 @@ def train_detector(
     new = force or not DetectorDir.exists(detector_dir) or DetectorDir(detector_dir).resume_checkpoint() is None
     start = None
     if new and not from_scratch:
+        from plateocr.detection.detector import bundled_base_detector  # (it imports the reader)
+
         start = _resolve_start(init_from) if init_from else bundled_base_detector()
         if start is None:
             listener.message("no bundled base detector in this install: training from scratch")
@@ -226,7 +220,7 @@ def train_detector(
         from plateocr.cropping.stage import default_images_dir
 
         images = images_dir if images_dir is not None else default_images_dir(annotations)
-    dd, _ = open_detector_dir(detector_dir, opts.to_dict(), force, annotations, images, listener)
+    dd = open_detector_dir(detector_dir, opts.to_dict(), force, annotations, images, listener)
     dd.update(opts.to_dict())
     if problems:
         write_report(problems, dd.path / SKIPPED_FILE)
