@@ -2,11 +2,10 @@
 
 `plateocr train` starts from it unless told --from-scratch (or given --init-from another), and
 `plateocr predict` reads with it when there is no model directory, so a fresh install reads
-plates before any training. scripts/train_base_model.py regenerates it. Beside its checkpoint it
-ships that checkpoint converted to TensorFlow Lite (ckpt-<step>-litert.tflite,
-plateocr.inference.tflite_store), so reading it with LiteRT converts nothing on first use;
-scripts/build_bundled_tflite.py regenerates that file (a test fails while it is stale). The folder
-is never written at run time (read-only where the package is installed).
+plates before any training. scripts/train_base_model.py regenerates it. Its TFLite model for
+LiteRT is not shipped (6.6 MB the repository keeps out): the first read converts it once into the
+user cache (plateocr.inference.tflite_store). The folder is never written at run time (read-only
+where the package is installed).
 """
 
 from __future__ import annotations

@@ -1,20 +1,19 @@
-"""Regenerate the TFLite models shipped with the bundled base model and base detector.
+"""Regenerate the TFLite model shipped with the bundled base detector, or write a model folder's.
 
-PlateReader's LiteRT backend reads plateocr/assets/base_model/ckpt-<step>-litert.tflite instead of
-converting the checkpoint with TensorFlow on first use (plateocr.inference.tflite_store), so a
-fresh install's first `plateocr predict` imports no TensorFlow. The file records a key of the
-sources that build and convert the graph, the model config and the checkpoint: a change to any of
+PlateDetector's LiteRT backend reads plateocr/assets/base_detector/ckpt-<step>-litert.tflite
+(0.7 MB) instead of converting the checkpoint with TensorFlow on first use
+(plateocr.inference.tflite_store), so a fresh install's first `predict --detect` imports no
+TensorFlow. The file records a key of the sources that build and convert the graph
+(plateocr.detection.detector.TFLITE_SOURCES), the config and the checkpoint: a change to any of
 them makes it stale (readers then ignore it and convert on first use, as without it), and
-tests/test_litert.py::test_the_bundled_tflite_is_current fails until this script is run:
+tests/test_detection.py::test_the_bundled_detector_tflite_is_current fails until this is run:
 
-    python scripts/build_bundled_tflite.py           # convert the checkpoint and write the file
+    python scripts/build_bundled_tflite.py           # convert the detector and write its file
     python scripts/build_bundled_tflite.py --check   # exit 1 when it is missing or stale
+    python scripts/build_bundled_tflite.py --model-dir model/   # a recogniser folder's file, to ship with it
 
-Run it after changing plateocr/model/{network,decoder,compat,config}.py,
-plateocr/inference/{graph_cache,format_search,litert_runner,export}.py or the bundled checkpoint
-(scripts/train_base_model.py --export-base), and commit the file with the change. The bundled
-base detector's file (plateocr/assets/base_detector/ckpt-<step>-litert.tflite, keyed by
-plateocr.detection.detector.TFLITE_SOURCES) is checked and written with it.
+The bundled base model's own file (6.6 MB) is not shipped, to keep the repository lean: its first
+read converts it once into the user cache.
 """
 
 from __future__ import annotations
@@ -26,13 +25,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from plateocr.base_model import BASE_MODEL_DIR  # noqa: E402
 from plateocr.model.modeldir import ModelDir  # noqa: E402
 
-COMMAND = "python scripts/build_bundled_tflite.py"
 
 
-def status(model_dir: Path = BASE_MODEL_DIR) -> tuple[Path, str, str | None]:
+def status(model_dir: Path) -> tuple[Path, str, str | None]:
     """(the TFLite file beside the model's checkpoint, the key the current sources give it, the
     key it records: None when it is missing or damaged)."""
     from plateocr.inference.tflite_store import beside_path, read_stored, tflite_key
@@ -43,7 +40,7 @@ def status(model_dir: Path = BASE_MODEL_DIR) -> tuple[Path, str, str | None]:
     return beside_path(checkpoint), tflite_key(md.config, checkpoint), stored and stored[1]
 
 
-def build(model_dir: Path = BASE_MODEL_DIR) -> Path:
+def build(model_dir: Path) -> Path:
     """Convert the model's checkpoint (checked against TensorFlow on a sample) and write the file."""
     from plateocr.inference.litert_runner import build_tflite
     from plateocr.inference.tflite_store import beside_path, tflite_key, write_stored
@@ -91,26 +88,25 @@ def build_detector(folder: Path | None = None) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model-dir", type=Path, default=BASE_MODEL_DIR, help="the model folder [the bundled base model]")
+    p.add_argument("--model-dir", type=Path, help="a recogniser model folder instead of the bundled detector")
     p.add_argument("--check", action="store_true", help="only say whether the file is current (exit 1 if not)")
     args = p.parse_args(argv)
-    found = [(status(args.model_dir), lambda: build(args.model_dir))]
-    if args.model_dir == BASE_MODEL_DIR and detector_status() is not None:
-        found.append((detector_status(), build_detector))
+    if args.model_dir is not None:
+        found = (status(args.model_dir), lambda: build(args.model_dir))
+    elif detector_status() is not None:
+        found = (detector_status(), build_detector)
+    else:
+        print("this install has no bundled base detector")
+        return 1
+    (path, key, recorded), make = found
     if args.check:
-        current = True
-        for path, key, recorded in (f for f, _ in found):
-            if recorded == key:
-                print(f"{path}: current (key {key})")
-            else:
-                current = False
-                print(
-                    f"{path}: {'stale (key ' + recorded + ')' if recorded else 'missing or damaged'}; expected key {key}"
-                )
-        return 0 if current else 1
-    for (_, key, _), make in found:
-        path = make()
-        print(f"{path}: written ({path.stat().st_size / 2**20:.1f} MiB, key {key})")
+        if recorded == key:
+            print(f"{path}: current (key {key})")
+            return 0
+        print(f"{path}: {'stale (key ' + recorded + ')' if recorded else 'missing or damaged'}; expected key {key}")
+        return 1
+    path = make()
+    print(f"{path}: written ({path.stat().st_size / 2**20:.1f} MiB, key {key})")
     return 0
 
 

@@ -7,8 +7,9 @@ the model is stored, in two places:
 - beside the checkpoint it was converted from: ``<checkpoint prefix>-litert.tflite``
   (``best/ckpt-400`` -> ``best/ckpt-400-litert.tflite``; not ``<prefix>.tflite``, which the
   checkpoint's own files ``<prefix>.*`` and so its digest would take in), so a model directory
-  copied to another machine, or trained on one, starts warm. `plateocr train` writes it at its end; the bundled base model ships with its
-  own (scripts/build_bundled_tflite.py regenerates it).
+  copied to another machine, or trained on one, starts warm. `plateocr train` writes it at its end; the bundled base detector ships with
+  its own (0.7 MB; scripts/build_bundled_tflite.py regenerates it), the bundled base model not
+  (6.6 MB): it is converted once into the user cache.
 - in the user's cache directory (plateocr.user_cache): ``graphs/litert-<key>.tflite``, for model
   directories that cannot be written (the KEEP_GRAPHS most recently used are kept).
 
