@@ -28,7 +28,6 @@ sys.path.insert(0, str(REPO))
 from plateocr.model.modeldir import ModelDir  # noqa: E402
 
 
-
 def status(model_dir: Path) -> tuple[Path, str, str | None]:
     """(the TFLite file beside the model's checkpoint, the key the current sources give it, the
     key it records: None when it is missing or damaged)."""
