@@ -7,7 +7,7 @@ detectors (plateocr.detection.geometry). No TensorFlow import here.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 from plateocr.errors import PlateOCRError
 
@@ -30,18 +30,12 @@ class DetectorConfig:
 
     @classmethod
     def from_dict(cls, d: dict, source: str = "detector config") -> "DetectorConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise PlateOCRError(f"{source}: unknown setting(s) {', '.join(unknown)} (a newer plateocr's detector?)")
-        if d.get("version", DETECTOR_CONFIG_VERSION) != DETECTOR_CONFIG_VERSION:
-            raise PlateOCRError(
-                f"{source}: detector config version {d.get('version')}, this plateocr reads {DETECTOR_CONFIG_VERSION}"
-            )
-        values = dict(d)
-        if "widths" in values:
-            values["widths"] = tuple(values["widths"])
-        config = cls(**values)
+        from plateocr.model.config import config_from_dict
+
+        def tuples(values: dict) -> dict:
+            return {**values, "widths": tuple(values["widths"])} if "widths" in values else values
+
+        config = config_from_dict(cls, d, source, DETECTOR_CONFIG_VERSION, "detector config", tuples)
         config.validate(source)
         return config
 

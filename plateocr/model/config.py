@@ -136,17 +136,23 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict, source: str = "model config") -> "ModelConfig":
-        known = {f.name for f in fields(cls)}
-        try:
-            d = dict(d)
-            unknown = set(d) - known
-            if unknown:
-                raise ValueError(f"unknown key(s) {', '.join(sorted(unknown))}")
-            version = d.get("version", CONFIG_VERSION)
-            if version > CONFIG_VERSION:
-                raise ValueError(f"version {version} is newer than this plateocr ({CONFIG_VERSION})")
-            return cls(**d)
-        except PlateOCRError as e:
-            raise PlateOCRError(f"{source}: {e}") from None
-        except (TypeError, ValueError) as e:
-            raise PlateOCRError(f"{source}: not a valid plateocr model config ({e})") from None
+        return config_from_dict(cls, d, source, CONFIG_VERSION, "model config")
+
+
+def config_from_dict(cls, d: dict, source: str, version: int, what: str, convert=None):
+    """A config dataclass `cls` from its stored dict, or a one-line PlateOCRError naming `source`:
+    an unknown setting, a newer version than `version`, or a value the class refuses. `convert`
+    turns the checked dict's values into the class's types (JSON lists into tuples) first."""
+    try:
+        d = dict(d)
+        unknown = set(d) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown setting(s) {', '.join(sorted(unknown))}")
+        stored = d.get("version", version)
+        if stored > version:
+            raise ValueError(f"version {stored} is newer than this plateocr ({version})")
+        return cls(**(convert(d) if convert else d))
+    except PlateOCRError as e:
+        raise PlateOCRError(f"{source}: {e}") from None
+    except (TypeError, ValueError) as e:
+        raise PlateOCRError(f"{source}: not a valid plateocr {what} ({e})") from None
