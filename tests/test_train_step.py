@@ -47,11 +47,13 @@ def test_micro_batches_sum_to_the_full_batch_gradient():
     assert e2.shape == (4, 4, 6)
     np.testing.assert_allclose(l1.total, l2.total, rtol=1e-4)
     for a, b in zip(g1, g2):
-        # The halves' gradients are summed in another order, and the thread pool splits its
-        # reductions by load: the first convolution's weight gradient (before batch norm) is a
-        # small difference of large sums and moved by up to 0.7% of its scale on a busy CPU.
-        # A wrong micro-batch sum (a part missed, averaged instead of summed) moves it by 50-100%.
-        np.testing.assert_allclose(a, b, rtol=2e-3, atol=1e-2 * max(float(np.abs(a).max()), 1e-3))
+        # The halves' gradients are summed in another order, the thread pool splits its reductions
+        # by load, and oneDNN may pick another kernel for a batch of 2 than of 4: a gradient before
+        # batch norm is a small difference of large sums, and single elements moved by up to 2.3% on
+        # one CI machine. Compared as whole tensors, the drift stays near 1%; a wrong micro-batch
+        # sum (a part missed, or the parts averaged instead of summed) is off by 50% or more.
+        drift = float(np.linalg.norm(a - b))
+        assert drift <= 0.05 * float(np.linalg.norm(a)) + 1e-6, (a.shape, drift, float(np.linalg.norm(a)))
 
 
 def test_batch_must_split_evenly():
