@@ -306,7 +306,7 @@ def first_use_rows(model: Path, image: Path, work: Path, repeat: int) -> tuple[f
     def predict(folder: Path) -> list[str]:
         return [str(PLATEOCR), "predict", str(image), "--model-dir", str(folder), "--format", "csv"]
 
-    if not list(carried.rglob(f"*{TFLITE_SUFFIX}")):  # the bundled model ships none: one read leaves it
+    if not list(carried.rglob(f"*{TFLITE_SUFFIX}")):  # a model folder without one: one read leaves it
         timed_cold(predict(carried), 1, empty_cache)
     if not list(carried.rglob(f"*{TFLITE_SUFFIX}")):
         raise SystemExit(f"{carried}: no TFLite model beside its checkpoint after reading it")

@@ -3,9 +3,9 @@
 `plateocr train` starts from it unless told --from-scratch (or given --init-from another), and
 `plateocr predict` reads with it when there is no model directory, so a fresh install reads
 plates before any training. scripts/train_base_model.py regenerates it. Its TFLite model for
-LiteRT is not shipped (6.6 MB the repository keeps out): the first read converts it once into the
-user cache (plateocr.inference.tflite_store). The folder is never written at run time (read-only
-where the package is installed).
+LiteRT ships beside the checkpoint with float16 weights (3.4 MB; scripts/build_bundled_tflite.py
+regenerates it, plateocr.inference.tflite_store reads it), so a fresh install's first read imports
+no TensorFlow. The folder is never written at run time (read-only where the package is installed).
 """
 
 from __future__ import annotations

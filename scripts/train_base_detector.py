@@ -95,9 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"steps {result.first_step} -> {result.last_step} in {result.seconds / 60:.1f} min; best {result.best}")
     if args.install:
         print(f"installed in {install(args.work, args.target)}")
-        from build_bundled_tflite import build_detector
+        from build_bundled_tflite import detector, write
 
-        print(f"its TFLite model: {build_detector(args.target)}")
+        print(f"its TFLite model: {write(detector(args.target))}")
     return 0
 
 

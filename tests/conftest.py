@@ -210,6 +210,23 @@ def no_bundled_base_model(monkeypatch, tmp_path_factory):
 
 
 @pytest.fixture
+def bundled_base_model_float32(tmp_path_factory) -> Path:
+    """A copy of the bundled base model without the TFLite file it ships (float16 weights): LiteRT
+    converts it with float32 weights, and reads as TensorFlow does to float rounding. A copy per
+    test (the first read writes the converted file beside it). Skips the test where this install
+    has no bundled base model."""
+    import shutil
+
+    from plateocr.inference.tflite_store import TFLITE_SUFFIX
+
+    if not (BUNDLED_BASE_MODEL / "config.json").is_file():
+        pytest.skip("this install has no bundled base model")
+    copy = tmp_path_factory.mktemp("base_model_float32") / "model"
+    shutil.copytree(BUNDLED_BASE_MODEL, copy, ignore=shutil.ignore_patterns(f"*{TFLITE_SUFFIX}"))
+    return copy
+
+
+@pytest.fixture
 def real_plates() -> Path:
     """The folder of real EU photos and annot.csv from ../shared; skips the test when absent."""
     if not (REAL_PLATES / "annot.csv").is_file():

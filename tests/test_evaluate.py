@@ -224,11 +224,12 @@ def test_a_damaged_test_shard_is_named(tmp_path):
 
 
 @pytest.mark.slow
-def test_eval_reads_real_crops_as_the_tensorflow_evaluator_does(tmp_path):
+def test_eval_reads_real_crops_as_the_tensorflow_evaluator_does(tmp_path, bundled_base_model_float32):
     """evaluate() reads through PlateReader (LiteRT here); training's Evaluator reads the same
     records on its TensorFlow graph: the same figures on real crops (data/sample's first 64
-    plates), with formats on, and the same mistakes, O/0 marks and errors CSV."""
-    from conftest import BUNDLED_BASE_MODEL, REPO_ROOT, write_csv
+    plates; the bundled base model converted with float32 weights), with formats on, and the same
+    mistakes, O/0 marks and errors CSV."""
+    from conftest import REPO_ROOT, write_csv
 
     from plateocr.cropping import crop_annotations
     from plateocr.formats import Formats
@@ -237,9 +238,8 @@ def test_eval_reads_real_crops_as_the_tensorflow_evaluator_does(tmp_path):
     from plateocr.spec import DatasetSpec
     from plateocr.training.evaluate import Evaluator
 
-    if not (BUNDLED_BASE_MODEL / "config.json").is_file():
-        pytest.skip("this install has no bundled base model")
-    md = ModelDir(BUNDLED_BASE_MODEL)
+    base = bundled_base_model_float32
+    md = ModelDir(base)
     sample = REPO_ROOT / "data" / "sample"
     with open(sample / "annot.csv", newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))[1:65]
@@ -250,13 +250,13 @@ def test_eval_reads_real_crops_as_the_tensorflow_evaluator_does(tmp_path):
         val=0,
         size=(md.spec.height, md.spec.width),
         keep_aspect=md.spec.keep_aspect,
-        charset_file=BUNDLED_BASE_MODEL / md.spec.charset_file,
+        charset_file=base / md.spec.charset_file,
         max_length=md.spec.max_sequence_length,
     )
     records = write_crop_records(crops.manifest.parent, tmp_path / "records", options).out
     # A strong prior, so that the format search changes readings (checked below)
     formats = Formats({"LLNNNLL": 5, "LLLNNN": 3, "NNNLLLN": 2}, unseen=0.01, weight=3.0)
-    got = evaluate(BUNDLED_BASE_MODEL, records, batch_size=24, formats=formats)  # 64 plates: 24 + 24 + 16
+    got = evaluate(base, records, batch_size=24, formats=formats)  # 64 plates: 24 + 24 + 16
     assert got.backend == "litert" and got.num_examples == 64 and got.formats == "given"
     assert got.choice.describe() == f"latest = step {got.step}, chosen on no split"
     spec = DatasetSpec.read(records)
@@ -280,7 +280,7 @@ def test_eval_reads_real_crops_as_the_tensorflow_evaluator_does(tmp_path):
 
     assert rows_without_confidence(tmp_path / "got.csv") == rows_without_confidence(tmp_path / "expected.csv")
     assert 0 < len(got.errors) < 64  # right and wrong readings both compared
-    off = evaluate(BUNDLED_BASE_MODEL, records, batch_size=24, formats="off")
+    off = evaluate(base, records, batch_size=24, formats="off")
     assert off.formats is None and [e.prediction for e in off.examples] != [e.prediction for e in got.examples]
 
 

@@ -205,7 +205,7 @@ def test_without_a_model_dir_the_bundled_base_model_is_exported_here(tmp_path, m
 def test_a_conversion_error_without_a_message_is_one_line(monkeypatch):
     """The converter's exception, however it is worded (here: not at all), is one PlateOCRError
     line, for export --tflite and the reader's LiteRT graph alike."""
-    from plateocr.inference.export import tflite_flatbuffer
+    from plateocr.inference.tflite_conversion import tflite_flatbuffer
     from plateocr.model.compat import tf1
 
     class Silent(Exception):

@@ -88,7 +88,7 @@ def detector_graph(config):
 
 class _SessionRunner:
     def __init__(self, config, checkpoint: str):
-        from plateocr.inference.export import restore_checkpoint
+        from plateocr.model.restore import restore_checkpoint
         from plateocr.model.compat import session_config, tf1
 
         self.graph, self.images, self.outputs, saver = detector_graph(config)
@@ -108,7 +108,7 @@ TFLITE_SOURCES = (
     "detection/network.py",
     "detection/config.py",
     "detection/detector.py",
-    "inference/export.py",
+    "inference/tflite_conversion.py",
     "inference/litert_runner.py",
 )
 CHECK_TOLERANCE = 1e-3  # the converted graph's heatmap against TensorFlow's, on a sample
@@ -117,7 +117,8 @@ CHECK_TOLERANCE = 1e-3  # the converted graph's heatmap against TensorFlow's, on
 def build_detector_tflite(config, checkpoint: str, threads: int | None = None):
     """(TFLite flatbuffer, LiteRTRunner) of the detector with `checkpoint`'s weights, checked
     against TensorFlow on a sample (TensorFlow imported here)."""
-    from plateocr.inference.export import restore_checkpoint, tflite_flatbuffer
+    from plateocr.inference.tflite_conversion import tflite_flatbuffer
+    from plateocr.model.restore import restore_checkpoint
     from plateocr.inference.litert_runner import LiteRTUnavailable, load_runner
     from plateocr.model.compat import tf1
 

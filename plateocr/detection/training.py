@@ -261,7 +261,7 @@ def _resolve_start(init_from) -> str:
 
 def _run(dd: DetectorDir, opts, batches: BatchMaker, val: ValSet | None, start, listener, time_limit, result):
     from plateocr.detection.network import build_detector, detector_loss
-    from plateocr.inference.export import restore_checkpoint
+    from plateocr.model.restore import restore_checkpoint
     from plateocr.detection.geometry import GRID_HEIGHT, GRID_WIDTH, INPUT_HEIGHT, INPUT_WIDTH
     from plateocr.model.compat import session_config, tf, tf1
     from plateocr.training.optimizers import learning_rate, optimizer_for

@@ -61,7 +61,6 @@ decoding elsewhere.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -74,11 +73,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from plateocr.detection.geometry import THRESHOLD
-from plateocr.errors import OutputExistsError, PlateOCRError, tf_error_message
+from plateocr.errors import OutputExistsError, PlateOCRError
 from plateocr.inference.decoding import texts_tf
 from plateocr.inference.format_search import FormatTables, build_tables, char_probabilities, search_in_graph
 from plateocr.inference.test_time_augmentation import VIEWS, views_in_graph, vote_in_graph
+from plateocr.inference.tflite_conversion import quiet_tensorflow, tflite_flatbuffer
 from plateocr.model.modeldir import ModelDir
+from plateocr.model.restore import restore_checkpoint
 
 if TYPE_CHECKING:
     from plateocr.detection.detector_dir import DetectorDir
@@ -185,32 +186,6 @@ def _numeric_outputs(images, config, null_code: int, tta: bool, tables: FormatTa
         "confidence": confidence,
         "attention_masks": ep.attention_masks,
     }
-
-
-def _check_shapes(graph, checkpoint: str) -> None:
-    """ValueError naming the first variable whose shape differs from the checkpoint's: resource
-    variables take a tensor of another shape without complaint, which would leave a network of
-    another config quietly broken."""
-    from plateocr.model.compat import tf, tf1
-
-    stored = dict(tf.train.list_variables(checkpoint))
-    for v in graph.get_collection(tf1.GraphKeys.GLOBAL_VARIABLES):
-        name = v.op.name
-        if name in stored and list(stored[name]) != v.shape.as_list():
-            raise ValueError(f"{name} has shape {list(stored[name])} there, {v.shape.as_list()} in this network")
-
-
-def restore_checkpoint(session, saver, checkpoint: str, what: str = "the model") -> None:
-    """saver.restore, a checkpoint that does not fit the graph (or is damaged) a PlateOCRError."""
-    from plateocr.model.compat import tf
-
-    try:
-        _check_shapes(session.graph, checkpoint)
-        saver.restore(session, checkpoint)
-    except (tf.errors.OpError, ValueError) as e:
-        raise PlateOCRError(
-            f"{checkpoint}: cannot restore {what} from this checkpoint ({tf_error_message(e)})"
-        ) from None
 
 
 def _photo_outputs(photo_bytes, md: ModelDir, detector: _Detector, tta: bool, tables: FormatTables | None) -> dict:
@@ -419,41 +394,6 @@ def run_tflite(model_path: str | os.PathLike, images: np.ndarray, names=NUMERIC_
     return {k: np.concatenate([o[k] for o in per_image]) for k in per_image[0]}
 
 
-def tflite_flatbuffer(
-    session, inputs: list, outputs: list, flex: bool = True, metadata: bool = True
-) -> tuple[bytes, bool]:
-    """The TFLite model of `outputs` fed by `inputs`, weights from `session`: built-in ops only,
-    else, with `flex`, TensorFlow's (Flex) ops too. Returns (model, whether it needs Flex ops).
-    The one conversion of plateocr: `export --tflite` and the reader's LiteRT graph
-    (plateocr.inference.litert_runner, flex=False: the LiteRT wheel has no Flex delegate).
-    metadata False leaves out the converter's conversion metadata (its version, options and a
-    model hash), which it adds by re-encoding the whole model in Python (~0.06 s of CPU)."""
-    from plateocr.model.compat import tf, tf1
-    from plateocr.native_stderr import quiet_native_stderr
-
-    def convert(ops):
-        converter = tf1.lite.TFLiteConverter.from_session(session, inputs, outputs)
-        converter.target_spec.supported_ops = ops
-        converter.exclude_conversion_metadata = not metadata
-        # quiet: grappler's C++ "Init node ... doesn't exist in graph" about the Saver's ops
-        with quiet_native_stderr():
-            return converter.convert()
-
-    def failed(e: Exception) -> PlateOCRError:  # the converter raises many kinds; report the line that says why
-        return PlateOCRError(f"TensorFlow Lite conversion failed: {tf_error_message(e)}")
-
-    with _quiet_tensorflow():
-        try:
-            return convert([tf.lite.OpsSet.TFLITE_BUILTINS]), False
-        except Exception as e:  # some op has no TFLite kernel: fall back to TensorFlow's (Flex) ops
-            if not flex:
-                raise failed(e) from None
-        try:
-            return convert([tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]), True
-        except Exception as e:
-            raise failed(e) from None
-
-
 def _write_checked_tflite(path: Path, session, images, outputs: dict, agree) -> list[str]:
     """Convert the session's graph (`images` in, `outputs` out), write it to `path`, and check
     it: agree(interpreter's outputs, graph's) on a random sample must hold. Notes for the user."""
@@ -568,7 +508,7 @@ def export_model(
             raise OutputExistsError(f"{out}: an export is already there; pass --force to replace it")
     h, w, _ = md.config.image_shape
     out.parent.mkdir(parents=True, exist_ok=True)
-    with _quiet_tensorflow():
+    with quiet_tensorflow():
         result = _export(md, ckpt, out, h, w, tflite, tta, chosen, found)
     result.notes[:0] = notes
     return result
@@ -594,20 +534,6 @@ def _choose_detector(wanted: bool, detector_dir, threshold: float, notes: list[s
         return None
     folder = DetectorDir(path)
     return _Detector(folder, folder.resolve_checkpoint(None), float(threshold))
-
-
-@contextlib.contextmanager
-def _quiet_tensorflow():
-    """The v1 SavedModel and converter APIs log deprecation notices users cannot act on."""
-    from plateocr.model.compat import tf
-
-    logger = tf.get_logger()
-    level = logger.level
-    logger.setLevel("ERROR")
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 def _detector_info(detector: _Detector, tflite: bool) -> dict:

@@ -102,7 +102,7 @@ class _SessionRunner:
     """The tensorflow backend: one session on the inference graph; run() as LiteRTRunner's."""
 
     def __init__(self, config, checkpoint: str, threads: int | None, use_cache: bool):
-        from plateocr.inference.export import restore_checkpoint
+        from plateocr.model.restore import restore_checkpoint
         from plateocr.inference.graph_cache import inference_graph
         from plateocr.model.compat import session_config, tf1
 

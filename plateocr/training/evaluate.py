@@ -240,7 +240,7 @@ class Evaluator:
             return self._evaluate(checkpoint, progress)
 
     def _evaluate(self, checkpoint: str, progress: Progress | None) -> EvalResult:
-        from plateocr.inference.export import restore_checkpoint
+        from plateocr.model.restore import restore_checkpoint
         from plateocr.model.compat import tf
 
         restore_checkpoint(self.session, self._saver, checkpoint)
