@@ -325,10 +325,13 @@ def predict_photos(
     attention_dir: str | os.PathLike | None = None,
     stdin=None,
     progress: Progress | None = None,
+    reading_threshold: float | None = None,
 ) -> PredictResult:
     """Find and read the plates of whole photos (plateocr.photo_reading): one row per plate
-    found, a row saying so for a photo without one, an error row for a photo that does not load
-    (with `annotations`, one per annotated row of it, naming its line and text).
+    found (a box kept where its reading's per-character confidence is at least
+    `reading_threshold`, default READING_THRESHOLD), a row saying so for a photo without one, an
+    error row for a photo that does not load (with `annotations`, one per annotated row of it,
+    naming its line and text).
 
     With `annotations` the photos are the CSV's: found boxes are matched to the annotated ones
     (IoU >= 0.5, plateocr.detection.scoring), rows carry the annotated text, plates missed and
@@ -337,7 +340,7 @@ def predict_photos(
     """
     from plateocr.detection.scoring import DetectionScore
     from plateocr.image_paths import expand_image_args
-    from plateocr.photo_reading import draw_plates, photo_loader, read_photos, save_drawing
+    from plateocr.photo_reading import READING_THRESHOLD, draw_plates, photo_loader, read_photos, save_drawing
 
     early: list[tuple[int, PredictionRow]] = []
     truths: dict[str, list] = {}
@@ -362,7 +365,9 @@ def predict_photos(
     score = DetectionScore() if annotations is not None else None
     result_rows: list[PredictionRow] = []
     rows_before: list[int] = []  # rows of the photos before each photo, for placing `early`
-    for done, (path, found) in enumerate(zip(paths, read_photos(reader, detector, map(photo_loader, paths))), 1):
+    threshold = READING_THRESHOLD if reading_threshold is None else reading_threshold
+    found_in = read_photos(reader, detector, map(photo_loader, paths), reading_threshold=threshold)
+    for done, (path, found) in enumerate(zip(paths, found_in), 1):
         rows_before.append(len(result_rows))
         if isinstance(found, PlateOCRError):  # each annotated row of the photo names its line
             why = _error_text(path, found)

@@ -44,7 +44,8 @@ def _saved_model_outputs(path, signature, **inputs):
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     """A random recogniser with formats (as `train` leaves them) and a random detector, exported
-    with --tflite and the detector at THRESHOLD; and the photos."""
+    with --tflite and the detector at THRESHOLD, every box kept whatever it reads (the random
+    recogniser reads noise); and the photos."""
     from plateocr.formats import FORMATS_FILE, Formats
     from plateocr.inference.export import export_model
 
@@ -53,7 +54,9 @@ def exported(tmp_path_factory):
     Formats.learn(TEXTS).write(model / FORMATS_FILE)
     detector = random_detector_dir(root / "detector").path
     photos = make_photos(root, ROWS, sizes=PHOTO_SIZES)
-    result = export_model(model, root / "export", tflite=True, detector_dir=detector, detection_threshold=THRESHOLD)
+    result = export_model(
+        model, root / "export", tflite=True, detector_dir=detector, detection_threshold=THRESHOLD, reading_threshold=0
+    )
     return root, model, detector, photos, result
 
 
@@ -69,7 +72,7 @@ def expected(exported):
         PlateReader(model, backend="tensorflow") as reader,
         PlateDetector(detector, threshold=THRESHOLD, backend="tensorflow") as found,
     ):
-        return read_photo_batch(reader, found, [photos.read(f) for f, _, _ in ROWS])
+        return read_photo_batch(reader, found, [photos.read(f) for f, _, _ in ROWS], reading_threshold=0)
 
 
 @pytest.fixture(scope="module")
@@ -236,6 +239,8 @@ def test_a_detector_of_another_config_is_refused_by_name(exported, tmp_path):
         export_model(model, tmp_path / "exp", detector_dir=model)
     with pytest.raises(PlateOCRError, match="between 0 and 1"):
         export_model(model, tmp_path / "exp", detector_dir=detector, detection_threshold=1.5)
+    with pytest.raises(PlateOCRError, match="reading threshold must lie between 0 and 1"):
+        export_model(model, tmp_path / "exp", detector_dir=detector, reading_threshold=-0.1)
 
 
 @pytest.mark.slow
@@ -263,3 +268,36 @@ def test_cli_exports_the_detector_found_here_unless_told_not_to(exported, tmp_pa
     assert json.loads((tmp_path / "without" / "export.json").read_text())["detector"] is None
     res = runner.invoke(app, [*plain, "both", "--no-detector", "--detector", str(detector)])
     assert res.exit_code != 0 and "choose one" in str(res.exception)
+
+
+@pytest.mark.slow
+def test_the_photos_signature_drops_the_boxes_predict_detect_drops(real_plates, tmp_path, monkeypatch):
+    """The bundled models on real EU photos with boxes on clutter: the graph keeps the boxes whose
+    reading passes the reading threshold, as read_photo_batch does (the plates), and drops the
+    rest (which read_photo_batch with threshold 0 shows were found)."""
+    import plateocr.base_model
+    from conftest import BUNDLED_BASE_MODEL
+    from test_detection import CLUTTERED, bundled_detector
+
+    from plateocr import PlateReader
+    from plateocr.detection.detector import PlateDetector
+    from plateocr.imaging import read_bgr
+    from plateocr.inference.export import export_model
+    from plateocr.photo_reading import READING_THRESHOLD, read_photo_batch
+
+    monkeypatch.setattr(plateocr.base_model, "BASE_MODEL_DIR", BUNDLED_BASE_MODEL)
+    paths = [real_plates / "images" / name for name in CLUTTERED]
+    result = export_model(None, tmp_path / "export", tta=False, formats="off", detector_dir=bundled_detector())
+    assert result.reading_threshold == READING_THRESHOLD
+    out = _saved_model_outputs(result.out, "photos", photo_bytes=[p.read_bytes() for p in paths])
+    with PlateReader(tta=False, formats="off") as reader, PlateDetector(bundled_detector()) as detector:
+        photos = [read_bgr(p) for p in paths]
+        kept = read_photo_batch(reader, detector, photos)
+        every = read_photo_batch(reader, detector, photos, reading_threshold=0)
+    assert list(out["num_plates"]) == [len(r.plates) for r in kept]
+    assert sum(len(r.plates) for r in every) > sum(len(r.plates) for r in kept) >= len(paths)
+    for i, reading in enumerate(kept):
+        n = len(reading.plates)
+        assert np.abs(out["boxes"][i, :n] - np.array([p.box for p in reading.plates])).max() <= 1
+        assert [t.decode() for t in out["texts"][i, :n]] == [p.text for p in reading.plates]
+        assert not out["boxes"][i, n:].any() and set(out["texts"][i, n:]) == {b""}

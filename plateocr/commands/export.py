@@ -28,6 +28,7 @@ import typer
 from plateocr import defaults
 from plateocr.detection.geometry import THRESHOLD
 from plateocr.formats import FORMATS_HELP
+from plateocr.photo_reading import READING_THRESHOLD
 
 
 def run(
@@ -55,6 +56,12 @@ def run(
     no_detector: bool = typer.Option(False, "--no-detector", help="Leave the detector (photos signature) out."),
     detection_threshold: float = typer.Option(
         THRESHOLD, "--detection-threshold", help="The least detection score that counts as a plate, in the graph."
+    ),
+    reading_threshold: float = typer.Option(
+        READING_THRESHOLD,
+        "--reading-threshold",
+        help="The least confidence per character of a found box's reading that keeps it, in the graph "
+        "(as predict --detect's).",
     ),
 ) -> None:
     from rich.console import Console
@@ -84,6 +91,7 @@ def run(
             detector=not no_detector,
             detector_dir=detector,
             detection_threshold=detection_threshold,
+            reading_threshold=reading_threshold,
         )
     table = Table(title=f"exported {result.checkpoint}", title_justify="left")
     table.add_column("what")
@@ -100,7 +108,11 @@ def run(
         table.add_row("TFLite", f"{result.tflite} ({result.tflite_bytes / 1e6:.1f} MB, checked)")
     if result.detector is not None:
         table.add_row("detector", str(result.detector_checkpoint))
-        table.add_row("photos", f"plates from detection score {result.detection_threshold:g}")
+        table.add_row(
+            "photos",
+            f"plates from detection score {result.detection_threshold:g}, "
+            f"reading confidence per character {result.reading_threshold:g}",
+        )
     if result.detector_tflite is not None:
         size = result.detector_tflite_bytes / 1e6
         table.add_row(

@@ -26,6 +26,7 @@ import typer
 from plateocr import defaults
 from plateocr.detection.geometry import THRESHOLD
 from plateocr.formats import FORMATS_HELP
+from plateocr.photo_reading import READING_THRESHOLD
 
 OutputFormat = Enum("OutputFormat", {name: name for name in defaults.PREDICT_FORMATS}, type=str)
 Backend = Enum("Backend", {name: name for name in defaults.READ_BACKENDS}, type=str)
@@ -80,6 +81,12 @@ def run(
         "--detection-threshold",
         help="With --detect: the least detection score that counts as a plate (lower: more found, more false).",
     ),
+    reading_threshold: float = typer.Option(
+        READING_THRESHOLD,
+        "--reading-threshold",
+        help="With --detect: keep a found box only where its reading's confidence per character (geometric "
+        "mean) is at least this: boxes on badges, grilles and lamps read as noise. 0 keeps every box.",
+    ),
     detector: Optional[Path] = typer.Option(
         None,
         "--detector",
@@ -127,10 +134,19 @@ def run(
     if detect:
         from plateocr.errors import PlateOCRError
 
-        if not 0.0 <= detection_threshold <= 1.0:
-            raise PlateOCRError(f"--detection-threshold {detection_threshold:g}: must lie between 0 and 1")
+        for flag, value in (("--detection-threshold", detection_threshold), ("--reading-threshold", reading_threshold)):
+            if not 0.0 <= value <= 1.0:
+                raise PlateOCRError(f"{flag} {value:g}: must lie between 0 and 1")
         result = _predict_photos(
-            reader, detector, detection_threshold, images, annotations, images_dir, attention, err, columns
+            reader,
+            detector,
+            (detection_threshold, reading_threshold),
+            images,
+            annotations,
+            images_dir,
+            attention,
+            err,
+            columns,
         )
     else:
         with reader, progress_bar(*columns, console=err) as bar:
@@ -175,8 +191,9 @@ def run(
         raise typer.Exit(1)
 
 
-def _predict_photos(reader, detector_dir, threshold, images, annotations, images_dir, attention, err, columns):
-    """predict --detect: the detector loaded, the photos found and read with a progress bar."""
+def _predict_photos(reader, detector_dir, thresholds, images, annotations, images_dir, attention, err, columns):
+    """predict --detect: the detector loaded, the photos found and read with a progress bar.
+    thresholds: (detection, reading)."""
     import sys
 
     from plateocr.commands.progress import progress_bar
@@ -190,7 +207,7 @@ def _predict_photos(reader, detector_dir, threshold, images, annotations, images
             "train one on your photos with `plateocr train-detector`)"
         )
     with err.status("loading the detector"):
-        detector = PlateDetector(detector_dir, threshold=threshold)
+        detector = PlateDetector(detector_dir, threshold=thresholds[0])
     with reader, detector, progress_bar(*columns, console=err) as bar:
         task = bar.add_task("predict", total=None)
         return predict_photos(
@@ -202,4 +219,5 @@ def _predict_photos(reader, detector_dir, threshold, images, annotations, images
             attention_dir=attention,
             stdin=sys.stdin,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
+            reading_threshold=thresholds[1],
         )

@@ -30,7 +30,9 @@ whole photos as ``predict --detect`` does, all in the one graph:
   (3x3 peaks at least the threshold, ``detection_threshold``, boxes from the size and offset
   heads, tf.image.non_max_suppression); each box is cut as ``crop`` cuts it (the model's
   margin, clipped), fitted as ``serving_default`` fits, and read by the same reading (views,
-  formats) as the other signatures. A photo that does not decode fails the whole call.
+  formats) as the other signatures; a box is kept where its reading's confidence per character
+  is at least ``reading_threshold`` (plateocr.photo_reading.per_char_confidence). A photo that
+  does not decode fails the whole call.
 
 The in-graph fit follows plateocr.imaging.fit (stretch, or keep-aspect with replicated borders;
 area filter when shrinking, bicubic when enlarging; halves rounded up, as OpenCV); TensorFlow's
@@ -80,6 +82,7 @@ from plateocr.inference.test_time_augmentation import VIEWS, views_in_graph, vot
 from plateocr.inference.tflite_conversion import quiet_tensorflow, tflite_flatbuffer
 from plateocr.model.modeldir import ModelDir
 from plateocr.model.restore import restore_checkpoint
+from plateocr.photo_reading import READING_THRESHOLD
 
 if TYPE_CHECKING:
     from plateocr.detection.detector_dir import DetectorDir
@@ -106,21 +109,24 @@ class ExportResult:
     tflite: Path | None = None
     tflite_bytes: int = 0
     notes: list[str] = field(default_factory=list)
-    # the plate detector in the `photos` signature, if any: its folder, checkpoint and threshold
+    # the plate detector in the `photos` signature, if any: its folder, checkpoint and thresholds
     detector: Path | None = None
     detector_checkpoint: str | None = None
     detection_threshold: float | None = None
+    reading_threshold: float | None = None
     detector_tflite: Path | None = None
     detector_tflite_bytes: int = 0
 
 
 @dataclass(frozen=True)
 class _Detector:
-    """The detector an export carries: its directory, checkpoint and threshold."""
+    """The detector an export carries: its directory, checkpoint, detection threshold, and the
+    least per-character confidence of a box's reading that keeps the box."""
 
     dir: DetectorDir
     checkpoint: str
     threshold: float
+    reading_threshold: float
 
 
 def resize_in_graph(image, height, width, shrinking, enlarge: str):
@@ -264,12 +270,26 @@ def _photo_outputs(photo_bytes, md: ModelDir, detector: _Detector, tta: bool, ta
     slot = tf.reshape(slot, [-1, MAX_BOXES])
     texts = tf.gather(texts_tf(numeric["char_ids"], md.charset), slot)
     confidences = tf.gather(numeric["confidence"], slot)
+    # Boxes whose reading's confidence per character (plateocr.photo_reading.per_char_confidence)
+    # falls below the reading threshold go; the kept ones move to the front, in their order.
+    length = tf.cast(tf.strings.length(texts, unit="UTF8_CHAR"), tf.float32)
+    per_char = tf.where(length > 0, tf.pow(confidences, 1.0 / tf.maximum(length, 1.0)), tf.zeros_like(confidences))
+    keep = found & (per_char >= detector.reading_threshold)
+    order = tf.argsort(tf.cast(tf.logical_not(keep), tf.int32), axis=1, stable=True)
+    n = tf.reduce_sum(tf.cast(keep, tf.int32), axis=1)
+    kept = tf.sequence_mask(n, MAX_BOXES)
+
+    def kept_first(t):  # [B, K, ...] in `order`, zeros (or "") past the kept ones
+        t = tf.gather(t, order, batch_dims=1)
+        mask = tf.reshape(kept, [-1, MAX_BOXES] + [1] * (t.shape.rank - 2))
+        return tf.where(mask, t, tf.zeros_like(t))
+
     outputs = {
-        "boxes": boxes,
-        "detection_scores": scores,
+        "boxes": kept_first(boxes),
+        "detection_scores": kept_first(scores),
         "num_plates": n,
-        "texts": tf.where(found, texts, ""),
-        "confidences": tf.where(found, confidences, tf.zeros_like(confidences)),
+        "texts": kept_first(texts),
+        "confidences": kept_first(confidences),
     }
     return {k: tf.identity(v, name=k) for k, v in outputs.items()}
 
@@ -470,6 +490,7 @@ def export_model(
     detector: bool = True,
     detector_dir: str | os.PathLike | None = None,
     detection_threshold: float = THRESHOLD,
+    reading_threshold: float = READING_THRESHOLD,
 ) -> ExportResult:
     """Write the SavedModel (and with `tflite` the TFLite model) of a model directory's checkpoint
     (default best, else latest) into `out` (default <model_dir>/export), atomically: a finished
@@ -483,7 +504,9 @@ def export_model(
     With `detector` (the default) the plate detector of `detector_dir` (best checkpoint, else
     the latest; default: detector/ here, else the bundled base detector, else none, said in the
     notes) is exported too: the `photos` signature, and with `tflite` detector.tflite.
-    detection_threshold: the least centre score that counts as a plate (as PlateDetector's)."""
+    detection_threshold: the least centre score that counts as a plate (as PlateDetector's);
+    reading_threshold: the least confidence per character of a box's reading that keeps the box
+    (as predict --detect's --reading-threshold)."""
     from plateocr.base_model import bundled_base_model, default_model_dir
     from plateocr.formats import resolve_formats
 
@@ -491,7 +514,7 @@ def export_model(
     chosen = resolve_formats(formats, md.path)
     ckpt = md.resolve_checkpoint(checkpoint)
     notes: list[str] = []
-    found = _choose_detector(detector, detector_dir, detection_threshold, notes)
+    found = _choose_detector(detector, detector_dir, (detection_threshold, reading_threshold), notes)
     if out is None:
         out = Path(EXPORT_DIR) if md.path == bundled_base_model() else md.path / EXPORT_DIR
     out = Path(out)
@@ -514,8 +537,9 @@ def export_model(
     return result
 
 
-def _choose_detector(wanted: bool, detector_dir, threshold: float, notes: list[str]) -> _Detector | None:
-    """The detector to export (see export_model), its directory and checkpoint checked."""
+def _choose_detector(wanted: bool, detector_dir, thresholds: tuple[float, float], notes: list[str]) -> _Detector | None:
+    """The detector to export (see export_model), its directory and checkpoint checked.
+    thresholds: (detection, reading)."""
     from plateocr.detection.detector import default_detector_dir
     from plateocr.detection.detector_dir import DetectorDir
 
@@ -523,8 +547,9 @@ def _choose_detector(wanted: bool, detector_dir, threshold: float, notes: list[s
         if detector_dir is not None:
             raise PlateOCRError("a detector folder and no detector: choose one (--detector or --no-detector)")
         return None
-    if not 0.0 <= threshold <= 1.0:
-        raise PlateOCRError(f"the detection threshold must lie between 0 and 1, not {threshold:g}")
+    for what, value in zip(("detection", "reading"), thresholds):
+        if not 0.0 <= value <= 1.0:
+            raise PlateOCRError(f"the {what} threshold must lie between 0 and 1, not {value:g}")
     path = default_detector_dir(detector_dir)
     if detector_dir is None and not DetectorDir.exists(path):
         notes.append(
@@ -533,7 +558,7 @@ def _choose_detector(wanted: bool, detector_dir, threshold: float, notes: list[s
         )
         return None
     folder = DetectorDir(path)
-    return _Detector(folder, folder.resolve_checkpoint(None), float(threshold))
+    return _Detector(folder, folder.resolve_checkpoint(None), float(thresholds[0]), float(thresholds[1]))
 
 
 def _detector_info(detector: _Detector, tflite: bool) -> dict:
@@ -552,6 +577,7 @@ def _detector_info(detector: _Detector, tflite: bool) -> dict:
         "pad_value": g.PAD_VALUE,
         "stride": g.STRIDE,
         "threshold": detector.threshold,
+        "reading_threshold": detector.reading_threshold,
         "max_boxes": g.MAX_BOXES,
         "nms_iou": g.NMS_IOU,
         "log_size_range": [float(v) for v in g.LOG_SIZE_RANGE],
@@ -593,6 +619,7 @@ def _export(
             result.signatures.append(PHOTOS_SIGNATURE)
             result.detector, result.detector_checkpoint = detector.dir.path, detector.checkpoint
             result.detection_threshold = detector.threshold
+            result.reading_threshold = detector.reading_threshold
             if tflite:
                 result.notes += _write_detector_tflite(target / DETECTOR_TFLITE_FILE, detector)
                 result.detector_tflite = out / DETECTOR_TFLITE_FILE

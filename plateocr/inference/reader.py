@@ -305,13 +305,15 @@ class PlateReader:
                     yield x, next(readings)
 
     # --- whole photos -----------------------------------------------------------------------
-    def read_photo(self, photo: ImageLike, detector=None) -> list:
+    def read_photo(self, photo: ImageLike, detector=None, reading_threshold: float | None = None) -> list:
         """The plates of a whole photo (a path, an RGB array or encoded bytes): found by
         `detector` (a PlateDetector; default: one on detector/ here, else the bundled base
-        detector, opened on first use and kept), each cut as `crop` cuts a box and read.
+        detector, opened on first use and kept), each cut as `crop` cuts a box and read, and
+        kept where it reads like a plate (`reading_threshold`, default
+        plateocr.photo_reading.READING_THRESHOLD; 0 keeps every box).
         Returns plateocr.photo_reading.PhotoPlate items (box, detection_score, text,
         confidence, char_confidences), best detection first; as `predict --detect` reads."""
-        from plateocr.photo_reading import read_photo_batch
+        from plateocr.photo_reading import READING_THRESHOLD, read_photo_batch
 
         if isinstance(photo, np.ndarray):
             bgr = cv2.cvtColor(_as_rgb(photo, "photo array"), cv2.COLOR_RGB2BGR)
@@ -327,7 +329,8 @@ class PlateReader:
 
                 self._detector = PlateDetector()
             detector = self._detector
-        return read_photo_batch(self, detector, [bgr])[0].plates
+        threshold = READING_THRESHOLD if reading_threshold is None else reading_threshold
+        return read_photo_batch(self, detector, [bgr], threshold)[0].plates
 
     # --- lifetime ---------------------------------------------------------------------------
     def close(self) -> None:
