@@ -70,6 +70,33 @@ def test_every_character_has_ink_of_its_own(font_dir):
     assert not np.array_equal(masks["0"], masks["O"]) and not np.array_equal(masks["1"], masks["I"])
 
 
+def test_upright_m_and_w_point_their_v_from_the_top_and_from_the_bottom(font_dir):
+    """The narrow-face M and W (two upright stems, a V between them to part of the height): the
+    W's V rises from the bottom (no ink above its point between the stems, as an H with no bar),
+    the M's hangs from the top; both reach `depth` and no further."""
+    fonts = use_fonts(FontChoice(system=False, user_dirs=(str(font_dir),)))
+    f = fonts.pick(np.random.default_rng(0))
+    for depth in (0.4, 0.7):
+        m, w = outline_fonts._mw_variant("M", f, depth), outline_fonts._mw_variant("W", f, depth)
+        assert m.shape == w.shape and m.shape[0] == f.cap_h
+        cap, width = m.shape
+        mid = width // 2 - outline_fonts._stem(f) // 2  # the V's point column (stems at the sides)
+        column_m, column_w = m[:, mid - 1 : mid + 2].max(axis=1) > 127, w[:, mid - 1 : mid + 2].max(axis=1) > 127
+        inked_m, inked_w = np.flatnonzero(column_m), np.flatnonzero(column_w)
+        # between the stems the M's V ends at its point, `depth` down, the bottom fifth bare;
+        # the W's V rises to its point, `depth` up, the top fifth bare (an H with no bar instead)
+        assert inked_m.max() == pytest.approx(depth * cap, abs=0.12 * cap) and not column_m[-cap // 5 :].any()
+        assert inked_w.min() == pytest.approx((1 - depth) * cap, abs=0.12 * cap) and not column_w[: cap // 5].any()
+        # the stems: ink from top to bottom at both sides
+        assert (m[:, : width // 4].max(axis=1) > 127).mean() > 0.9 and (
+            w[:, -width // 4 :].max(axis=1) > 127
+        ).mean() > 0.9
+    # drawn on some plates only, in place of the font's own
+    drawn = [outline_fonts.draw_text_mask(np.random.default_rng(seed), fonts, "W") for seed in range(30)]
+    own = outline_fonts.draw_text_mask(np.random.default_rng(0), fonts, "W")
+    assert len({d.tobytes() for d in drawn}) > 1 and own.max() == 255
+
+
 def test_a_folder_without_fonts_is_refused(tmp_path):
     with pytest.raises(PlateOCRError, match="no .ttf"):
         use_fonts(FontChoice(system=False, user_dirs=(str(tmp_path),)))

@@ -16,7 +16,9 @@ character of 0-9A-Z as a glyph of its own (not the missing-glyph box).
 Each text is drawn one character at a time, so that plates get the looks real faces vary in:
 weight (ink grown or thinned), width (condensed faces, narrowed glyphs), letter spacing, and the
 glyph variants plates use: 1 as a plain bar, with a flag, with flag and foot; 4 open or closed
-with a rounded bowl; I with slab serifs; 0 plain, slashed or dotted; 7 with a bar; a narrow 0 beside a round O, or (same_oval) O drawn exactly as 0.
+with a rounded bowl; I with slab serifs; M and W with upright stems and a V to part of the height;
+0 plain, slashed or dotted; 7 with a bar; a narrow 0 beside a round O, or (same_oval) O drawn
+exactly as 0.
 """
 
 from __future__ import annotations
@@ -338,6 +340,29 @@ def _four_variant(style: str, f: LoadedFont) -> np.ndarray:
     return img
 
 
+def _mw_variant(c: str, f: LoadedFont, depth: float) -> np.ndarray:
+    """An M or W drawn as narrow plate faces draw them (old Argentine plates, many condensed
+    faces): two upright stems, and between them a V from the top corners (M) or the bottom ones
+    (W) whose point reaches `depth` of the height, where the font's own W slants outward and an
+    upright W looks like an H."""
+    cap, stem = f.cap_h, _stem(f)
+    w = int(cap * 0.62)
+    img = np.zeros((cap, w + stem), np.uint8)
+    half = stem // 2
+    left, right = half, w - half
+    cv2.line(img, (left, half), (left, cap - 1 - half), 255, stem, cv2.LINE_AA)
+    cv2.line(img, (right, half), (right, cap - 1 - half), 255, stem, cv2.LINE_AA)
+    mid = (left + right) // 2
+    if c == "M":
+        point, ends = int(cap * depth), half
+    else:
+        point, ends = cap - 1 - int(cap * depth), cap - 1 - half
+    thick = max(1, int(stem * 0.85))
+    cv2.line(img, (left, ends), (mid, point), 255, thick, cv2.LINE_AA)
+    cv2.line(img, (right, ends), (mid, point), 255, thick, cv2.LINE_AA)
+    return img
+
+
 def _serif_i(f: LoadedFont) -> np.ndarray:
     """An I with top and bottom serifs (slab I), as plate faces draw it to tell it from 1."""
     cap, stem = f.cap_h, _stem(f)
@@ -416,7 +441,21 @@ def draw_text_mask(rng: np.random.Generator, fonts: FontSet, display: str, same_
     zero_narrow = rng.uniform(0.78, 0.92) if rng.random() < 0.5 else 1.0
     o_round = rng.uniform(1.0, 1.12) if rng.random() < 0.4 else 1.0
     weight = rng.choice([-1, 0, 1, 2], p=[0.15, 0.5, 0.25, 0.1])
+    upright_mw = rng.uniform(0.4, 0.7) if rng.random() < 0.3 else None  # the depth of the M's and W's V
     cap = f.cap_h
+
+    def variant(c: str) -> np.ndarray | None:
+        """The glyph drawn by hand for this plate instead of the font's, or None."""
+        if c == "1" and one_seed is not None:
+            return _one_variant(np.random.default_rng(one_seed), f, (cap, int(cap * 0.45)))
+        if c == "4" and four != "font":
+            return _four_variant(four, f)
+        if c == "I" and serif_i:
+            return _serif_i(f)
+        if c in "MW" and upright_mw is not None:
+            return _mw_variant(c, f, upright_mw)
+        return None
+
     rows = cap + RENDER_SIZE // 3  # room for descent (Q) below the baseline
     pieces: list[np.ndarray] = []
     x_positions: list[int] = []
@@ -426,14 +465,8 @@ def draw_text_mask(rng: np.random.Generator, fonts: FontSet, display: str, same_
             x += cap * rng.uniform(0.25, 0.55)
             continue
         glyph_c = "0" if (c == "O" and same_oval) else c
-        if glyph_c == "1" and one_seed is not None or glyph_c == "4" and four != "font" or glyph_c == "I" and serif_i:
-            m = (
-                _one_variant(np.random.default_rng(one_seed), f, (cap, int(cap * 0.45)))
-                if glyph_c == "1"
-                else _four_variant(four, f)
-                if glyph_c == "4"
-                else _serif_i(f)
-            )
+        m = variant(glyph_c)
+        if m is not None:
             m = _h_scale(np.pad(m, ((2, 0), (0, 0))), width)  # row 2 is the cap line, as in glyph()
             adv, left = float(m.shape[1]), 0
         else:
