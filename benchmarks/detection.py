@@ -16,7 +16,7 @@ as `tfrecords` splits). Every row is scored on the test quarter:
   than the annotation's still gives a readable crop.
 
 plateocr's detector rows keep a found box where its reading's confidence per character is at
-least plateocr.photo_reading.READING_THRESHOLD, as `predict --detect` does; their "every box"
+least plateocr.defaults.READING_THRESHOLD, as `predict --detect` does; their "every box"
 columns score the same detections with every box kept (--reading-threshold 0).
 
 Rows, one function each (ROWS):
@@ -270,7 +270,7 @@ def detector_row(name: str, detector_dir, split: Split, reader) -> dict:
 
     timing: dict = {}
     rgbs = [cv2.cvtColor(p.bgr, cv2.COLOR_BGR2RGB) for p in split.test]
-    from plateocr.photo_reading import READING_THRESHOLD
+    from plateocr.defaults import READING_THRESHOLD
 
     try:
         detections = detect_photos(detector_dir, rgbs, timing)

@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Iterator
 import cv2
 import numpy as np
 
-from plateocr.defaults import MARGIN
+from plateocr.defaults import MARGIN, READING_THRESHOLD
 from plateocr.errors import PlateOCRError
 from plateocr.imaging import encode_png, read_bgr
 from plateocr.inference.decoding import Reading
@@ -22,12 +22,6 @@ from plateocr.outputs import write_bytes_atomic
 from plateocr.prefetch import prefetch_batches
 
 PHOTO_BATCH_SIZE = 8  # photos per detector batch
-# A found box is kept only where it reads like a plate: its reading's confidence per character
-# (the geometric mean, per_char_confidence) at least this. Chosen on eu's training three quarters
-# (benchmarks/detection.py's split; its test quarter chose nothing): the bundled detector's boxes
-# on plates read 0.53 and up there, 17 of its 21 other boxes (badges, grilles, lamps) 0.23 or
-# less; the bundled reader reads every real ar crop at 0.25 or more. 0 keeps every box.
-READING_THRESHOLD = 0.2
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 

@@ -16,7 +16,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from plateocr.attention_view import attention_picture, save_attention_picture
-from plateocr.defaults import MARGIN, READ_BATCH_SIZE
+from plateocr.defaults import MARGIN, READ_BATCH_SIZE, READING_THRESHOLD
 from plateocr.errors import PlateOCRError
 from plateocr.imaging import read_bgr
 
@@ -325,11 +325,11 @@ def predict_photos(
     attention_dir: str | os.PathLike | None = None,
     stdin=None,
     progress: Progress | None = None,
-    reading_threshold: float | None = None,
+    reading_threshold: float = READING_THRESHOLD,
 ) -> PredictResult:
     """Find and read the plates of whole photos (plateocr.photo_reading): one row per plate
     found (a box kept where its reading's per-character confidence is at least
-    `reading_threshold`, default READING_THRESHOLD), a row saying so for a photo without one, an
+    `reading_threshold`), a row saying so for a photo without one, an
     error row for a photo that does not load (with `annotations`, one per annotated row of it,
     naming its line and text).
 
@@ -340,7 +340,7 @@ def predict_photos(
     """
     from plateocr.detection.scoring import DetectionScore
     from plateocr.image_paths import expand_image_args
-    from plateocr.photo_reading import READING_THRESHOLD, draw_plates, photo_loader, read_photos, save_drawing
+    from plateocr.photo_reading import draw_plates, photo_loader, read_photos, save_drawing
 
     early: list[tuple[int, PredictionRow]] = []
     truths: dict[str, list] = {}
@@ -365,8 +365,7 @@ def predict_photos(
     score = DetectionScore() if annotations is not None else None
     result_rows: list[PredictionRow] = []
     rows_before: list[int] = []  # rows of the photos before each photo, for placing `early`
-    threshold = READING_THRESHOLD if reading_threshold is None else reading_threshold
-    found_in = read_photos(reader, detector, map(photo_loader, paths), reading_threshold=threshold)
+    found_in = read_photos(reader, detector, map(photo_loader, paths), reading_threshold=reading_threshold)
     for done, (path, found) in enumerate(zip(paths, found_in), 1):
         rows_before.append(len(result_rows))
         if isinstance(found, PlateOCRError):  # each annotated row of the photo names its line

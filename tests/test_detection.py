@@ -282,7 +282,8 @@ def test_boxes_that_read_as_noise_are_dropped(real_plates, monkeypatch):
     from plateocr.detection.detector import PlateDetector
     from plateocr.detection.scoring import iou
     from plateocr.inference.reader import PlateReader
-    from plateocr.photo_reading import READING_THRESHOLD, per_char_confidence
+    from plateocr.defaults import READING_THRESHOLD
+    from plateocr.photo_reading import per_char_confidence
 
     monkeypatch.setattr(plateocr.base_model, "BASE_MODEL_DIR", BUNDLED_BASE_MODEL)
     rows = {r["files"]: r for r in csv.DictReader((real_plates / "annot.csv").open())}

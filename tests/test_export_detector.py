@@ -283,7 +283,8 @@ def test_the_photos_signature_drops_the_boxes_predict_detect_drops(real_plates, 
     from plateocr.detection.detector import PlateDetector
     from plateocr.imaging import read_bgr
     from plateocr.inference.export import export_model
-    from plateocr.photo_reading import READING_THRESHOLD, read_photo_batch
+    from plateocr.defaults import READING_THRESHOLD
+    from plateocr.photo_reading import read_photo_batch
 
     monkeypatch.setattr(plateocr.base_model, "BASE_MODEL_DIR", BUNDLED_BASE_MODEL)
     paths = [real_plates / "images" / name for name in CLUTTERED]

@@ -28,7 +28,6 @@ import typer
 from plateocr import defaults
 from plateocr.detection.geometry import THRESHOLD
 from plateocr.formats import FORMATS_HELP
-from plateocr.photo_reading import READING_THRESHOLD
 
 
 def run(
@@ -58,7 +57,7 @@ def run(
         THRESHOLD, "--detection-threshold", help="The least detection score that counts as a plate, in the graph."
     ),
     reading_threshold: float = typer.Option(
-        READING_THRESHOLD,
+        defaults.READING_THRESHOLD,
         "--reading-threshold",
         help="The least confidence per character of a found box's reading that keeps it, in the graph "
         "(as predict --detect's).",

@@ -26,7 +26,6 @@ import typer
 from plateocr import defaults
 from plateocr.detection.geometry import THRESHOLD
 from plateocr.formats import FORMATS_HELP
-from plateocr.photo_reading import READING_THRESHOLD
 
 OutputFormat = Enum("OutputFormat", {name: name for name in defaults.PREDICT_FORMATS}, type=str)
 Backend = Enum("Backend", {name: name for name in defaults.READ_BACKENDS}, type=str)
@@ -82,7 +81,7 @@ def run(
         help="With --detect: the least detection score that counts as a plate (lower: more found, more false).",
     ),
     reading_threshold: float = typer.Option(
-        READING_THRESHOLD,
+        defaults.READING_THRESHOLD,
         "--reading-threshold",
         help="With --detect: keep a found box only where its reading's confidence per character (geometric "
         "mean) is at least this: boxes on badges, grilles and lamps read as noise. 0 keeps every box.",

@@ -74,6 +74,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from plateocr.defaults import READING_THRESHOLD
 from plateocr.detection.geometry import THRESHOLD
 from plateocr.errors import OutputExistsError, PlateOCRError
 from plateocr.inference.decoding import texts_tf
@@ -82,7 +83,6 @@ from plateocr.inference.test_time_augmentation import VIEWS, views_in_graph, vot
 from plateocr.inference.tflite_conversion import quiet_tensorflow, tflite_flatbuffer
 from plateocr.model.modeldir import ModelDir
 from plateocr.model.restore import restore_checkpoint
-from plateocr.photo_reading import READING_THRESHOLD
 
 if TYPE_CHECKING:
     from plateocr.detection.detector_dir import DetectorDir

@@ -56,7 +56,7 @@ import cv2
 import numpy as np
 
 from plateocr.base_model import default_model_dir
-from plateocr.defaults import READ_BACKEND_ENV, READ_BACKENDS, READ_BATCH_SIZE
+from plateocr.defaults import READ_BACKEND_ENV, READ_BACKENDS, READ_BATCH_SIZE, READING_THRESHOLD
 from plateocr.errors import PlateOCRError
 from plateocr.imaging import decode_image, fit, read_bgr
 from plateocr.inference.decoding import Reading
@@ -305,15 +305,15 @@ class PlateReader:
                     yield x, next(readings)
 
     # --- whole photos -----------------------------------------------------------------------
-    def read_photo(self, photo: ImageLike, detector=None, reading_threshold: float | None = None) -> list:
+    def read_photo(self, photo: ImageLike, detector=None, reading_threshold: float = READING_THRESHOLD) -> list:
         """The plates of a whole photo (a path, an RGB array or encoded bytes): found by
         `detector` (a PlateDetector; default: one on detector/ here, else the bundled base
         detector, opened on first use and kept), each cut as `crop` cuts a box and read, and
-        kept where it reads like a plate (`reading_threshold`, default
-        plateocr.photo_reading.READING_THRESHOLD; 0 keeps every box).
+        kept where it reads like a plate (`reading_threshold`: the least confidence per
+        character; 0 keeps every box).
         Returns plateocr.photo_reading.PhotoPlate items (box, detection_score, text,
         confidence, char_confidences), best detection first; as `predict --detect` reads."""
-        from plateocr.photo_reading import READING_THRESHOLD, read_photo_batch
+        from plateocr.photo_reading import read_photo_batch
 
         if isinstance(photo, np.ndarray):
             bgr = cv2.cvtColor(_as_rgb(photo, "photo array"), cv2.COLOR_RGB2BGR)
@@ -329,8 +329,7 @@ class PlateReader:
 
                 self._detector = PlateDetector()
             detector = self._detector
-        threshold = READING_THRESHOLD if reading_threshold is None else reading_threshold
-        return read_photo_batch(self, detector, [bgr], threshold)[0].plates
+        return read_photo_batch(self, detector, [bgr], reading_threshold)[0].plates
 
     # --- lifetime ---------------------------------------------------------------------------
     def close(self) -> None:
