@@ -100,6 +100,22 @@ def test_photos_signature_finds_the_boxes_predict_detect_finds(exported, expecte
 
 
 @pytest.mark.slow
+def test_bytes_that_are_no_image_get_minus_one_plates_and_the_rest_are_read(exported, photos_output):
+    """A batch with text, an empty string and a few stray bytes among the photos: those get
+    num_plates -1 and empty slots; the photos around them read as they read alone."""
+    root, model, detector, photos, result = exported
+    good = [photos.path(f).read_bytes() for f, _, _ in ROWS[:2]]
+    bad = [b"not a photo", b"", b"\xff\xd8"]  # the last: too short for a JPEG's first bytes
+    out = _saved_model_outputs(result.out, "photos", photo_bytes=[good[0], *bad, good[1]])
+    assert list(out["num_plates"]) == [photos_output["num_plates"][0], -1, -1, -1, photos_output["num_plates"][1]]
+    for got, want in ((0, 0), (4, 1)):
+        n = out["num_plates"][got]
+        np.testing.assert_array_equal(out["boxes"][got, :n], photos_output["boxes"][want, :n])
+        assert list(out["texts"][got]) == list(photos_output["texts"][want])
+    assert not out["boxes"][1:4].any() and set(out["texts"][1:4].ravel()) == {b""}
+
+
+@pytest.mark.slow
 def test_photos_signature_reads_each_box_as_predict_detect_reads_it(exported, expected, photos_output):
     """The cuts are fitted in the graph (TensorFlow's filters, a grey level or so from OpenCV's),
     so readings agree to within that: the texts of all decided readings, every confidence

@@ -32,7 +32,8 @@ whole photos as ``predict --detect`` does, all in the one graph:
   margin, clipped), fitted as ``serving_default`` fits, and read by the same reading (views,
   formats) as the other signatures; a box is kept where its reading's confidence per character
   is at least ``reading_threshold`` (plateocr.photo_reading.per_char_confidence). A photo that
-  does not decode fails the whole call.
+  is no JPEG, PNG, GIF, BMP or WebP at all (told by its first bytes) gets ``num_plates`` -1 and
+  the others are read; one that starts as an image and is damaged fails the whole call.
 
 The in-graph fit follows plateocr.imaging.fit (stretch, or keep-aspect with replicated borders;
 area filter when shrinking, bicubic when enlarging; halves rounded up, as OpenCV); TensorFlow's
@@ -200,8 +201,8 @@ def _photo_outputs(photo_bytes, md: ModelDir, detector: _Detector, tta: bool, ta
     into at most MAX_BOXES boxes a photo, each box cut as `crop` cuts it (the model's margin,
     clipped, fitted as serving_default fits) and read as serving_default reads. Per photo, padded
     to MAX_BOXES (zero boxes and scores, empty texts): boxes int32 [B, K, 4], detection_scores
-    [B, K], num_plates int32 [B], texts string [B, K], confidences [B, K]. Call it after the
-    recogniser's graph is built: it reuses its variables."""
+    [B, K], num_plates int32 [B] (-1 for bytes that are no image), texts string [B, K],
+    confidences [B, K]. Call it after the recogniser's graph is built: it reuses its variables."""
     from plateocr.defaults import MARGIN
     from plateocr.detection.geometry import INPUT_HEIGHT, INPUT_WIDTH, MAX_BOXES, PAD_VALUE
     from plateocr.detection.in_graph import crop_regions_in_graph, decode_in_graph, letterbox_in_graph
@@ -216,10 +217,26 @@ def _photo_outputs(photo_bytes, md: ModelDir, detector: _Detector, tta: bool, ta
     def arrays(dtype, shape):
         return tf.TensorArray(dtype, size=count, infer_shape=False, element_shape=shape)
 
-    def load(i, photos, inputs, scales):
-        photo = tf.io.decode_image(photo_bytes[i], channels=3, expand_animations=False)
+    def is_image(data):
+        """Whether decode_image takes `data`, by its first bytes: JPEG, PNG, GIF, BMP or WebP
+        (decoding anything else would fail the whole call)."""
+        head = tf.strings.join([data, b"\0" * 12])  # at least 12 bytes, so the slices exist
+
+        def at(start, magic: bytes):
+            return tf.equal(tf.strings.substr(head, start, len(magic)), magic)
+
+        kinds = [at(0, b"\xff\xd8\xff"), at(0, b"\x89PNG\r\n\x1a\n"), at(0, b"GIF8"), at(0, b"BM")]
+        return tf.reduce_any(tf.stack(kinds)) | (at(0, b"RIFF") & at(8, b"WEBP"))
+
+    def load(i, photos, inputs, scales, decoded):
+        ok = is_image(photo_bytes[i])
+        photo = tf.cond(
+            ok,
+            lambda: tf.io.decode_image(photo_bytes[i], channels=3, expand_animations=False),
+            lambda: tf.fill([1, 1, 3], tf.constant(PAD_VALUE, tf.uint8)),  # a stand-in, read as no photo
+        )
         boxed, scale = letterbox_in_graph(photo)
-        return i + 1, photos.write(i, photo), inputs.write(i, boxed), scales.write(i, scale)
+        return i + 1, photos.write(i, photo), inputs.write(i, boxed), scales.write(i, scale), decoded.write(i, ok)
 
     # the photos decoded once, kept (of any size) for the cuts
     start = (
@@ -227,8 +244,10 @@ def _photo_outputs(photo_bytes, md: ModelDir, detector: _Detector, tta: bool, ta
         arrays(tf.uint8, [None, None, 3]),
         arrays(tf.uint8, [INPUT_HEIGHT, INPUT_WIDTH, 3]),
         arrays(tf.float64, []),
+        arrays(tf.bool, []),
     )
-    _, photos, inputs, scales = tf.while_loop(lambda i, *_: i < count, load, start)
+    _, photos, inputs, scales, decoded = tf.while_loop(lambda i, *_: i < count, load, start)
+    decoded = tf.reshape(decoded.stack(), [-1])  # [B]
     inputs = inputs.stack()
     # A batch of no photos is given one blank input (the network fails on an empty batch).
     blank = tf.fill([1, INPUT_HEIGHT, INPUT_WIDTH, 3], tf.constant(PAD_VALUE, tf.uint8))
@@ -242,7 +261,8 @@ def _photo_outputs(photo_bytes, md: ModelDir, detector: _Detector, tta: bool, ta
         photo = photos.read(i)
         ph, pw = tf.shape(photo)[0], tf.shape(photo)[1]
         heat, size, offset = heads.heatmap[i], heads.size[i], heads.offset[i]
-        boxes, scores = decode_in_graph(heat, size, offset, scales.read(i), pw, ph, detector.threshold)
+        threshold = tf.where(decoded[i], detector.threshold, 2.0)  # no image: no box (scores are <= 1)
+        boxes, scores = decode_in_graph(heat, size, offset, scales.read(i), pw, ph, threshold)
 
         def cut(r):
             return _fit_in_graph(photo[r[2] : r[3], r[0] : r[1]], h, w, keep_aspect)
@@ -287,7 +307,7 @@ def _photo_outputs(photo_bytes, md: ModelDir, detector: _Detector, tta: bool, ta
     outputs = {
         "boxes": kept_first(boxes),
         "detection_scores": kept_first(scores),
-        "num_plates": n,
+        "num_plates": tf.where(decoded, n, -1),  # -1: not an image
         "texts": kept_first(texts),
         "confidences": kept_first(confidences),
     }
