@@ -143,40 +143,54 @@ def split_eu() -> Split:
 # --- scoring a row ---------------------------------------------------------------------------
 
 
-def score_row(
-    name: str, photos: list[Photo], detections: list[list], detect_seconds: float, reader, reading_threshold=0.0
-) -> dict:
-    """A row's figures from its detections (per photo, [(box, score), ...] in photo pixels):
-    every detection is cut as `crop` cuts a box and read, as `predict --detect` would, and kept
-    where its reading's confidence per character is at least `reading_threshold`."""
+def read_detections(photos: list[Photo], detections: list[list], reader) -> tuple[list, float]:
+    """Each detection (per photo, [(box, score), ...] in photo pixels) cut as `crop` cuts a box and
+    read, as `predict --detect` would: the readings in the detections' order (None for a box
+    wholly outside its photo) and the seconds reading took."""
     import cv2
 
     from plateocr.cropping import crop_one
     from plateocr.defaults import MARGIN
+
+    crops, cut = [], []
+    for photo, found in zip(photos, detections):
+        for box, _ in found:
+            crop = crop_one(photo.bgr, box, reader.size, reader.keep_aspect, MARGIN)
+            if crop is not None:
+                crops.append(cv2.cvtColor(crop, cv2.COLOR_BGR2RGB))
+            cut.append(crop is not None)
+    start = time.perf_counter()
+    readings = iter(reader.read_batch(crops) if crops else [])
+    seconds = time.perf_counter() - start
+    return [next(readings) if ok else None for ok in cut], seconds
+
+
+def score_row(
+    name: str,
+    photos: list[Photo],
+    detections: list[list],
+    seconds: tuple[float, float],
+    readings: list,
+    reading_threshold: float = 0.0,
+) -> dict:
+    """A row's figures from its detections and their readings (read_detections), a detection
+    kept where its reading's confidence per character is at least `reading_threshold`.
+    seconds: (detecting, reading)."""
     from plateocr.detection.scoring import DetectionScore
     from plateocr.photo_reading import per_char_confidence
 
-    crops, owners = [], []
-    for i, (photo, found) in enumerate(zip(photos, detections)):
-        for box, _ in found:
-            crop = crop_one(photo.bgr, box, reader.size, reader.keep_aspect, MARGIN)
-            if crop is not None:  # a box wholly outside the photo reads as nothing
-                crops.append(cv2.cvtColor(crop, cv2.COLOR_BGR2RGB))
-            owners.append((i, crop is not None))
-    start = time.perf_counter()
-    readings = iter(reader.read_batch(crops) if crops else [])
-    read_seconds = time.perf_counter() - start
-    kept: list[list] = [[] for _ in photos]
-    texts: list[list[str]] = [[] for _ in photos]
-    for (i, ok), detection in zip(owners, (d for found in detections for d in found)):
-        reading = next(readings) if ok else None
-        if reading_threshold <= 0 or (reading is not None and per_char_confidence(reading) >= reading_threshold):
-            kept[i].append(detection)
-            texts[i].append(reading.text if reading is not None else "")
+    readings = iter(readings)
     score, loose = DetectionScore(), DetectionScore(threshold=LOOSE_IOU)
-    for photo, found, read in zip(photos, kept, texts):
+    for photo, found in zip(photos, detections):
+        kept, texts = [], []
+        for detection in found:
+            reading = next(readings)
+            if reading_threshold <= 0 or (reading is not None and per_char_confidence(reading) >= reading_threshold):
+                kept.append(detection)
+                texts.append(reading.text if reading is not None else "")
         for scoring in (score, loose):
-            scoring.add([b for b, _ in found], [c for _, c in found], photo.boxes, read, photo.texts)
+            scoring.add([b for b, _ in kept], [c for _, c in kept], photo.boxes, texts, photo.texts)
+    detect_seconds, read_seconds = seconds
     return {
         "row": name,
         **score.to_dict(),
@@ -226,12 +240,14 @@ def haar_row(split: Split, reader, args) -> dict:
         raise SystemExit(f"the Haar worker ({python}) failed:\n{proc.stderr}")
     found = json.loads(proc.stdout)
     detections = [list(zip(f["boxes"], f["scores"])) for f in found]
-    return score_row(name, split.test, detections, sum(f["seconds"] for f in found), reader)
+    readings, read_seconds = read_detections(split.test, detections, reader)
+    return score_row(name, split.test, detections, (sum(f["seconds"] for f in found), read_seconds), readings)
 
 
 def annotated_row(split: Split, reader, args) -> dict:
     detections = [[(box, 1.0) for box in p.boxes] for p in split.test]
-    return score_row("annotated boxes (reading only)", split.test, detections, 0.0, reader)
+    readings, read_seconds = read_detections(split.test, detections, reader)
+    return score_row("annotated boxes (reading only)", split.test, detections, (0.0, read_seconds), readings)
 
 
 def detect_photos(detector_dir, photos, timing: dict | None = None) -> list[list]:
@@ -276,8 +292,10 @@ def detector_row(name: str, detector_dir, split: Split, reader) -> dict:
         detections = detect_photos(detector_dir, rgbs, timing)
     except PlateOCRError as e:  # e.g. no bundled detector yet
         return skipped(name, str(e))
-    row = score_row(name, split.test, detections, timing["seconds"], reader, READING_THRESHOLD)
-    every = score_row(name, split.test, detections, timing["seconds"], reader)
+    readings, read_seconds = read_detections(split.test, detections, reader)
+    seconds = (timing["seconds"], read_seconds)
+    row = score_row(name, split.test, detections, seconds, readings, READING_THRESHOLD)
+    every = score_row(name, split.test, detections, seconds, readings)
     row["every_box"] = {k: every[k] for k in ("recall", "precision", "predicted", "read_exactly", "read_rate")}
     return row
 
