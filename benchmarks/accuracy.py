@@ -57,6 +57,9 @@ HELD_OUT = 0.25
 TRAIN_SPLIT = 0.83  # the used-by line: plateocr tfrecords --split 0.83
 TESSERACT_SIZE = (64, 256)
 WHITELIST = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+# --keep-labels: records as `tfrecords --keep-labels` writes them (the labels that look like
+# O/0 or I/1 slips trained on as given), the baseline of the default that fixes them
+KEEP_LABELS = False
 
 
 # --- folds ------------------------------------------------------------------------------------
@@ -81,7 +84,8 @@ def fold(work: Path, set_name: str, seed: int) -> tuple[Path, list[tuple[str, st
             w.writerows((r.path, r.text, r.source) for r in kept)
         # as the user runs it: tfrecords' defaults (the base alphabet plus any other characters,
         # padded to the longest label)
-        write_records(folder / "labels.csv", records, RecordsOptions(split=TRAIN_SPLIT, seed=seed), force=True)
+        opts = RecordsOptions(split=TRAIN_SPLIT, seed=seed, fix_labels=not KEEP_LABELS)
+        write_records(folder / "labels.csv", records, opts, force=True)
     return records, [(r.path, r.text) for r in held_out]
 
 
@@ -233,7 +237,9 @@ def run_child(job: dict, work: Path) -> list[dict]:
 
 
 def child(job: dict, work: Path) -> None:
+    global KEEP_LABELS
     kind, set_name, seed = job["kind"], job["set"], job["seed"]
+    KEEP_LABELS = bool(job.get("keep_labels"))
     if kind == "zero-shot":
         rows = zero_shot_rows(work, set_name, seed)
     elif kind == "tesseract":
@@ -297,6 +303,9 @@ def main() -> None:
     ap.add_argument("--select", action="store_true", help="hide the held-out columns (a recipe study)")
     ap.add_argument("--work", type=Path, default=ROOT / ".bench" / "accuracy")
     ap.add_argument("--fresh", action="store_true", help="measure again instead of reusing results.jsonl")
+    ap.add_argument(
+        "--keep-labels", action="store_true", help="records of tfrecords --keep-labels (a --work of its own)"
+    )
     ap.add_argument("--json", type=Path, help="also write every fold's result here")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -324,6 +333,8 @@ def main() -> None:
     if not args.no_default and not args.no_scratch:
         scratch = {"name": "from scratch", "settings": {"from_scratch": True}, "stops": [args.scratch]}
         jobs += [{"kind": "train", "set": s, "seed": seed, **scratch} for s, seed in folds]
+    if args.keep_labels:
+        jobs = [{**job, "keep_labels": True} for job in jobs]
     store = work / "results.jsonl"
     if args.fresh and store.exists():
         store.unlink()

@@ -27,6 +27,7 @@ from plateocr.cropping import SETTINGS_FILE, CropSettings
 from plateocr.errors import PlateOCRError
 from plateocr.fsns import frame_record, fsns_example
 from plateocr.imaging import decode_image, encode_png, fit
+from plateocr.label_slips import find_slips
 from plateocr.outputs import atomic_path, check_can_write
 from plateocr.problems import Problem, write_report
 from plateocr.spec import DatasetSpec, SplitSpec
@@ -34,6 +35,7 @@ from plateocr.workers import cpu_count, ordered_map
 
 LABEL_COLUMNS = ("files", "text")
 SKIPPED_FILE = "skipped.csv"
+LABEL_CHECKS_FILE = "label_checks.csv"  # labels that look like O/0 or I/1 slips, and what was trained on
 SPLITS = ("train", "val", "test")
 # A val split takes --val of the training part, but at least this many plates when the training
 # part has four times as many (a smaller part gives a quarter of its plates).
@@ -312,8 +314,25 @@ class RecordsOptions:
     size: tuple[int, int] | None = None  # None: crop.json's, else defaults.CROP_SIZE
     keep_aspect: bool | None = None  # None: crop.json's, else defaults.KEEP_ASPECT
     group_by_text: bool = True
+    # Train and val take the likely meaning of labels that look like O/0 or I/1 slips (the test
+    # split keeps every label as given, so eval scores against the user's labels).
+    fix_labels: bool = True
     strict: bool = False
     workers: int | None = None  # None: by input size and cores
+
+
+@dataclass
+class LabelCheck:
+    """A label that looks like a slip (plateocr.label_slips), where it is, and what the records hold."""
+
+    line: int
+    file: str
+    split: str
+    label: str
+    suggested: str
+    own_format: str
+    suggested_format: str
+    written: str  # the text the records hold for it
 
 
 @dataclass
@@ -335,6 +354,7 @@ class RecordsResult:
     rows_read: int
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # things worth telling (empty split, ...)
+    label_checks: list[LabelCheck] = field(default_factory=list)
 
 
 def _clear_previous(out: Path) -> None:
@@ -343,7 +363,7 @@ def _clear_previous(out: Path) -> None:
     for split in SPLITS:
         for p in out.glob(shard_pattern(split)):
             p.unlink()
-    for name in (defaults.CHARSET_FILE, SKIPPED_FILE):
+    for name in (defaults.CHARSET_FILE, SKIPPED_FILE, LABEL_CHECKS_FILE):
         (out / name).unlink(missing_ok=True)
 
 
@@ -376,6 +396,50 @@ def _write_shards(
                     if progress:
                         progress(done, total)
     return written
+
+
+def check_labels(
+    planned: dict[str, list[Row]], fix: bool, charset: Charset
+) -> tuple[dict[str, list[Row]], list[LabelCheck]]:
+    """The labels of every split that look like slips; with `fix`, train and val rows carry the
+    suggested text instead where the charset has its characters (a model learns the plate, not
+    the slip; val chooses on it). Test rows keep their labels."""
+    from dataclasses import replace
+
+    slips = find_slips(r.text for rows in planned.values() for r in rows)
+    if not slips:
+        return planned, []
+    checks, out = [], {}
+    for split, rows in planned.items():
+        out[split] = []
+        for r in rows:
+            slip = slips.get(r.text)
+            if slip is not None:
+                fixed = fix and split != "test" and not charset.unknown(slip.suggested)
+                written = slip.suggested if fixed else r.text
+                checks.append(
+                    LabelCheck(
+                        r.line, r.file, split, r.text, slip.suggested, slip.own_format, slip.suggested_format, written
+                    )
+                )
+                r = replace(r, text=written)
+            out[split].append(r)
+    checks.sort(key=lambda c: c.line)
+    return out, checks
+
+
+def write_label_checks(checks: list[LabelCheck], path: Path) -> None:
+    import csv
+    import io
+
+    from plateocr.outputs import write_text_atomic
+
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["line", "file", "split", "label", "suggested", "format", "suggested_format", "written"])
+    for c in checks:
+        w.writerow([c.line, c.file, c.split, c.label, c.suggested, c.own_format, c.suggested_format, c.written])
+    write_text_atomic(path, buf.getvalue())
 
 
 def write_records(
@@ -424,7 +488,7 @@ def write_records(
         max_length, max_from = opts.max_length, "--max-length"
     else:
         max_length, max_from = max(len(r.text) for r in rows), "longest label"
-    planned = plan_splits(rows, opts)
+    planned, checks = check_labels(plan_splits(rows, opts), opts.fix_labels, charset)
     notes = []
     if not planned["val"]:  # no val shards: training then keeps its latest checkpoint
         del planned["val"]
@@ -458,6 +522,8 @@ def write_records(
 
     problems.sort(key=lambda p: (p.line is None, p.line or 0))
     write_report(problems, out / SKIPPED_FILE)
+    if checks:
+        write_label_checks(checks, out / LABEL_CHECKS_FILE)
     if sum(written.values()) == 0:
         for split in SPLITS:
             for p in out.glob(shard_pattern(split)):
@@ -490,6 +556,7 @@ def write_records(
             "val_fraction": opts.val,
             "group_by_text": opts.group_by_text,
             "shards": {s.name: s.shards for s in splits},
+            "labels_fixed": sum(c.written != c.label for c in checks),
         },
     )
     spec.write(out / defaults.SPEC_FILE)  # last: its presence means the records are complete
@@ -500,4 +567,4 @@ def write_records(
             notes.append(f"the {s.name} split is empty ({cause})")
     if opts.max_length is None:
         notes.append(f"max length {max_length}: the longest label")
-    return RecordsResult(out, spec, splits, charset, max_length, max_from, n_read, problems, notes)
+    return RecordsResult(out, spec, splits, charset, max_length, max_from, n_read, problems, notes, checks)

@@ -62,6 +62,13 @@ def run(
         help="Processes that verify and encode crops.",
         show_default="CPUs, 1 for small inputs",
     ),
+    fix_labels: bool = typer.Option(
+        True,
+        "--fix-labels/--keep-labels",
+        help="Labels that look like O/0 or I/1 slips (their format is rare, and swapping one or two of "
+        "those characters gives a format most of your labels follow) are listed in label_checks.csv; "
+        "train and val take the suggested text, test keeps your label. --keep-labels: train on them as given.",
+    ),
     strict: bool = typer.Option(False, "--strict", help="Fail (no dataset spec) if any row is skipped."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing records folder."),
 ) -> None:
@@ -83,6 +90,7 @@ def run(
         size=parse_size(size) if size else None,
         keep_aspect=keep_aspect,
         group_by_text=group_by_text,
+        fix_labels=fix_labels,
         strict=strict,
         workers=workers,
     )
@@ -114,6 +122,7 @@ def run(
     for s in result.splits:
         table.add_row(s.name, str(s.size), str(s.shards), str(result.max_length), str(result.charset.num_classes))
     Console().print(table)
+    _print_label_checks(console, result.label_checks, result.out)
     for note in result.notes:
         console.print(f"note: {note}")
     h, w, _ = result.spec.image_shape
@@ -142,3 +151,26 @@ def _print_problems(console, problems, out: Path | None, shown: int = 20) -> Non
     kinds = ", ".join(f"{n} {kind}" for kind, n in summarise(problems))
     where = f"; all in {out / SKIPPED_FILE}" if out is not None else ""
     console.print(f"skipped: {kinds}{where}")
+
+
+def _print_label_checks(console, checks, out: Path, shown: int = 20) -> None:
+    if not checks:
+        return
+    from rich.table import Table
+
+    from plateocr.records import LABEL_CHECKS_FILE
+
+    table = Table(title=f"{len(checks)} label(s) look like O/0 or I/1 slips: check them")
+    for col in ("line", "split", "label", "looks like", "formats", "records hold"):
+        table.add_column(col)
+    for c in checks[:shown]:
+        formats = f"{c.own_format} -> {c.suggested_format}"
+        table.add_row(str(c.line), c.split, c.label, c.suggested, formats, c.written)
+    if len(checks) > shown:
+        table.add_row("...", f"{len(checks) - shown} more", *[""] * 4)
+    console.print(table)
+    fixed = sum(c.written != c.label for c in checks)
+    console.print(
+        f"labels: {fixed} fixed in train/val, test keeps its labels (--keep-labels: train on them as given); "
+        f"all in {out / LABEL_CHECKS_FILE}"
+    )
