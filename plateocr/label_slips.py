@@ -8,8 +8,11 @@ of the labels themselves tell the slips apart: `RKO99AN` follows `LLLNNLL`, whic
 labels follow, where `RK099AN` follows `LLNNNLL`, which 75 do.
 
 A label is taken for a slip when swapping at most MAX_SWAPS of its O/0 and I/1 characters makes
-it follow a format that at least MIN_SUPPORT labels follow and at least MIN_RATIO times as many as
-its own. Rare formats that no swap explains (a vanity plate, an old series) are left alone.
+it follow a format that at least MIN_RATIO times as many labels follow as its own (so at least
+MIN_RATIO labels), and no other label of its own format has another character where it would be
+swapped: `ABC1D23` beside `ABC1I23` shows a real series with a letter there (Brazil's Mercosur
+plates), where three `RKO..` labels with an O and nothing else there show a habit. Rare formats
+that no swap explains (a vanity plate, an old series) are left alone.
 
 No TensorFlow here.
 """
@@ -26,7 +29,6 @@ from plateocr.formats import format_of
 # The pairs people type for each other; model confusions such as 8/B or 5/S are not label slips.
 SWAPS = {"O": "0", "0": "O", "I": "1", "1": "I"}
 MAX_SWAPS = 2
-MIN_SUPPORT = 5
 MIN_RATIO = 10
 
 
@@ -47,6 +49,9 @@ def find_slips(texts: Iterable[str]) -> dict[str, LabelSlip]:
     over all of `texts` (every split: a slip is a property of the labelling, not of a split)."""
     texts = [t for t in texts if t]
     counts = Counter(format_of(t) for t in texts)
+    by_format: dict[str, set[str]] = {}
+    for t in texts:
+        by_format.setdefault(format_of(t), set()).add(t)
     slips: dict[str, LabelSlip] = {}
     for text in dict.fromkeys(texts):
         own = format_of(text)
@@ -54,12 +59,14 @@ def find_slips(texts: Iterable[str]) -> dict[str, LabelSlip]:
         swappable = [i for i, c in enumerate(text) if c in SWAPS]
         for k in range(1, min(MAX_SWAPS, len(swappable)) + 1):
             for positions in itertools.combinations(swappable, k):
+                if any(other[i] not in SWAPS for other in by_format[own] for i in positions):
+                    continue  # a real series: others of this format have other characters there
                 chars = list(text)
                 for i in positions:
                     chars[i] = SWAPS[chars[i]]
                 candidate = "".join(chars)
                 n = counts[format_of(candidate)]
-                if n >= MIN_SUPPORT and n >= MIN_RATIO * counts[own] and (best is None or n > best[1]):
+                if n >= MIN_RATIO * counts[own] and (best is None or n > best[1]):
                     best = (candidate, n)
         if best is not None:
             slips[text] = LabelSlip(text, best[0], own, counts[own], format_of(best[0]), best[1])
