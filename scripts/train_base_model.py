@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -274,7 +273,6 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.install_fonts:
         install_fonts()
-    os.environ["PLATEOCR_BF16"] = {"auto": "auto", "on": "1", "off": "0"}[args.bf16]
     fonts = outline_fonts.FontChoice(True, tuple(str(d) for d in args.fonts))
     font_set = outline_fonts.use_fonts(fonts)
     print(
@@ -327,6 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         "schedule": args.schedule,
         "eval_every": args.eval_every,
         "summary_every": 200,
+        "precision": {"auto": "auto", "on": "bfloat16", "off": "float32"}[args.bf16],
     }
     result = train(
         records,

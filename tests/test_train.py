@@ -417,6 +417,27 @@ def test_synthetic_share_mixes_rendered_plates_into_the_batches(tmp_path):
     assert truths & set(TEXTS[:5]) and truths - set(TEXTS[:5])
 
 
+def test_precision_picks_the_training_session_s_bfloat16_and_is_stored(tmp_path, records, monkeypatch):
+    import plateocr.model.compat as compat
+
+    asked = []
+
+    def recording_config(threads=None, inter_op_threads=1, bf16=None):
+        asked.append(bf16)
+        return real_config(threads, inter_op_threads, bf16=False)  # float32 on any CPU: the test stays fast
+
+    real_config = compat.session_config
+    monkeypatch.setattr(compat, "session_config", recording_config)
+    for precision, expected in (("float32", False), ("bfloat16", True), ("auto", compat.bf16_is_native())):
+        model = tmp_path / precision
+        result = train(records, model, {**FAST, "steps": 2, "precision": precision}, config_overrides=TINY)
+        assert result.last_step == 2 and ModelDir(model).options["precision"] == precision
+        assert asked[-1] is expected
+    assert TrainOptions().precision == "auto"
+    with pytest.raises(PlateOCRError, match="--precision 'half'"):
+        train(records, tmp_path / "bad", {**FAST, "steps": 2, "precision": "half"}, config_overrides=TINY)
+
+
 def test_options_resolve_defaults_then_stored_then_given():
     opts = TrainOptions.resolve(
         {"batch_size": 8, "learning_rate": 0.1, "unknown_old": 1}, {"learning_rate": 0.2, "steps": None}

@@ -10,6 +10,7 @@ from plateocr.training.train_layers import TRAIN_LAYERS
 
 OPTIMIZERS = ("momentum", "adam", "sgd", "rmsprop")
 SCHEDULES = ("constant", "cosine")
+PRECISIONS = ("auto", "float32", "bfloat16")
 
 
 # A new model that starts from a checkpoint (by default the bundled base model) takes this
@@ -47,6 +48,9 @@ class TrainOptions:
     # Run each batch in this many equal parts, one after the other, summing the gradients:
     # the same update with a fraction of the activation memory (see training/train_step.py).
     micro_batches: int = 1
+    # bfloat16 mixed precision (oneDNN's graph rewrite; variables, eval and reading stay float32).
+    # auto: where the CPU computes bfloat16 natively (AVX512-BF16, AMX), where it is faster.
+    precision: str = "auto"
     # Fine-tuning choices (train_layers.TRAIN_LAYERS; batch norm from the moving averages, not updated).
     train_layers: str = "all"
     freeze_batch_norm: bool = False
@@ -77,6 +81,8 @@ class TrainOptions:
             raise PlateOCRError(f"--synthetic-share {self.synthetic_share}: must be in [0, 1)")
         if self.micro_batches < 1 or self.batch_size % self.micro_batches:
             raise PlateOCRError(f"--micro-batches {self.micro_batches}: must divide --batch-size {self.batch_size}")
+        if self.precision not in PRECISIONS:
+            raise PlateOCRError(f"--precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}")
         if self.train_layers not in TRAIN_LAYERS:
             raise PlateOCRError(f"--train-layers {self.train_layers!r}: choose one of {', '.join(TRAIN_LAYERS)}")
         if self.eval_every is not None and self.eval_every < 0:
