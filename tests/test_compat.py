@@ -98,36 +98,3 @@ def test_tensorflow_settings_apply_to_its_import_and_leave_the_environment_as_it
     # a user's own choice is kept, and is what TensorFlow reads
     report = _after_import({"TF_ENABLE_ONEDNN_OPTS": "0"})
     assert report["env"]["TF_ENABLE_ONEDNN_OPTS"] == "0" and report["onednn"] is False
-
-
-def bfloat16_nodes(bf16: bool) -> int:
-    """Nodes of bfloat16 type in the graph a session runs for one convolution."""
-    from plateocr.model.compat import session_config
-
-    graph = tf.Graph()
-    with graph.as_default():
-        images = tf1.placeholder(tf.float32, [1, 16, 16, 3])
-        out = tf.reduce_sum(slim.conv2d(images, 4, [3, 3]))
-        options = tf1.RunOptions(output_partition_graphs=True)
-        meta = tf1.RunMetadata()
-        with tf1.Session(graph=graph, config=session_config(bf16=bf16)) as sess:
-            sess.run(tf1.global_variables_initializer())
-            value = sess.run(out, {images: np.ones((1, 16, 16, 3), np.float32)}, options=options, run_metadata=meta)
-    assert np.isfinite(value)
-    return sum(
-        1
-        for g in meta.partition_graphs
-        for node in g.node
-        if any(a.type == tf.bfloat16.as_datatype_enum for a in node.attr.values())
-    )
-
-
-def test_a_bf16_session_runs_convolutions_in_bfloat16_and_a_float32_one_does_not():
-    import pytest
-
-    from plateocr.model.compat import bf16_is_native
-
-    if not bf16_is_native():
-        pytest.skip("this CPU has no native bfloat16 (AVX512-BF16, AMX)")
-    assert bfloat16_nodes(bf16=True) > 0
-    assert bfloat16_nodes(bf16=False) == 0

@@ -417,18 +417,50 @@ def test_synthetic_share_mixes_rendered_plates_into_the_batches(tmp_path):
     assert truths & set(TEXTS[:5]) and truths - set(TEXTS[:5])
 
 
-def test_precision_picks_the_training_session_s_bfloat16_and_is_stored(tmp_path, records, monkeypatch):
-    import plateocr.model.compat as compat
+def bfloat16_nodes(config) -> int:
+    """Nodes of bfloat16 type in the graph a session with `config` runs for one convolution."""
+    from plateocr.model.compat import slim, tf, tf1
+
+    graph = tf.Graph()
+    with graph.as_default():
+        images = tf1.placeholder(tf.float32, [1, 16, 16, 3])
+        out = tf.reduce_sum(slim.conv2d(images, 4, [3, 3]))
+        options = tf1.RunOptions(output_partition_graphs=True)
+        meta = tf1.RunMetadata()
+        with tf1.Session(graph=graph, config=config) as sess:
+            sess.run(tf1.global_variables_initializer())
+            value = sess.run(out, {images: np.ones((1, 16, 16, 3), np.float32)}, options=options, run_metadata=meta)
+    assert np.isfinite(value)
+    bf16 = tf.bfloat16.as_datatype_enum
+    return sum(1 for g in meta.partition_graphs for n in g.node if any(a.type == bf16 for a in n.attr.values()))
+
+
+def test_bfloat16_training_sessions_run_convolutions_in_bfloat16_and_float32_ones_do_not(monkeypatch):
+    from plateocr.model.compat import bf16_is_native
+    from plateocr.training.precision import training_session_config, uses_bf16
+
+    assert uses_bf16("bfloat16") and not uses_bf16("float32") and uses_bf16("auto") == bf16_is_native()
+    if not bf16_is_native():
+        pytest.skip("this CPU has no native bfloat16 (AVX512-BF16, AMX)")
+    monkeypatch.setenv("PLATEOCR_BF16", "1")  # what the other sessions use does not leak into training's
+    assert bfloat16_nodes(training_session_config("float32")) == 0
+    monkeypatch.setenv("PLATEOCR_BF16", "0")
+    assert bfloat16_nodes(training_session_config("bfloat16")) > 0
+
+
+def test_precision_reaches_the_training_session_and_is_stored(tmp_path, records, monkeypatch):
+    import plateocr.training.precision as precision_module
+    from plateocr.model.compat import bf16_is_native
 
     asked = []
 
-    def recording_config(threads=None, inter_op_threads=1, bf16=None):
-        asked.append(bf16)
-        return real_config(threads, inter_op_threads, bf16=False)  # float32 on any CPU: the test stays fast
+    def recording_config(precision):
+        asked.append(precision_module.uses_bf16(precision))
+        return real_config("float32")  # float32 on any CPU: the test stays fast
 
-    real_config = compat.session_config
-    monkeypatch.setattr(compat, "session_config", recording_config)
-    for precision, expected in (("float32", False), ("bfloat16", True), ("auto", compat.bf16_is_native())):
+    real_config = precision_module.training_session_config
+    monkeypatch.setattr(precision_module, "training_session_config", recording_config)
+    for precision, expected in (("float32", False), ("bfloat16", True), ("auto", bf16_is_native())):
         model = tmp_path / precision
         result = train(records, model, {**FAST, "steps": 2, "precision": precision}, config_overrides=TINY)
         assert result.last_step == 2 and ModelDir(model).options["precision"] == precision

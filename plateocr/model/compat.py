@@ -123,21 +123,20 @@ warnings.filterwarnings("ignore", message="`layer.apply` is deprecated", categor
 
 tf1 = tf.compat.v1
 
-__all__ = ["tf", "tf1", "slim", "inception_v3", "session_config", "bf16_enabled", "training_uses_bf16"]
+__all__ = ["tf", "tf1", "slim", "inception_v3", "session_config", "bf16_enabled"]
 
 
-def session_config(threads: int | None = None, inter_op_threads: int = 1, bf16: bool | None = None):
+def session_config(threads: int | None = None, inter_op_threads: int = 1):
     """A tf.compat.v1.ConfigProto sized to this process's cores.
 
     One inter-op thread: the ops of a training step then run one at a time, each using all
     cores, which on a few cores is as fast as running branches side by side and keeps fewer
-    activations alive at once (benchmarks/train_speed.py compares). bf16: bfloat16 mixed
-    precision (None: as PLATEOCR_BF16 says; training passes its --precision).
+    activations alive at once (benchmarks/train_speed.py compares).
     """
     config = tf1.ConfigProto()
     config.intra_op_parallelism_threads = threads or cpu_count()
     config.inter_op_parallelism_threads = inter_op_threads
-    if bf16_enabled() if bf16 is None else bf16:
+    if bf16_enabled():
         from tensorflow.core.protobuf import rewriter_config_pb2
 
         config.graph_options.rewrite_options.auto_mixed_precision_onednn_bfloat16 = (
@@ -158,14 +157,7 @@ def bf16_is_native() -> bool:
 
 
 def bf16_enabled() -> bool:
-    """Sessions other than training's (eval, the TensorFlow reader, the detector's training) run
-    with bfloat16 mixed precision (oneDNN's graph rewrite: variables stay float32) when
-    PLATEOCR_BF16=1, or =auto on a CPU where it is native; off by default."""
+    """Sessions run with bfloat16 mixed precision (oneDNN's graph rewrite: variables stay
+    float32) when PLATEOCR_BF16=1, or =auto on a CPU where it is native; off by default."""
     setting = os.environ.get("PLATEOCR_BF16", "0")
     return setting == "1" or (setting == "auto" and bf16_is_native())
-
-
-def training_uses_bf16(precision: str) -> bool:
-    """Whether `train --precision` (auto, float32, bfloat16) trains in bfloat16 mixed precision:
-    auto does where the CPU computes bfloat16 natively."""
-    return precision == "bfloat16" or (precision == "auto" and bf16_is_native())

@@ -212,9 +212,10 @@ def train(
 def _loop(
     g: TrainGraph, md: ModelDir, records_dir, spec, opts: TrainOptions, evaluate_on, listener, time_limit
 ) -> TrainResult:
-    from plateocr.model.compat import session_config, tf, tf1, training_uses_bf16
+    from plateocr.model.compat import tf, tf1
+    from plateocr.training.precision import training_session_config
 
-    session = tf1.Session(graph=g.graph, config=session_config(bf16=training_uses_bf16(opts.precision)))
+    session = tf1.Session(graph=g.graph, config=training_session_config(opts.precision))
     scorer = BestKeeper(md, records_dir, spec, opts, evaluate_on, listener, g.writer)
     try:
         restored, skipped = initialize(g, session, listener, md)
