@@ -24,6 +24,10 @@ Choosing a recipe: --variant rows train other TrainOptions. A variant is chosen 
 column (the records' test split, which training never saw and nothing else chose on), never on
 the held-out columns; --select hides the held-out columns so that they cannot guide the choice.
 
+--keep-labels writes the folds' records as `tfrecords --keep-labels` does (labels that look like
+O/0 or I/1 slips trained on as given): the baseline of the default, which fixes them in train and
+val. Give it a --work of its own.
+
 Every (set, seed, row) result is kept in --work/results.jsonl: a run stopped halfway goes on
 where it stopped (delete the file, or --fresh, to measure again).
 
