@@ -80,7 +80,15 @@ def fold(work: Path, set_name: str, seed: int) -> tuple[Path, list[tuple[str, st
     kept, held_out = split_rows(rows, 1 - HELD_OUT, seed + 1000)
     folder = work / set_name / f"seed{seed}"
     records = folder / "records"
-    if not (records / SPEC_FILE).is_file():
+    if (records / SPEC_FILE).is_file():
+        from plateocr.spec import DatasetSpec
+
+        fixed = DatasetSpec.read(records).extra.get("fix_labels")
+        if fixed is not (not KEEP_LABELS):  # None: written before label checks
+            raise SystemExit(
+                f"{records}: written with fix_labels={fixed}, this run wants {not KEEP_LABELS}: another --work"
+            )
+    else:
         folder.mkdir(parents=True, exist_ok=True)
         with open(folder / "labels.csv", "w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh)

@@ -27,7 +27,7 @@ from typing import Iterable
 from plateocr.formats import format_of
 
 # The pairs people type for each other; model confusions such as 8/B or 5/S are not label slips.
-SWAPS = {"O": "0", "0": "O", "I": "1", "1": "I"}
+SWAPS = {"O": "0", "o": "0", "I": "1", "i": "1", "0": "O", "1": "I"}
 MAX_SWAPS = 2
 MIN_RATIO = 10
 
@@ -44,6 +44,12 @@ class LabelSlip:
     suggested_count: int
 
 
+def swapped(char: str, lower: bool) -> str:
+    """The character typed for `char` by mistake; a letter in the label's case."""
+    other = SWAPS[char]
+    return other.lower() if lower else other
+
+
 def find_slips(texts: Iterable[str]) -> dict[str, LabelSlip]:
     """The labels among `texts` that look like slips, keyed by label. The format counts are taken
     over all of `texts` (every split: a slip is a property of the labelling, not of a split)."""
@@ -55,6 +61,7 @@ def find_slips(texts: Iterable[str]) -> dict[str, LabelSlip]:
     slips: dict[str, LabelSlip] = {}
     for text in dict.fromkeys(texts):
         own = format_of(text)
+        lower = text == text.lower() and text != text.upper()  # a label written in lower case
         best = None
         swappable = [i for i, c in enumerate(text) if c in SWAPS]
         for k in range(1, min(MAX_SWAPS, len(swappable)) + 1):
@@ -63,7 +70,7 @@ def find_slips(texts: Iterable[str]) -> dict[str, LabelSlip]:
                     continue  # a real series: others of this format have other characters there
                 chars = list(text)
                 for i in positions:
-                    chars[i] = SWAPS[chars[i]]
+                    chars[i] = swapped(chars[i], lower)
                 candidate = "".join(chars)
                 n = counts[format_of(candidate)]
                 if n >= MIN_RATIO * counts[own] and (best is None or n > best[1]):

@@ -398,34 +398,42 @@ def _write_shards(
     return written
 
 
-def check_labels(
-    planned: dict[str, list[Row]], fix: bool, charset: Charset
+def plan_checked_splits(
+    rows: Sequence[Row], options: "RecordsOptions", charset: Charset
 ) -> tuple[dict[str, list[Row]], list[LabelCheck]]:
-    """The labels of every split that look like slips; with `fix`, train and val rows carry the
-    suggested text instead where the charset has its characters (a model learns the plate, not
-    the slip; val chooses on it). Test rows keep their labels."""
+    """plan_splits, with the labels that look like slips (plateocr.label_slips) grouped by their
+    suggested text, so a slip and the plate it means stay in one split. With options.fix_labels,
+    train and val rows carry the suggested text where the charset has its characters (a model
+    learns the plate, not the slip; val chooses on it); test rows keep their labels."""
     from dataclasses import replace
 
-    slips = find_slips(r.text for rows in planned.values() for r in rows)
+    slips = find_slips(r.text for r in rows)
+    planned = plan_splits([replace(r, text=slips[r.text].suggested) if r.text in slips else r for r in rows], options)
     if not slips:
         return planned, []
-    checks, out = [], {}
-    for split, rows in planned.items():
-        out[split] = []
-        for r in rows:
-            slip = slips.get(r.text)
-            if slip is not None:
-                fixed = fix and split != "test" and not charset.unknown(slip.suggested)
-                written = slip.suggested if fixed else r.text
+    label = {r.line: r.text for r in rows if r.text in slips}
+    checks = []
+    for split, planned_rows in planned.items():
+        for k, r in enumerate(planned_rows):
+            if r.line in label:
+                slip = slips[label[r.line]]
+                fixed = options.fix_labels and split != "test" and not charset.unknown(slip.suggested)
+                written = slip.suggested if fixed else slip.text
                 checks.append(
                     LabelCheck(
-                        r.line, r.file, split, r.text, slip.suggested, slip.own_format, slip.suggested_format, written
+                        r.line,
+                        r.file,
+                        split,
+                        slip.text,
+                        slip.suggested,
+                        slip.own_format,
+                        slip.suggested_format,
+                        written,
                     )
                 )
-                r = replace(r, text=written)
-            out[split].append(r)
+                planned_rows[k] = replace(r, text=written)
     checks.sort(key=lambda c: c.line)
-    return out, checks
+    return planned, checks
 
 
 def write_label_checks(checks: list[LabelCheck], path: Path) -> None:
@@ -488,7 +496,7 @@ def write_records(
         max_length, max_from = opts.max_length, "--max-length"
     else:
         max_length, max_from = max(len(r.text) for r in rows), "longest label"
-    planned, checks = check_labels(plan_splits(rows, opts), opts.fix_labels, charset)
+    planned, checks = plan_checked_splits(rows, opts, charset)
     notes = []
     if not planned["val"]:  # no val shards: training then keeps its latest checkpoint
         del planned["val"]
@@ -556,6 +564,7 @@ def write_records(
             "val_fraction": opts.val,
             "group_by_text": opts.group_by_text,
             "shards": {s.name: s.shards for s in splits},
+            "fix_labels": opts.fix_labels,
             "labels_fixed": sum(c.written != c.label for c in checks),
         },
     )

@@ -66,6 +66,11 @@ def test_i_for_one_and_a_zero_for_the_letter_o_are_slips_too():
     assert "ABC1234" not in slips and "ABCD12" not in slips
 
 
+def test_labels_in_lower_case_are_checked_in_their_case():
+    slips = find_slips(["ab123cd"] * 20 + ["abo23cd", "abc123"] + ["abc123"] * 20 + ["ab0123"])
+    assert slips["abo23cd"].suggested == "ab023cd" and slips["ab0123"].suggested == "abo123"
+
+
 def plates_with_one_slip(folder, slip_text="ABO23CD"):
     rows = [(f"c{i:03d}.png", f"AB{i:03d}CD") for i in range(1, 40)] + [("slip.png", slip_text)]
     return make_crops(folder, rows)
@@ -97,7 +102,11 @@ def test_records_train_on_the_suggested_text_and_test_keeps_the_label(tmp_path):
         expected = "ABO23CD" if split == "test" else "AB023CD"
         assert check["written"] == expected and expected in texts[split]
         assert "ABO23CD" not in texts["train"] + texts.get("val", [])
+        # the slip and the real AB023CD are one plate: both in the slip's split, in no other
+        assert [name for name, t in texts.items() if "AB023CD" in t] == [split]
+        assert texts[split].count("AB023CD") + texts[split].count("ABO23CD") == 2
         assert DatasetSpec.read(out).extra["labels_fixed"] == int(split != "test")
+        assert DatasetSpec.read(out).extra["fix_labels"] is True
         assert [c.label for c in result.label_checks] == ["ABO23CD"]
         found[split == "test"] = True
     assert found == {True: True, False: True}
@@ -109,7 +118,7 @@ def test_keep_labels_trains_on_them_as_given_and_still_lists_them(tmp_path):
     write_records(csv_path, out, RecordsOptions(split=1.0, val=0.0, fix_labels=False))
     assert "ABO23CD" in split_texts(out)["train"]
     assert [(c["label"], c["written"]) for c in checks(out)] == [("ABO23CD", "ABO23CD")]
-    assert DatasetSpec.read(out).extra["labels_fixed"] == 0
+    assert DatasetSpec.read(out).extra["labels_fixed"] == 0 and DatasetSpec.read(out).extra["fix_labels"] is False
 
 
 def test_a_reused_charset_without_the_suggested_character_keeps_the_label(tmp_path):
