@@ -461,10 +461,14 @@ def test_precision_reaches_the_training_session_and_is_stored(tmp_path, records,
     real_config = precision_module.training_session_config
     monkeypatch.setattr(precision_module, "training_session_config", recording_config)
     for precision, expected in (("float32", False), ("bfloat16", True), ("auto", bf16_is_native())):
-        model = tmp_path / precision
-        result = train(records, model, {**FAST, "steps": 2, "precision": precision}, config_overrides=TINY)
+        model, rec = tmp_path / precision, Recorder()
+        result = train(
+            records, model, {**FAST, "steps": 2, "precision": precision}, config_overrides=TINY, listener=rec
+        )
         assert result.last_step == 2 and ModelDir(model).options["precision"] == precision
         assert asked[-1] is expected
+        said = [m for m in rec.messages if m.startswith("precision: ")]
+        assert len(said) == 1 and said[0].startswith("precision: bfloat16" if expected else "precision: float32")
     assert TrainOptions().precision == "auto"
     with pytest.raises(PlateOCRError, match="--precision 'half'"):
         train(records, tmp_path / "bad", {**FAST, "steps": 2, "precision": "half"}, config_overrides=TINY)

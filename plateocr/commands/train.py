@@ -220,9 +220,9 @@ def _print_result(result) -> None:
     table.add_row("time", f"{result.seconds / 60:.1f} min")
     o = result.options
     table.add_row("optimizer", f"{o.optimizer}, learning rate {o.learning_rate:g} ({o.schedule}), batch {o.batch_size}")
-    from plateocr.training.precision import uses_bf16
+    from plateocr.training.precision import describe
 
-    table.add_row("precision", f"{'bfloat16 mixed' if uses_bf16(o.precision) else 'float32'} ({o.precision})")
+    table.add_row("precision", describe(o.precision))
     if o.synthetic_share:
         table.add_row("synthetic plates", f"{o.synthetic_share:.0%} of each batch")
     table.add_row("checkpoint", str(result.checkpoint))

@@ -204,6 +204,9 @@ def train(
         listener.start(done, opts.steps)
         listener.finish()
         return TrainResult(md.path, done, done, latest, None, 0.0, opts, best=md.best_metrics())
+    from plateocr.training.precision import describe
+
+    listener.message(f"precision: {describe(opts.precision)}")  # a resumed older model takes auto
     g = build_graph(md, records_dir, spec, opts, ckpt_arg, incep_arg, train_input)
     with g.graph.as_default():  # v1 Saver/Session calls outside it would act eagerly
         return _loop(g, md, records_dir, spec, opts, evaluate_on, listener, time_limit)

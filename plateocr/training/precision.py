@@ -13,6 +13,16 @@ def uses_bf16(precision: str) -> bool:
     return precision == "bfloat16" or (precision == "auto" and bf16_is_native())
 
 
+def describe(precision: str) -> str:
+    """For people: what `precision` trains in here, and why."""
+    if precision == "auto":
+        from plateocr.model.compat import bf16_is_native
+
+        why = "this CPU computes bfloat16 natively" if bf16_is_native() else "no native bfloat16 on this CPU"
+        return f"{'bfloat16 mixed' if bf16_is_native() else 'float32'} (auto: {why}; --precision to choose)"
+    return "bfloat16 mixed (--precision bfloat16)" if precision == "bfloat16" else "float32 (--precision float32)"
+
+
 def training_session_config(precision: str):
     """compat.session_config() with the bfloat16 rewrite on or off as `precision` says (set here
     rather than in compat.py, whose source is part of the stored TFLite models' key)."""
