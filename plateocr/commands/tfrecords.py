@@ -66,7 +66,7 @@ def run(
         True,
         "--fix-labels/--keep-labels",
         help="Labels that look like O/0 or I/1 slips (their format is rare, and swapping one or two of "
-        "those characters gives a format most of your labels follow) are listed in label_checks.csv; "
+        "those characters gives a format ten times as many labels follow) are listed in label_checks.csv; "
         "train and val take the suggested text, test keeps your label. --keep-labels: train on them as given.",
     ),
     strict: bool = typer.Option(False, "--strict", help="Fail (no dataset spec) if any row is skipped."),
