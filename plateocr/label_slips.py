@@ -55,9 +55,10 @@ def find_slips(texts: Iterable[str]) -> dict[str, LabelSlip]:
     over all of `texts` (every split: a slip is a property of the labelling, not of a split)."""
     texts = [t for t in texts if t]
     counts = Counter(format_of(t) for t in texts)
-    by_format: dict[str, set[str]] = {}
-    for t in texts:
-        by_format.setdefault(format_of(t), set()).add(t)
+    # per format, the positions where some label has a character no swap would change
+    plain_at: dict[str, set[int]] = {}
+    for t in dict.fromkeys(texts):
+        plain_at.setdefault(format_of(t), set()).update(i for i, c in enumerate(t) if c not in SWAPS)
     slips: dict[str, LabelSlip] = {}
     for text in dict.fromkeys(texts):
         own = format_of(text)
@@ -66,7 +67,7 @@ def find_slips(texts: Iterable[str]) -> dict[str, LabelSlip]:
         swappable = [i for i, c in enumerate(text) if c in SWAPS]
         for k in range(1, min(MAX_SWAPS, len(swappable)) + 1):
             for positions in itertools.combinations(swappable, k):
-                if any(other[i] not in SWAPS for other in by_format[own] for i in positions):
+                if plain_at[own].intersection(positions):
                     continue  # a real series: others of this format have other characters there
                 chars = list(text)
                 for i in positions:
