@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 from collections import Counter
 from dataclasses import dataclass
 
-from plateocr.outputs import write_text_atomic
+from plateocr.outputs import write_csv_atomic
 
 
 @dataclass(frozen=True)
@@ -25,12 +23,8 @@ class Problem:
 
 
 def write_report(problems: list[Problem], path: str | os.PathLike) -> None:
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["source", "line", "image", "reason"])
-    for p in problems:
-        w.writerow([p.source, "" if p.line is None else p.line, p.image, p.reason])
-    write_text_atomic(path, buf.getvalue())
+    rows = ([p.source, "" if p.line is None else p.line, p.image, p.reason] for p in problems)
+    write_csv_atomic(path, ["source", "line", "image", "reason"], rows)
 
 
 def summarise(problems: list[Problem]) -> list[tuple[str, int]]:

@@ -27,8 +27,8 @@ from plateocr.cropping import SETTINGS_FILE, CropSettings
 from plateocr.errors import PlateOCRError
 from plateocr.fsns import frame_record, fsns_example
 from plateocr.imaging import decode_image, encode_png, fit
-from plateocr.label_slips import find_slips
-from plateocr.outputs import atomic_path, check_can_write
+from plateocr.label_slips import LabelSlip, find_slips
+from plateocr.outputs import atomic_path, check_can_write, write_csv_atomic
 from plateocr.problems import Problem, write_report
 from plateocr.spec import DatasetSpec, SplitSpec
 from plateocr.workers import cpu_count, ordered_map
@@ -328,11 +328,16 @@ class LabelCheck:
     line: int
     file: str
     split: str
-    label: str
-    suggested: str
-    own_format: str
-    suggested_format: str
+    slip: LabelSlip
     written: str  # the text the records hold for it
+
+    @property
+    def label(self) -> str:
+        return self.slip.text
+
+    @property
+    def suggested(self) -> str:
+        return self.slip.suggested
 
 
 @dataclass
@@ -419,35 +424,19 @@ def plan_checked_splits(
                 slip = slips[label[r.line]]
                 fixed = options.fix_labels and split != "test" and not charset.unknown(slip.suggested)
                 written = slip.suggested if fixed else slip.text
-                checks.append(
-                    LabelCheck(
-                        r.line,
-                        r.file,
-                        split,
-                        slip.text,
-                        slip.suggested,
-                        slip.own_format,
-                        slip.suggested_format,
-                        written,
-                    )
-                )
+                checks.append(LabelCheck(r.line, r.file, split, slip, written))
                 planned_rows[k] = replace(r, text=written)
     checks.sort(key=lambda c: c.line)
     return planned, checks
 
 
 def write_label_checks(checks: list[LabelCheck], path: Path) -> None:
-    import csv
-    import io
-
-    from plateocr.outputs import write_text_atomic
-
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["line", "file", "split", "label", "suggested", "format", "suggested_format", "written"])
-    for c in checks:
-        w.writerow([c.line, c.file, c.split, c.label, c.suggested, c.own_format, c.suggested_format, c.written])
-    write_text_atomic(path, buf.getvalue())
+    header = ["line", "file", "split", "label", "suggested", "format", "suggested_format", "written"]
+    rows = (
+        [c.line, c.file, c.split, c.label, c.suggested, c.slip.own_format, c.slip.suggested_format, c.written]
+        for c in checks
+    )
+    write_csv_atomic(path, header, rows)
 
 
 def write_records(

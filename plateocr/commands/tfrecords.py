@@ -164,7 +164,7 @@ def _print_label_checks(console, checks, out: Path, shown: int = 20) -> None:
     for col in ("line", "split", "label", "looks like", "formats", "records hold"):
         table.add_column(col)
     for c in checks[:shown]:
-        formats = f"{c.own_format} -> {c.suggested_format}"
+        formats = f"{c.slip.own_format} -> {c.slip.suggested_format}"
         table.add_row(str(c.line), c.split, c.label, c.suggested, formats, c.written)
     if len(checks) > shown:
         table.add_row("...", f"{len(checks) - shown} more", *[""] * 4)

@@ -172,17 +172,14 @@ class EvalResult:
         return mine > (other.get("sequence_accuracy", -1.0), other.get("character_accuracy", -1.0))
 
     def write_errors_csv(self, path: str | os.PathLike) -> None:
-        import csv
-        import io
+        from plateocr.outputs import write_csv_atomic
 
-        from plateocr.outputs import write_text_atomic
-
-        buf = io.StringIO()
-        w = csv.writer(buf)
-        w.writerow(["index", "truth", "prediction", "confidence", "correct_chars", "o_vs_0_only"])
-        for e in self.errors:
-            w.writerow([e.index, e.truth, e.prediction, f"{e.confidence:.4f}", e.correct_chars, int(e.o_vs_0_only)])
-        write_text_atomic(path, buf.getvalue())
+        header = ["index", "truth", "prediction", "confidence", "correct_chars", "o_vs_0_only"]
+        rows = (
+            [e.index, e.truth, e.prediction, f"{e.confidence:.4f}", e.correct_chars, int(e.o_vs_0_only)]
+            for e in self.errors
+        )
+        write_csv_atomic(path, header, rows)
 
 
 class Evaluator:

@@ -16,10 +16,9 @@ def uses_bf16(precision: str) -> bool:
 def describe(precision: str) -> str:
     """For people: what `precision` trains in here, and why."""
     if precision == "auto":
-        from plateocr.model.compat import bf16_is_native
-
-        why = "this CPU computes bfloat16 natively" if bf16_is_native() else "no native bfloat16 on this CPU"
-        return f"{'bfloat16 mixed' if bf16_is_native() else 'float32'} (auto: {why}; --precision to choose)"
+        native = uses_bf16("auto")
+        why = "this CPU computes bfloat16 natively" if native else "no native bfloat16 on this CPU"
+        return f"{'bfloat16 mixed' if native else 'float32'} (auto: {why}; --precision to choose)"
     return "bfloat16 mixed (--precision bfloat16)" if precision == "bfloat16" else "float32 (--precision float32)"
 
 
